@@ -1,0 +1,215 @@
+/* pmempreload.h: the one installed header of pmempreload, the public API (prefix pmp_, macros PMP_).
+ *
+ * Holds: the heap handle, heaps on caller memory and on files, the malloc family on an explicit heap, named roots,
+ * durability, the invariant check, the block walk, statistics and error strings.
+ * Must never: expose internal layout, include anything beyond the C standard headers, or change a published value.
+ *
+ * Error convention (one for the whole API): functions returning int give 0 on success, otherwise either a positive
+ * errno value (ENOMEM, EINVAL, ENOENT, EEXIST, EACCES, ENOSPC, EIO, ...) or a negative PMP_E* code for conditions
+ * errno cannot name. pmp_strerror() describes both. Allocation functions return NULL with errno set (ENOMEM, EINVAL
+ * for a bad alignment, EROFS on a read-only heap); sizes are checked for overflow before anything else.
+ */
+#ifndef PMEMPRELOAD_H
+#define PMEMPRELOAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define PMP_API __attribute__((visibility("default")))
+#else
+#define PMP_API
+#endif
+
+#define PMP_VERSION_MAJOR 0
+#define PMP_VERSION_MINOR 1
+
+/* ---- errors (negative; errno values are positive) ---- */
+#define PMP_EMAGIC     (-1)  /* not a pmempreload heap (bad magic) */
+#define PMP_EVERSION   (-2)  /* heap format version not supported */
+#define PMP_ECHECKSUM  (-3)  /* both superblock copies fail their checksum */
+#define PMP_EADDRINUSE (-4)  /* the heap's fixed address range is taken in this process */
+#define PMP_ESHORT     (-5)  /* file shorter than its superblock says (truncated) */
+#define PMP_EOWNER     (-6)  /* file owned by another user, group/world-writable, or with several links */
+#define PMP_ELOCKED    (-7)  /* heap file in use by another process */
+#define PMP_ECORRUPT   (-8)  /* block chain or metadata inconsistent */
+#define PMP_ERDONLY    (-9)  /* heap opened read-only */
+#define PMP_EBADADDR   (-10) /* heap was created at another address */
+#define PMP_ETOOSMALL  (-11) /* memory too small to hold a heap */
+#define PMP_EROOTFULL  (-12) /* named root table full */
+#define PMP_ELAYOUT    (-13) /* superblock fields implausible (hostile or damaged file) */
+#define PMP_EFILETYPE  (-14) /* path is not a regular file (FIFO, directory, device, symlink) */
+#define PMP_EFOREIGN   (-15) /* heap written by another program (identity mismatch) */
+#define PMP_ERR_MIN    (-15)
+
+/* ---- heap handle ---- */
+typedef struct pmp_heap pmp_heap_t;
+
+/* Called by pmp_commit on a heap on caller memory: persist [addr, addr+len). Return 0 or an errno value. */
+typedef int (*pmp_commit_fn)(void *addr, size_t len, void *user);
+
+/* flags for pmp_heap_create / pmp_heap_opts_t.flags */
+#define PMP_HEAP_ZERO_FREED 0x1u /* overwrite freed memory with zeros (no secret lingers in the heap) */
+
+typedef struct pmp_heap_opts {
+	unsigned flags;          /* PMP_HEAP_* */
+	pmp_commit_fn commit;    /* optional: called by pmp_commit with the ranges to persist */
+	void *commit_user;
+} pmp_heap_opts_t;
+
+#define PMP_HEAP_MIN ((size_t)128 * 1024) /* smallest memory that holds a heap (64 KiB of metadata + arena) */
+
+/* Heap on caller-owned memory (a static buffer, a shm segment). mem must be 4096-aligned, len >= PMP_HEAP_MIN.
+ * The memory is formatted; previous contents are lost. */
+PMP_API int pmp_heap_create(void *mem, size_t len, unsigned flags, pmp_heap_t **out);
+PMP_API int pmp_heap_create_opts(void *mem, size_t len, const pmp_heap_opts_t *opts, pmp_heap_t **out);
+/* Existing heap in caller memory, at the address where it was created (PMP_EBADADDR otherwise).
+ * A heap that was not detached cleanly is recovered (free index rebuilt from the block chain). */
+PMP_API int pmp_heap_attach(void *mem, pmp_heap_t **out);
+PMP_API int pmp_heap_attach_opts(void *mem, const pmp_heap_opts_t *opts, pmp_heap_t **out);
+
+/* ---- heap on a file, mapped at a fixed address ---- */
+enum pmp_open_mode {
+	PMP_OPEN_ANY = 0,   /* open an existing heap file, create it if missing */
+	PMP_OPEN_CREATE,    /* create a new file; EEXIST if the path exists */
+	PMP_OPEN_EXISTING,  /* open an existing heap file; ENOENT if missing */
+	PMP_OPEN_READONLY   /* open read-only and private (forensics); the file is never written */
+};
+
+/* flags for pmp_file_opts_t.flags */
+#define PMP_FILE_ANYADDR 0x1u /* read-only only: map elsewhere when the original address is taken */
+#define PMP_FILE_NOLOCK  0x2u /* do not take the owner lock (tests; never for concurrent writers) */
+#define PMP_FILE_ZERO_FREED 0x4u /* as PMP_HEAP_ZERO_FREED */
+#define PMP_FILE_SAME_EXE 0x8u /* refuse (PMP_EFOREIGN) an existing heap last written by another executable */
+
+typedef struct pmp_file_opts {
+	int mode;            /* enum pmp_open_mode */
+	unsigned flags;      /* PMP_FILE_* */
+	void *addr;          /* base address of a new heap; 0 = PMP_DEFAULT_ADDR. Existing heaps use their own. */
+	size_t reserve;      /* address space reserved for a new heap; 0 = PMP_DEFAULT_RESERVE */
+	size_t initial;      /* initial file size of a new heap; 0 = PMP_DEFAULT_INITIAL */
+	size_t grow;         /* file growth step (rounded to pages); 0 = PMP_DEFAULT_GROW */
+	const char *exe;     /* writer identity recorded in the superblock; NULL = this process's executable */
+} pmp_file_opts_t;
+
+#define PMP_DEFAULT_ADDR    ((void *)0x600000000000ull)
+#define PMP_DEFAULT_RESERVE ((size_t)16 << 30)
+#define PMP_DEFAULT_INITIAL ((size_t)4 << 20)
+#define PMP_DEFAULT_GROW    ((size_t)4 << 20)
+
+/* opts == NULL: PMP_OPEN_ANY with every default. Files are created 0600 with O_EXCL|O_NOFOLLOW|O_CLOEXEC. */
+PMP_API int pmp_file_open(const char *path, const pmp_file_opts_t *opts, pmp_heap_t **out);
+
+/* Clean close: flush, mark clean, release the lock and the mapping (file heaps) or detach (caller memory).
+ * The handle is invalid afterwards. */
+PMP_API int pmp_close(pmp_heap_t *h);
+
+/* ---- allocation (thread-safe) ---- */
+PMP_API void *pmp_malloc(pmp_heap_t *h, size_t n);
+PMP_API void pmp_free(pmp_heap_t *h, void *p);
+PMP_API void *pmp_calloc(pmp_heap_t *h, size_t nmemb, size_t size);
+PMP_API void *pmp_realloc(pmp_heap_t *h, void *p, size_t n);
+PMP_API void *pmp_reallocarray(pmp_heap_t *h, void *p, size_t nmemb, size_t size);
+/* any power-of-two alignment (EINVAL otherwise), including above the page size */
+PMP_API void *pmp_memalign(pmp_heap_t *h, size_t align, size_t n);
+PMP_API size_t pmp_usable_size(pmp_heap_t *h, const void *p);
+/* 1 if p lies in the heap's reserved range (it may still not be a block start) */
+PMP_API int pmp_owns(const pmp_heap_t *h, const void *p);
+
+/* ---- named roots: a crash leaves each root either old or new ---- */
+#define PMP_ROOT_NAME_MAX 63
+#define PMP_ROOT_COUNT 128
+/* p == NULL removes the root. p must be the start of a live block of h (EINVAL otherwise). */
+PMP_API int pmp_root_set(pmp_heap_t *h, const char *name, void *p);
+PMP_API void *pmp_root_get(pmp_heap_t *h, const char *name); /* NULL (errno ENOENT) if absent */
+typedef int (*pmp_root_cb)(const char *name, void *p, void *user); /* non-zero stops the listing */
+PMP_API int pmp_root_list(pmp_heap_t *h, pmp_root_cb cb, void *user);
+
+/* ---- durability ---- */
+/* Durable against power loss: msync of the heap (the range and all metadata) on file heaps; the commit callback
+ * on caller memory (0 when none is set: such memory has nothing to persist to). */
+PMP_API int pmp_commit(pmp_heap_t *h, void *p, size_t n);
+
+/* ---- invariant check ---- */
+enum pmp_problem {
+	PMP_OK = 0,
+	PMP_P_HEADER,      /* superblock / layout */
+	PMP_P_BLOCK,       /* a block header is out of range or malformed */
+	PMP_P_PREVSIZE,    /* boundary tag disagrees with the previous block */
+	PMP_P_ADJFREE,     /* two adjacent free blocks */
+	PMP_P_INDEX,       /* free index: block missing, in the wrong list, listed twice, bitmap wrong */
+	PMP_P_ROOT,        /* a root does not point to the start of a live block */
+	PMP_P_STATS,       /* derived counters disagree with the chain */
+	PMP_P_CACHE        /* a cached block not marked cached or vice versa */
+};
+typedef struct pmp_report {
+	int problem;            /* enum pmp_problem of the first problem found, PMP_OK if none */
+	uint64_t offset;        /* heap offset where it was found */
+	void *addr;             /* the same as an original (writer's) address */
+	char msg[256];          /* one line: what is wrong and where */
+	uint64_t blocks, used_blocks, free_blocks, cached_blocks, roots;
+	uint64_t bytes_used, bytes_free;
+	int index_checked;      /* 0 when the free index was stale (read-only view of an unclean heap) */
+} pmp_report_t;
+/* 0 = consistent; PMP_ECORRUPT with r filled otherwise. r may be NULL. */
+PMP_API int pmp_check(pmp_heap_t *h, pmp_report_t *r);
+
+/* ---- walk ---- */
+enum pmp_block_state { PMP_BLOCK_USED = 1, PMP_BLOCK_FREE = 2, PMP_BLOCK_CACHED = 3 };
+typedef struct pmp_block {
+	void *addr;        /* user pointer (original address) */
+	void *data;        /* where the payload can be read in this process (differs from addr on a moved view) */
+	size_t size;       /* usable bytes */
+	size_t block_size; /* bytes of the block including its header */
+	int state;         /* enum pmp_block_state */
+	uint64_t offset;   /* heap offset of the block header */
+} pmp_block_t;
+typedef int (*pmp_walk_cb)(const pmp_block_t *b, void *user); /* non-zero stops the walk and is returned */
+PMP_API int pmp_walk(pmp_heap_t *h, pmp_walk_cb cb, void *user);
+
+/* ---- statistics ---- */
+typedef struct pmp_stats {
+	uint64_t reserved;      /* address space reserved */
+	uint64_t mapped;        /* bytes of the heap in memory / in the file */
+	uint64_t arena;         /* bytes of the block arena */
+	uint64_t used_bytes, used_blocks;
+	uint64_t free_bytes, free_blocks, largest_free;
+	uint64_t peak_used_bytes;
+	uint64_t n_malloc, n_free, n_realloc, n_grow; /* operations since the heap was created */
+} pmp_stats_t;
+PMP_API int pmp_stats(pmp_heap_t *h, pmp_stats_t *s);
+
+/* ---- heap information (superblock) ---- */
+typedef struct pmp_info {
+	void *base;             /* original base address */
+	void *mapped_at;        /* where this process sees it */
+	uint64_t reserved, mapped, generation;
+	int clean;              /* 1 if the last writer closed it cleanly */
+	int readonly;
+	uint32_t format_version;
+	uint64_t writer_pid, writer_start, created_ns, opened_ns;
+	uint32_t writer_uid;
+	char writer_exe[256];
+	char writer_boot_id[40];
+} pmp_info_t;
+PMP_API int pmp_info(pmp_heap_t *h, pmp_info_t *i);
+
+/* Under the preload: the process heap; NULL when the preload is inert or absent. */
+PMP_API pmp_heap_t *pmp_default(void);
+
+PMP_API const char *pmp_strerror(int err);
+
+/* ---- relocatable references ---- */
+typedef uint64_t pmp_off_t;
+#define PMP_OFF_NULL ((pmp_off_t)0)
+PMP_API pmp_off_t pmp_ptr_to_off(pmp_heap_t *h, const void *p); /* PMP_OFF_NULL for NULL or a pointer outside h */
+PMP_API void *pmp_off_to_ptr(pmp_heap_t *h, pmp_off_t o);       /* NULL for PMP_OFF_NULL or out of range */
+
+#ifdef __cplusplus
+}
+#endif
+#endif

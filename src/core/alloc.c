@@ -1,0 +1,451 @@
+/* alloc.c: the region allocator on one heap: malloc, free, calloc, realloc, memalign, usable_size.
+ *
+ * Holds: split and merge with boundary tags, growth of the arena through the layer's grow hook, the cheap pointer
+ * validation that turns an invalid or double free into one clear message.
+ * Must never: write headers in an order that leaves the chain unwalkable after a stop at any instruction (the
+ * size words are the ground truth: a split writes the tail first and shrinks the head in one store; a merge is
+ * one store to the surviving head), or touch memory outside [base, end).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "../os/os.h"
+#include "block.h"
+
+/* ---- pointer validation ---- */
+
+uint64_t _pmp_block_of(const struct pmp_heap *h, const void *p, const char **why)
+{
+	uintptr_t u = (uintptr_t)p, base = (uintptr_t)h->base;
+	if (u < base + PMP_OFF_ARENA + PMP_HDR || u >= base + _pmp_sentinel(h)) {
+		*why = "pointer outside the heap's arena";
+		return 0;
+	}
+	if (u & (PMP_ALIGN - 1)) {
+		*why = "pointer not aligned to a block";
+		return 0;
+	}
+	uint64_t b = u - base - PMP_HDR;
+	const struct pmp_block_hdr *hd = _pmp_hdr(h, b);
+	uint64_t head = hd->head, s = _pmp_bsize(head);
+	if (head & PMP_B_FREE) {
+		*why = "block is already free (double free?)";
+		return 0;
+	}
+	if ((head & (PMP_B_FLAGS & ~(uint64_t)PMP_B_CACHED)) || s < PMP_MIN_BLOCK || s > _pmp_sentinel(h) - b) {
+		*why = "no block starts here (invalid pointer or overwritten header)";
+		return 0;
+	}
+	if (head & PMP_B_CACHED) {
+		*why = "block is in a thread cache (double free?)";
+		return 0;
+	}
+	if (_pmp_hdr(h, b + s)->prev_size != s) {
+		*why = "next block's boundary tag disagrees (invalid pointer or heap overflow)";
+		return 0;
+	}
+	if (b > PMP_OFF_ARENA) {
+		uint64_t ps = hd->prev_size;
+		if (ps < PMP_MIN_BLOCK || ps > b - PMP_OFF_ARENA || _pmp_bsize(_pmp_hdr(h, b - ps)->head) != ps) {
+			*why = "boundary tag disagrees with the previous block (invalid pointer or heap underflow)";
+			return 0;
+		}
+	} else if (hd->prev_size != 0) {
+		*why = "first block has a previous size (overwritten header)";
+		return 0;
+	}
+	return b;
+}
+
+static char *put_str(char *o, char *end, const char *s)
+{
+	while (*s && o < end)
+		*o++ = *s++;
+	return o;
+}
+
+static char *put_hex(char *o, char *end, uint64_t v)
+{
+	char t[16];
+	int n = 0;
+	do
+		t[n++] = "0123456789abcdef"[v & 15];
+	while ((v >>= 4) != 0);
+	o = put_str(o, end, "0x");
+	while (n > 0 && o < end)
+		*o++ = t[--n];
+	return o;
+}
+
+void _pmp_fatal_pointer(const struct pmp_heap *h, const char *op, const void *p, const char *why)
+{
+	char msg[256], *o = msg, *end = msg + sizeof msg - 2;
+	o = put_str(o, end, "pmempreload: ");
+	o = put_str(o, end, op);
+	o = put_str(o, end, "(");
+	o = put_hex(o, end, (uint64_t)(uintptr_t)p);
+	o = put_str(o, end, "): ");
+	o = put_str(o, end, why);
+	o = put_str(o, end, " in heap ");
+	o = put_hex(o, end, h->orig_base);
+	*o++ = '\n';
+	*o = 0;
+	_pmp_os_fatal(msg);
+}
+
+/* ---- growth ---- */
+
+/* Extend the arena so that a free block of at least `need` bytes ends it. Order (see format.h): fallocate, write the
+ * new sentinel, publish the superblock with the new end, then turn the old sentinel into a free block. A stop
+ * between the last two leaves an end header before the end, which recovery and the walk read as that free block. */
+static int grow(struct pmp_heap *h, uint64_t need)
+{
+	if (!h->ops.grow)
+		return ENOMEM;
+	uint64_t old = h->end, want = old + need + PMP_HDR, got = 0;
+	if (want < old || want > h->reserved)
+		return ENOMEM;
+	int e = h->ops.grow(h, want, &got);
+	if (e)
+		return e;
+	got &= ~(uint64_t)(PMP_ALIGN - 1);
+	if (got < want)
+		return ENOMEM;
+	uint64_t s = got - old; /* the new block spans the old sentinel to the new one */
+	struct pmp_block_hdr *ns = _pmp_hdr(h, got - PMP_HDR);
+	ns->prev_size = s;
+	ns->head = PMP_B_END;
+	h->end = got;
+	h->sb.mapped = got;
+	_pmp_sb_publish(h);
+	uint64_t b = old - PMP_HDR;
+	__atomic_store_n(&_pmp_hdr(h, b)->head, s | PMP_B_FREE, __ATOMIC_RELEASE);
+	h->ctl->n_grow++;
+	/* merge with a free last block */
+	uint64_t ps = _pmp_hdr(h, b)->prev_size;
+	if (b > PMP_OFF_ARENA && (_pmp_hdr(h, b - ps)->head & PMP_B_FREE)) {
+		uint64_t pb = b - ps;
+		_pmp_index_remove(h, pb, ps);
+		s += ps;
+		__atomic_store_n(&_pmp_hdr(h, pb)->head, s | PMP_B_FREE, __ATOMIC_RELEASE);
+		ns->prev_size = s;
+		b = pb;
+	}
+	_pmp_index_insert(h, b, s);
+	return 0;
+}
+
+/* ---- split and use ---- */
+
+/* Take free block b (size s, already out of the index) for a block of size want <= s: split the tail off when it is
+ * big enough, then mark the head used in one store. */
+static void use_block(struct pmp_heap *h, uint64_t b, uint64_t s, uint64_t want)
+{
+	struct pmp_ctl *c = h->ctl;
+	if (s - want >= PMP_MIN_BLOCK) {
+		uint64_t t = b + want, ts = s - want;
+		struct pmp_block_hdr *th = _pmp_hdr(h, t);
+		th->prev_size = want;
+		th->head = ts | PMP_B_FREE;
+		_pmp_hdr(h, t + ts)->prev_size = ts;
+		__atomic_store_n(&_pmp_hdr(h, b)->head, want, __ATOMIC_RELEASE);
+		_pmp_index_insert(h, t, ts);
+		s = want;
+	} else {
+		__atomic_store_n(&_pmp_hdr(h, b)->head, s, __ATOMIC_RELEASE);
+	}
+	c->used_bytes += s;
+	c->used_blocks++;
+	if (c->used_bytes > c->peak_used)
+		c->peak_used = c->used_bytes;
+	c->n_malloc++;
+	c->seq++;
+}
+
+/* Find (growing if needed) and remove a free block of at least s bytes; 0 if none. */
+static uint64_t take(struct pmp_heap *h, uint64_t s, uint64_t *bs)
+{
+	uint64_t b = _pmp_index_find(h, s);
+	if (!b) {
+		if (grow(h, s))
+			return 0;
+		b = _pmp_index_find(h, s);
+		if (!b)
+			return 0;
+	}
+	*bs = _pmp_bsize(_pmp_hdr(h, b)->head);
+	_pmp_index_remove(h, b, *bs);
+	return b;
+}
+
+void *_pmp_alloc_locked(struct pmp_heap *h, size_t n, size_t align)
+{
+	uint64_t want = _pmp_adjust(n), s;
+	if (!want) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (align <= PMP_ALIGN) {
+		uint64_t b = take(h, want, &s);
+		if (!b) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		use_block(h, b, s, want);
+		return h->base + b + PMP_HDR;
+	}
+	/* Over-allocate so that a front gap of at least a minimum block can be split off before the aligned block. */
+	uint64_t req = want + align + PMP_MIN_BLOCK;
+	if (req < want || req > PMP_MAX_BLOCK) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	uint64_t b = take(h, req, &s);
+	if (!b) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	uintptr_t user = ((uintptr_t)(h->base + b + PMP_HDR) + align - 1) & ~(uintptr_t)(align - 1);
+	uint64_t nb = (uint64_t)(user - (uintptr_t)h->base) - PMP_HDR;
+	if (nb != b && nb - b < PMP_MIN_BLOCK)
+		nb += align;
+	if (nb != b) {
+		uint64_t gap = nb - b, ns = s - gap;
+		struct pmp_block_hdr *nh = _pmp_hdr(h, nb);
+		nh->prev_size = gap;
+		nh->head = ns | PMP_B_FREE;
+		_pmp_hdr(h, nb + ns)->prev_size = ns;
+		__atomic_store_n(&_pmp_hdr(h, b)->head, gap | PMP_B_FREE, __ATOMIC_RELEASE);
+		_pmp_index_insert(h, b, gap);
+		b = nb;
+		s = ns;
+	}
+	use_block(h, b, s, want);
+	return h->base + b + PMP_HDR;
+}
+
+/* ---- free and merge ---- */
+
+void _pmp_free_locked(struct pmp_heap *h, uint64_t b)
+{
+	struct pmp_ctl *c = h->ctl;
+	struct pmp_block_hdr *hd = _pmp_hdr(h, b);
+	uint64_t s = _pmp_bsize(hd->head), start = b, total = s;
+	int zero = (h->flags & PMP_HEAP_ZERO_FREED) != 0;
+	c->used_bytes -= s;
+	c->used_blocks--;
+	c->n_free++;
+	if (zero)
+		memset(h->base + b + PMP_HDR, 0, s - PMP_HDR);
+	else if (h->check_level >= 2)
+		memset(h->base + b + PMP_HDR, 0xdf, s - PMP_HDR);
+	uint64_t n = b + s, nhead = _pmp_hdr(h, n)->head;
+	if (nhead & PMP_B_FREE) {
+		uint64_t ns = _pmp_bsize(nhead);
+		_pmp_index_remove(h, n, ns);
+		total += ns;
+	}
+	if (b > PMP_OFF_ARENA) {
+		uint64_t ps = hd->prev_size;
+		if (_pmp_hdr(h, b - ps)->head & PMP_B_FREE) {
+			_pmp_index_remove(h, b - ps, ps);
+			start -= ps;
+			total += ps;
+		}
+	}
+	/* one store makes the merged block; the boundary tag after it is derived */
+	__atomic_store_n(&_pmp_hdr(h, start)->head, total | PMP_B_FREE, __ATOMIC_RELEASE);
+	_pmp_hdr(h, start + total)->prev_size = total;
+	if (zero) { /* absorbed headers are payload now: clear them only after the merge store */
+		if (n < start + total)
+			memset(h->base + n, 0, 2 * PMP_HDR);
+		if (start != b)
+			memset(h->base + b, 0, PMP_HDR);
+	}
+	_pmp_index_insert(h, start, total);
+}
+
+/* ---- resize in place ---- */
+
+/* Shrink or grow block b to `want` bytes without moving it; 1 on success. */
+static int resize_in_place(struct pmp_heap *h, uint64_t b, uint64_t want)
+{
+	struct pmp_ctl *c = h->ctl;
+	uint64_t s = _pmp_bsize(_pmp_hdr(h, b)->head);
+	uint64_t n = b + s, nhead = _pmp_hdr(h, n)->head;
+	uint64_t avail = s, ns = 0;
+	if (nhead & PMP_B_FREE) {
+		ns = _pmp_bsize(nhead);
+		avail += ns;
+	}
+	if (want > avail)
+		return 0;
+	if (want <= s && s - want < PMP_MIN_BLOCK)
+		return 1; /* nothing worth giving back */
+	if (ns)
+		_pmp_index_remove(h, n, ns);
+	if (want < s && (h->flags & PMP_HEAP_ZERO_FREED))
+		memset(h->base + b + want, 0, s - want); /* still our own payload: safe before the split */
+	if (avail - want >= PMP_MIN_BLOCK) {
+		uint64_t t = b + want, ts = avail - want;
+		struct pmp_block_hdr *th = _pmp_hdr(h, t);
+		th->prev_size = want;
+		th->head = ts | PMP_B_FREE;
+		_pmp_hdr(h, t + ts)->prev_size = ts;
+		__atomic_store_n(&_pmp_hdr(h, b)->head, want, __ATOMIC_RELEASE);
+		_pmp_index_insert(h, t, ts);
+	} else {
+		__atomic_store_n(&_pmp_hdr(h, b)->head, avail, __ATOMIC_RELEASE);
+		_pmp_hdr(h, b + avail)->prev_size = avail;
+		want = avail;
+	}
+	c->used_bytes = c->used_bytes - s + want;
+	if (c->used_bytes > c->peak_used)
+		c->peak_used = c->used_bytes;
+	return 1;
+}
+
+/* ---- public entry points ---- */
+
+static int writable(pmp_heap_t *h)
+{
+	if (!h) {
+		errno = EINVAL;
+		return 0;
+	}
+	if (h->readonly) {
+		errno = EROFS;
+		return 0;
+	}
+	return 1;
+}
+
+void *pmp_malloc(pmp_heap_t *h, size_t n)
+{
+	if (!writable(h))
+		return NULL;
+	_pmp_lock(h);
+	void *p = _pmp_alloc_locked(h, n, 0);
+	_pmp_unlock(h);
+	return p;
+}
+
+void *pmp_memalign(pmp_heap_t *h, size_t align, size_t n)
+{
+	if (!writable(h))
+		return NULL;
+	if (align == 0 || (align & (align - 1)) || align > ((size_t)1 << 40)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	_pmp_lock(h);
+	void *p = _pmp_alloc_locked(h, n, align);
+	_pmp_unlock(h);
+	return p;
+}
+
+void *pmp_calloc(pmp_heap_t *h, size_t nmemb, size_t size)
+{
+	size_t n;
+	if (__builtin_mul_overflow(nmemb, size, &n)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	void *p = pmp_malloc(h, n);
+	if (p) /* a reopened or reused heap is not zero */
+		memset(p, 0, n);
+	return p;
+}
+
+/* Validate p for op; aborts with one message when the check level asks for it, else returns 0. */
+static uint64_t checked_block(pmp_heap_t *h, const char *op, const void *p)
+{
+	const char *why = "";
+	uint64_t b = _pmp_block_of(h, p, &why);
+	if (!b && h->check_level >= 1)
+		_pmp_fatal_pointer(h, op, p, why);
+	return b;
+}
+
+void pmp_free(pmp_heap_t *h, void *p)
+{
+	if (!p || !h)
+		return;
+	int saved = errno;
+	if (h->readonly) {
+		errno = saved;
+		return;
+	}
+	_pmp_lock(h);
+	uint64_t b = checked_block(h, "free", p);
+	if (b)
+		_pmp_free_locked(h, b);
+	_pmp_unlock(h);
+	errno = saved;
+}
+
+void *pmp_realloc(pmp_heap_t *h, void *p, size_t n)
+{
+	if (!p)
+		return pmp_malloc(h, n);
+	if (!writable(h))
+		return NULL;
+	if (n == 0) { /* glibc semantics: free and return NULL */
+		pmp_free(h, p);
+		return NULL;
+	}
+	uint64_t want = _pmp_adjust(n);
+	if (!want) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	_pmp_lock(h);
+	uint64_t b = checked_block(h, "realloc", p);
+	if (!b) {
+		_pmp_unlock(h);
+		errno = EINVAL;
+		return NULL;
+	}
+	h->ctl->n_realloc++;
+	if (resize_in_place(h, b, want)) {
+		_pmp_unlock(h);
+		return p;
+	}
+	uint64_t old = _pmp_bsize(_pmp_hdr(h, b)->head) - PMP_HDR;
+	void *q = _pmp_alloc_locked(h, n, 0);
+	if (q) {
+		memcpy(q, p, old < n ? old : n);
+		_pmp_free_locked(h, b);
+	}
+	_pmp_unlock(h);
+	return q;
+}
+
+void *pmp_reallocarray(pmp_heap_t *h, void *p, size_t nmemb, size_t size)
+{
+	size_t n;
+	if (__builtin_mul_overflow(nmemb, size, &n)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return pmp_realloc(h, p, n);
+}
+
+size_t pmp_usable_size(pmp_heap_t *h, const void *p)
+{
+	if (!p || !h)
+		return 0;
+	const char *why = "";
+	uint64_t b = _pmp_block_of(h, p, &why);
+	if (!b) {
+		if (h->check_level >= 1 && !h->readonly)
+			_pmp_fatal_pointer(h, "malloc_usable_size", p, why);
+		return 0;
+	}
+	return _pmp_bsize(_pmp_hdr(h, b)->head) - PMP_HDR;
+}
+
+int pmp_owns(const pmp_heap_t *h, const void *p)
+{
+	return h && (uintptr_t)p >= (uintptr_t)h->base && (uintptr_t)p - (uintptr_t)h->base < h->reserved;
+}

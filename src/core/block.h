@@ -1,0 +1,118 @@
+/* block.h: block headers and the TLSF free index (segregated lists + two-level bitmaps), inline for the hot path.
+ *
+ * Holds: header access by heap offset, size rounding, the size-to-list mapping, list insert/remove and the O(1)
+ * good-fit search.
+ * Must never: take locks (callers hold the heap lock), write a header in an order that leaves the chain unwalkable,
+ * or trust a header without the caller having validated it.
+ */
+#ifndef PMP_BLOCK_H
+#define PMP_BLOCK_H
+
+#include <stdint.h>
+
+#include "heap.h"
+
+static inline struct pmp_block_hdr *_pmp_hdr(const struct pmp_heap *h, uint64_t off)
+{
+	return (struct pmp_block_hdr *)(void *)(h->base + off);
+}
+static inline struct pmp_free_links *_pmp_links(const struct pmp_heap *h, uint64_t off)
+{
+	return (struct pmp_free_links *)(void *)(h->base + off + PMP_HDR);
+}
+static inline uint64_t _pmp_bsize(uint64_t head) { return head & ~(uint64_t)PMP_B_FLAGS; }
+static inline uint64_t _pmp_sentinel(const struct pmp_heap *h) { return h->end - PMP_HDR; }
+
+/* block size for a request of n bytes; 0 if too large */
+static inline uint64_t _pmp_adjust(size_t n)
+{
+	if (n > PMP_MAX_BLOCK)
+		return 0;
+	uint64_t s = ((uint64_t)n + PMP_HDR + PMP_ALIGN - 1) & ~(uint64_t)(PMP_ALIGN - 1);
+	return s < PMP_MIN_BLOCK ? PMP_MIN_BLOCK : s;
+}
+
+static inline unsigned _pmp_fls(uint64_t x) { return 63u - (unsigned)__builtin_clzll(x); }
+
+/* list of a free block of size s */
+static inline void _pmp_map_insert(uint64_t s, unsigned *fl, unsigned *sl)
+{
+	if (s < PMP_SMALL_BLOCK) {
+		*fl = 0;
+		*sl = (unsigned)(s >> PMP_ALIGN_LOG2);
+	} else {
+		unsigned f = _pmp_fls(s);
+		*sl = (unsigned)(s >> (f - PMP_SL_LOG2)) ^ PMP_SL_COUNT;
+		*fl = f - PMP_FL_SHIFT + 1;
+	}
+}
+
+/* first list whose every block fits s (rounds s up to the next list boundary) */
+static inline void _pmp_map_search(uint64_t s, unsigned *fl, unsigned *sl)
+{
+	if (s >= PMP_SMALL_BLOCK)
+		s += ((uint64_t)1 << (_pmp_fls(s) - PMP_SL_LOG2)) - 1;
+	_pmp_map_insert(s, fl, sl);
+}
+
+static inline void _pmp_index_insert(struct pmp_heap *h, uint64_t b, uint64_t s)
+{
+	struct pmp_ctl *c = h->ctl;
+	unsigned fl, sl;
+	_pmp_map_insert(s, &fl, &sl);
+	uint64_t first = c->heads[fl][sl];
+	struct pmp_free_links *l = _pmp_links(h, b);
+	l->next = first;
+	l->prev = 0;
+	if (first)
+		_pmp_links(h, first)->prev = b;
+	c->heads[fl][sl] = b;
+	c->fl_bitmap |= (uint64_t)1 << fl;
+	c->sl_bitmap[fl] |= 1u << sl;
+	c->free_bytes += s;
+	c->free_blocks++;
+}
+
+static inline void _pmp_index_remove(struct pmp_heap *h, uint64_t b, uint64_t s)
+{
+	struct pmp_ctl *c = h->ctl;
+	unsigned fl, sl;
+	_pmp_map_insert(s, &fl, &sl);
+	struct pmp_free_links *l = _pmp_links(h, b);
+	if (l->next)
+		_pmp_links(h, l->next)->prev = l->prev;
+	if (l->prev)
+		_pmp_links(h, l->prev)->next = l->next;
+	else {
+		c->heads[fl][sl] = l->next;
+		if (!l->next) {
+			c->sl_bitmap[fl] &= ~(1u << sl);
+			if (!c->sl_bitmap[fl])
+				c->fl_bitmap &= ~((uint64_t)1 << fl);
+		}
+	}
+	c->free_bytes -= s;
+	c->free_blocks--;
+}
+
+/* a free block of at least s bytes, or 0 */
+static inline uint64_t _pmp_index_find(const struct pmp_heap *h, uint64_t s)
+{
+	const struct pmp_ctl *c = h->ctl;
+	unsigned fl, sl;
+	_pmp_map_search(s, &fl, &sl);
+	if (fl >= PMP_FL_COUNT)
+		return 0;
+	uint32_t slmap = sl < 32 ? c->sl_bitmap[fl] & (~0u << sl) : 0;
+	if (!slmap) {
+		uint64_t flmap = fl + 1 < 64 ? c->fl_bitmap & (~(uint64_t)0 << (fl + 1)) : 0;
+		if (!flmap)
+			return 0;
+		fl = (unsigned)__builtin_ctzll(flmap);
+		slmap = c->sl_bitmap[fl];
+	}
+	sl = (unsigned)__builtin_ctz(slmap);
+	return c->heads[fl][sl];
+}
+
+#endif

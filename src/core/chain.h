@@ -1,0 +1,75 @@
+/* chain.h: the bounds-checked iterator over the block chain, shared by recovery, check and walk.
+ *
+ * Holds: one definition of "what the next block is", including the one state a stop can leave mid-growth (an end
+ * header before the end, read as a free block reaching the real sentinel).
+ * Must never: read outside [arena, end) or loop: every step advances by at least a minimum block.
+ */
+#ifndef PMP_CHAIN_H
+#define PMP_CHAIN_H
+
+#include "block.h"
+
+struct pmp_chain {
+	uint64_t off;       /* current block */
+	uint64_t size;      /* its size */
+	uint64_t head;      /* its raw head word */
+	int free;           /* FREE (or an interrupted growth block) */
+	int cached;         /* CACHED */
+	int grown;          /* an end header before the end: interrupted growth */
+	const char *why;    /* when _pmp_chain_next returns -1 */
+};
+
+static inline void _pmp_chain_start(struct pmp_chain *c)
+{
+	c->off = 0;
+	c->size = 0;
+	c->why = 0;
+}
+
+/* 1: c describes the next block; 0: reached the end sentinel; -1: malformed header at c->off (c->why says how). */
+static inline int _pmp_chain_next(const struct pmp_heap *h, struct pmp_chain *c)
+{
+	uint64_t off = c->off ? c->off + c->size : PMP_OFF_ARENA, sent = _pmp_sentinel(h);
+	c->off = off;
+	c->size = 0;
+	if (off == sent) {
+		if (_pmp_hdr(h, off)->head != PMP_B_END) {
+			c->why = "end sentinel overwritten";
+			return -1;
+		}
+		return 0;
+	}
+	if (off > sent) {
+		c->why = "block runs past the end of the arena";
+		return -1;
+	}
+	uint64_t head = _pmp_hdr(h, off)->head, s = _pmp_bsize(head);
+	c->head = head;
+	c->grown = 0;
+	if (head == PMP_B_END) {
+		uint64_t gs = sent - off;
+		if (_pmp_hdr(h, sent)->prev_size != gs || gs < PMP_MIN_BLOCK) {
+			c->why = "end header before the end of the arena";
+			return -1;
+		}
+		c->size = gs;
+		c->free = 1;
+		c->cached = 0;
+		c->grown = 1;
+		return 1;
+	}
+	if ((head & PMP_B_END) || (head & 0x4u) || s < PMP_MIN_BLOCK || s > sent - off) {
+		c->why = s > sent - off ? "block size runs past the end of the arena" : "malformed block header";
+		return -1;
+	}
+	c->size = s;
+	c->free = (head & PMP_B_FREE) != 0;
+	c->cached = (head & PMP_B_CACHED) != 0;
+	if (c->free && c->cached) {
+		c->why = "block marked both free and cached";
+		return -1;
+	}
+	return 1;
+}
+
+#endif

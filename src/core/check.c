@@ -1,0 +1,284 @@
+/* check.c: the heap-wide invariant (pmp_check) and the block walk (pmp_walk).
+ *
+ * The invariant: every byte of the arena belongs to exactly one block; boundary tags agree; no two free blocks are
+ * adjacent; every free block is in exactly the index list its size maps to and nothing else is; bitmaps match the
+ * lists; counters match the chain; every root points to the start of a live block.
+ * Holds: a read-only verifier that works on a private read-only view as well as on a live heap.
+ * Must never: write to the heap, call malloc (it runs inside the allocator's lock under the preload), trust an
+ * offset before range-checking it, or loop on a cyclic list.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../os/os.h"
+#include "chain.h"
+
+static int fail(const struct pmp_heap *h, pmp_report_t *r, int problem, uint64_t off, const char *fmt, ...)
+{
+	r->problem = problem;
+	r->offset = off;
+	r->addr = (void *)(uintptr_t)(h->orig_base + off);
+	int n = snprintf(r->msg, sizeof r->msg, "at offset 0x%llx (address 0x%llx): ", (unsigned long long)off,
+			 (unsigned long long)(h->orig_base + off));
+	va_list ap;
+	va_start(ap, fmt);
+	if (n > 0 && (size_t)n < sizeof r->msg)
+		vsnprintf(r->msg + n, sizeof r->msg - (size_t)n, fmt, ap);
+	va_end(ap);
+	return PMP_ECORRUPT;
+}
+
+static void sort_u64(uint64_t *a, size_t n) /* heapsort: no allocation, no recursion */
+{
+	for (size_t start = n / 2; start-- > 0;) {
+		for (size_t i = start;;) {
+			size_t c = 2 * i + 1;
+			if (c >= n)
+				break;
+			if (c + 1 < n && a[c + 1] > a[c])
+				c++;
+			if (a[i] >= a[c])
+				break;
+			uint64_t t = a[i]; a[i] = a[c]; a[c] = t;
+			i = c;
+		}
+	}
+	for (size_t end = n; end-- > 1;) {
+		uint64_t t = a[0]; a[0] = a[end]; a[end] = t;
+		for (size_t i = 0;;) {
+			size_t c = 2 * i + 1;
+			if (c >= end)
+				break;
+			if (c + 1 < end && a[c + 1] > a[c])
+				c++;
+			if (a[i] >= a[c])
+				break;
+			t = a[i]; a[i] = a[c]; a[c] = t;
+			i = c;
+		}
+	}
+}
+
+/* live roots' user offsets, sorted; -1 and a report on a malformed entry */
+static int collect_roots(const struct pmp_heap *h, pmp_report_t *r, uint64_t *out, size_t *n)
+{
+	*n = 0;
+	for (unsigned i = 0; i < PMP_ROOT_COUNT; i++) {
+		const struct pmp_root *e = &h->roots[i];
+		uint64_t off = __atomic_load_n(&e->off, __ATOMIC_ACQUIRE);
+		if (!off)
+			continue;
+		if (memchr(e->name, 0, sizeof e->name) == NULL || e->name[0] == 0)
+			return fail(h, r, PMP_P_ROOT, PMP_OFF_ROOTS + i * sizeof *e, "root entry %u has no valid name", i);
+		out[(*n)++] = off;
+	}
+	sort_u64(out, *n);
+	return 0;
+}
+
+static const char *root_name_of(const struct pmp_heap *h, uint64_t off)
+{
+	for (unsigned i = 0; i < PMP_ROOT_COUNT; i++)
+		if (h->roots[i].off == off)
+			return h->roots[i].name;
+	return "?";
+}
+
+/* walk the chain: tags, adjacency, roots, counts */
+static int check_chain(const struct pmp_heap *h, pmp_report_t *r, const uint64_t *roots, size_t nroots)
+{
+	struct pmp_chain it;
+	_pmp_chain_start(&it);
+	uint64_t last = 0;
+	int last_free = 0;
+	size_t ri = 0;
+	int rc;
+	while ((rc = _pmp_chain_next(h, &it)) == 1) {
+		const struct pmp_block_hdr *hd = _pmp_hdr(h, it.off);
+		r->blocks++;
+		if (it.grown && !h->index_stale)
+			return fail(h, r, PMP_P_BLOCK, it.off, "unfinished arena growth in a live heap");
+		if (hd->prev_size != last && !it.grown)
+			return fail(h, r, PMP_P_PREVSIZE, it.off, "boundary tag says previous block is %llu bytes, it is %llu",
+				    (unsigned long long)hd->prev_size, (unsigned long long)last);
+		if (it.free && last_free)
+			return fail(h, r, PMP_P_ADJFREE, it.off, "free block follows a free block");
+		uint64_t user = it.off + PMP_HDR;
+		if (ri < nroots && roots[ri] < user)
+			return fail(h, r, PMP_P_ROOT, roots[ri] - PMP_HDR, "root \"%s\" points inside a block, not at its start",
+				    root_name_of(h, roots[ri]));
+		while (ri < nroots && roots[ri] == user) {
+			if (it.free || it.cached)
+				return fail(h, r, PMP_P_ROOT, it.off, "root \"%s\" points to a free block",
+					    root_name_of(h, roots[ri]));
+			ri++;
+			r->roots++;
+		}
+		if (it.free) {
+			r->free_blocks++;
+			r->bytes_free += it.size;
+		} else if (it.cached) {
+			r->cached_blocks++;
+		} else {
+			r->used_blocks++;
+			r->bytes_used += it.size;
+		}
+		last_free = it.free;
+		last = it.size;
+	}
+	if (rc < 0)
+		return fail(h, r, PMP_P_BLOCK, it.off, "%s", it.why);
+	if (_pmp_hdr(h, it.off)->prev_size != last)
+		return fail(h, r, PMP_P_PREVSIZE, it.off, "end sentinel's boundary tag says %llu, last block is %llu",
+			    (unsigned long long)_pmp_hdr(h, it.off)->prev_size, (unsigned long long)last);
+	if (ri < nroots)
+		return fail(h, r, PMP_P_ROOT, roots[ri], "root \"%s\" points outside the arena", root_name_of(h, roots[ri]));
+	return 0;
+}
+
+/* every list: bitmaps, links, membership; collects listed offsets into `listed` (capacity cap) */
+static int check_lists(const struct pmp_heap *h, pmp_report_t *r, uint64_t *listed, uint64_t cap, uint64_t *count)
+{
+	const struct pmp_ctl *c = h->ctl;
+	uint64_t n = 0, sent = _pmp_sentinel(h);
+	for (unsigned fl = 0; fl < PMP_FL_COUNT; fl++) {
+		if (((c->fl_bitmap >> fl) & 1) != (c->sl_bitmap[fl] != 0))
+			return fail(h, r, PMP_P_INDEX, PMP_OFF_CTL, "first-level bitmap bit %u disagrees with its lists", fl);
+		for (unsigned sl = 0; sl < PMP_SL_COUNT; sl++) {
+			uint64_t b = c->heads[fl][sl], prev = 0;
+			if (((c->sl_bitmap[fl] >> sl) & 1) != (b != 0))
+				return fail(h, r, PMP_P_INDEX, PMP_OFF_CTL, "bitmap bit of list %u/%u disagrees with the list", fl, sl);
+			while (b) {
+				if (b < PMP_OFF_ARENA || b >= sent || (b & (PMP_ALIGN - 1)))
+					return fail(h, r, PMP_P_INDEX, prev ? prev : PMP_OFF_CTL,
+						    "list %u/%u links to offset 0x%llx outside the arena", fl, sl,
+						    (unsigned long long)b);
+				if (n >= cap)
+					return fail(h, r, PMP_P_INDEX, b, "free lists hold more entries than the chain has free blocks (cycle or stray entry)");
+				uint64_t head = _pmp_hdr(h, b)->head, s = _pmp_bsize(head);
+				unsigned f2, s2;
+				if ((head & PMP_B_FLAGS) != PMP_B_FREE || s < PMP_MIN_BLOCK)
+					return fail(h, r, PMP_P_INDEX, b, "list %u/%u holds a block that is not free", fl, sl);
+				_pmp_map_insert(s, &f2, &s2);
+				if (f2 != fl || s2 != sl)
+					return fail(h, r, PMP_P_INDEX, b, "free block of %llu bytes is in list %u/%u, belongs in %u/%u",
+						    (unsigned long long)s, fl, sl, f2, s2);
+				const struct pmp_free_links *l = _pmp_links(h, b);
+				if (l->prev != prev)
+					return fail(h, r, PMP_P_INDEX, b, "free list back link is 0x%llx, expected 0x%llx",
+						    (unsigned long long)l->prev, (unsigned long long)prev);
+				listed[n++] = b;
+				prev = b;
+				b = l->next;
+			}
+		}
+	}
+	*count = n;
+	return 0;
+}
+
+/* the chain's free blocks against the sorted listed offsets: each exactly once */
+static int match_free(const struct pmp_heap *h, pmp_report_t *r, const uint64_t *listed, uint64_t n)
+{
+	for (uint64_t i = 1; i < n; i++)
+		if (listed[i] == listed[i - 1])
+			return fail(h, r, PMP_P_INDEX, listed[i], "free block listed twice");
+	struct pmp_chain it;
+	_pmp_chain_start(&it);
+	uint64_t i = 0;
+	while (_pmp_chain_next(h, &it) == 1) {
+		if (!it.free)
+			continue;
+		if (i < n && listed[i] < it.off)
+			return fail(h, r, PMP_P_INDEX, listed[i], "free list entry is not the start of a block");
+		if (i >= n || listed[i] != it.off)
+			return fail(h, r, PMP_P_INDEX, it.off, "free block of %llu bytes is in no free list",
+				    (unsigned long long)it.size);
+		i++;
+	}
+	if (i < n)
+		return fail(h, r, PMP_P_INDEX, listed[i], "free list entry is not the start of a block");
+	return 0;
+}
+
+int _pmp_check_locked(struct pmp_heap *h, pmp_report_t *r)
+{
+	memset(r, 0, sizeof *r);
+	const struct pmp_sb *sb = &h->sb;
+	if (sb->mapped != h->end || h->end > h->reserved || h->end < PMP_OFF_ARENA + PMP_MIN_BLOCK + PMP_HDR)
+		return fail(h, r, PMP_P_HEADER, 0, "superblock mapped size 0x%llx disagrees with the heap",
+			    (unsigned long long)sb->mapped);
+	uint64_t roots[PMP_ROOT_COUNT];
+	size_t nroots;
+	int e = collect_roots(h, r, roots, &nroots);
+	if (!e)
+		e = check_chain(h, r, roots, nroots);
+	if (e)
+		return e;
+	r->index_checked = !h->index_stale;
+	if (h->index_stale)
+		return 0;
+	const struct pmp_ctl *c = h->ctl;
+	if (c->free_blocks != r->free_blocks || c->free_bytes != r->bytes_free)
+		return fail(h, r, PMP_P_STATS, PMP_OFF_CTL, "index counts %llu free blocks / %llu bytes, chain has %llu / %llu",
+			    (unsigned long long)c->free_blocks, (unsigned long long)c->free_bytes,
+			    (unsigned long long)r->free_blocks, (unsigned long long)r->bytes_free);
+	if (c->used_blocks != r->used_blocks || c->used_bytes != r->bytes_used)
+		return fail(h, r, PMP_P_STATS, PMP_OFF_CTL, "counters say %llu used blocks / %llu bytes, chain has %llu / %llu",
+			    (unsigned long long)c->used_blocks, (unsigned long long)c->used_bytes,
+			    (unsigned long long)r->used_blocks, (unsigned long long)r->bytes_used);
+	uint64_t cap = r->free_blocks, count = 0;
+	uint64_t *listed = NULL;
+	size_t len = (size_t)(cap * sizeof *listed + PMP_PAGE);
+	void *mem;
+	if (_pmp_os_pages_alloc(len, &mem))
+		return ENOMEM;
+	listed = mem;
+	e = check_lists(h, r, listed, cap, &count);
+	if (!e) {
+		sort_u64(listed, (size_t)count);
+		e = match_free(h, r, listed, count);
+	}
+	_pmp_os_pages_free(mem, len);
+	return e;
+}
+
+int pmp_check(pmp_heap_t *h, pmp_report_t *r)
+{
+	if (!h)
+		return EINVAL;
+	pmp_report_t local;
+	if (!r)
+		r = &local;
+	_pmp_lock(h);
+	int e = _pmp_check_locked(h, r);
+	_pmp_unlock(h);
+	return e;
+}
+
+int pmp_walk(pmp_heap_t *h, pmp_walk_cb cb, void *user)
+{
+	if (!h || !cb)
+		return EINVAL;
+	_pmp_lock(h);
+	struct pmp_chain it;
+	_pmp_chain_start(&it);
+	int rc, ret = 0;
+	while ((rc = _pmp_chain_next(h, &it)) == 1) {
+		pmp_block_t b;
+		b.offset = it.off;
+		b.addr = (void *)(uintptr_t)(h->orig_base + it.off + PMP_HDR);
+		b.data = h->base + it.off + PMP_HDR;
+		b.size = (size_t)(it.size - PMP_HDR);
+		b.block_size = (size_t)it.size;
+		b.state = it.free ? PMP_BLOCK_FREE : it.cached ? PMP_BLOCK_CACHED : PMP_BLOCK_USED;
+		if ((ret = cb(&b, user)) != 0)
+			break;
+	}
+	_pmp_unlock(h);
+	if (rc < 0)
+		return PMP_ECORRUPT;
+	return ret;
+}

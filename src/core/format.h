@@ -1,0 +1,167 @@
+/* format.h: the on-disk (on-memory) format of a pmempreload heap, field by field.
+ *
+ * Holds: the layout constants, the superblock, the control area (free index + derived counters), the root table,
+ * the crash record, and the block header. Everything here is position-independent: links are heap offsets, never
+ * pointers, so a heap can be read at any address.
+ * Must never: hold a file descriptor, mutex, function pointer or other process-local state; change a field's offset
+ * without bumping PMP_FORMAT_VERSION.
+ *
+ * Heap layout (offsets from the base):
+ *   0x00000  page 0: superblock copy 0 at 0, copy 1 at 2048 (LMDB-style: the newer valid generation wins)
+ *   0x01000  control area (16 KiB): TLSF bitmaps and list heads, counters. Derived: rebuilt after an unclean stop.
+ *   0x05000  root table (16 KiB): 128 entries of 128 bytes, never straddling a page
+ *   0x09000  crash record (28 KiB)
+ *   0x10000  arena: blocks with boundary tags up to `mapped`; the last 16 bytes are the end sentinel
+ */
+#ifndef PMP_FORMAT_H
+#define PMP_FORMAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PMP_FORMAT_VERSION 1u
+#define PMP_MAGIC "PMPHEAP\x01"
+
+#define PMP_PAGE 4096u
+#define PMP_SB_SLOT 2048u
+#define PMP_OFF_CTL 0x1000u
+#define PMP_CTL_SIZE 0x4000u
+#define PMP_OFF_ROOTS 0x5000u
+#define PMP_ROOTS_SIZE 0x4000u
+#define PMP_OFF_CRASH 0x9000u
+#define PMP_CRASH_SIZE 0x7000u
+#define PMP_OFF_ARENA 0x10000u
+
+#define PMP_STATE_CLEAN 0x434c45414eu /* "CLEAN" */
+#define PMP_STATE_DIRTY 0x4449525459u /* "DIRTY" */
+
+/* superblock layout flags */
+#define PMP_LAYOUT_FILE 0x1u       /* heap lives in a file (else caller memory) */
+
+/* ---- superblock: 1024 bytes, two copies in page 0 ---- */
+struct pmp_sb {
+	char magic[8];            /* PMP_MAGIC */
+	uint32_t version;         /* PMP_FORMAT_VERSION */
+	uint32_t sb_size;         /* sizeof(struct pmp_sb): a reader refuses other sizes */
+	uint64_t generation;      /* incremented on every publish; copy (generation & 1) holds it */
+	uint64_t base;            /* fixed base address the heap was created at */
+	uint64_t reserved;        /* address space reserved at base (>= mapped) */
+	uint64_t mapped;          /* bytes in use from base: the arena ends here; a file is at least this long */
+	uint64_t state;           /* PMP_STATE_CLEAN or PMP_STATE_DIRTY (open for writing, or died while open) */
+	uint32_t layout_flags;    /* PMP_LAYOUT_* */
+	uint32_t page_size;       /* PMP_PAGE */
+	uint64_t off_ctl;         /* PMP_OFF_CTL */
+	uint64_t off_roots;       /* PMP_OFF_ROOTS */
+	uint64_t off_crash;       /* PMP_OFF_CRASH */
+	uint64_t off_arena;       /* PMP_OFF_ARENA */
+	uint32_t root_count;      /* PMP_ROOT_COUNT */
+	uint32_t crash_size;      /* PMP_CRASH_SIZE */
+	uint64_t created_ns;      /* CLOCK_REALTIME when formatted */
+	uint64_t opened_ns;       /* CLOCK_REALTIME when last opened for writing */
+	uint64_t writer_pid;      /* pid of the last writer */
+	uint64_t writer_start;    /* its start time, clock ticks after boot (/proc/PID/stat field 22) */
+	uint32_t writer_uid;      /* its real uid */
+	uint32_t open_count;      /* times opened for writing */
+	char writer_boot_id[40];  /* boot id of the machine it ran on, NUL-terminated */
+	char writer_exe[256];     /* its executable path, NUL-terminated, truncated */
+	uint8_t _reserved[576];
+	uint64_t checksum;        /* _pmp_hash64 of bytes [0, 1016) */
+};
+_Static_assert(sizeof(struct pmp_sb) == 1024, "superblock is 1024 bytes");
+_Static_assert(offsetof(struct pmp_sb, generation) == 16, "sb layout");
+_Static_assert(offsetof(struct pmp_sb, base) == 24, "sb layout");
+_Static_assert(offsetof(struct pmp_sb, mapped) == 40, "sb layout");
+_Static_assert(offsetof(struct pmp_sb, state) == 48, "sb layout");
+_Static_assert(offsetof(struct pmp_sb, off_arena) == 88, "sb layout");
+_Static_assert(offsetof(struct pmp_sb, writer_boot_id) == 144, "sb layout");
+_Static_assert(offsetof(struct pmp_sb, writer_exe) == 184, "sb layout");
+_Static_assert(offsetof(struct pmp_sb, checksum) == 1016, "sb layout");
+
+/* ---- TLSF parameters ---- */
+#define PMP_ALIGN 16u
+#define PMP_ALIGN_LOG2 4u
+#define PMP_SL_LOG2 5u
+#define PMP_SL_COUNT (1u << PMP_SL_LOG2)
+#define PMP_FL_SHIFT (PMP_SL_LOG2 + PMP_ALIGN_LOG2)   /* sizes below 512 share first level 0 */
+#define PMP_SMALL_BLOCK (1u << PMP_FL_SHIFT)
+#define PMP_FL_COUNT 40u                              /* block sizes below 2^48 */
+#define PMP_MAX_BLOCK ((uint64_t)1 << 47)
+
+/* ---- control area: 16 KiB, derived from the block chain ---- */
+struct pmp_ctl {
+	uint64_t fl_bitmap;                         /* bit f set iff sl_bitmap[f] != 0 */
+	uint32_t sl_bitmap[PMP_FL_COUNT];           /* bit s of [f] set iff heads[f][s] != 0 */
+	uint64_t heads[PMP_FL_COUNT][PMP_SL_COUNT]; /* offset of the first free block of each list, 0 = empty */
+	uint64_t used_bytes;   /* bytes of used blocks, headers included */
+	uint64_t used_blocks;
+	uint64_t free_bytes;   /* bytes of indexed free blocks, headers included */
+	uint64_t free_blocks;
+	uint64_t peak_used;    /* highest used_bytes seen */
+	uint64_t n_malloc;     /* lifetime operation counters (informational) */
+	uint64_t n_free;
+	uint64_t n_realloc;
+	uint64_t n_grow;
+	uint64_t seq;          /* allocation sequence number (callsite tracking) */
+	uint8_t _reserved[PMP_CTL_SIZE - 8 - 4 * PMP_FL_COUNT - 8 * PMP_FL_COUNT * PMP_SL_COUNT - 80];
+};
+_Static_assert(sizeof(struct pmp_ctl) == PMP_CTL_SIZE, "control area size");
+_Static_assert(offsetof(struct pmp_ctl, heads) == 168, "ctl layout");
+
+/* ---- root table: 128 entries of 128 bytes ---- */
+struct pmp_root {
+	char name[64];        /* NUL-terminated; meaningful only while off != 0 */
+	uint64_t off;         /* heap offset of the user pointer; 0 = entry unused. The one store that commits. */
+	uint64_t generation;  /* times this entry was set (written before off) */
+	uint64_t set_ns;      /* CLOCK_REALTIME of the last set (written before off) */
+	uint8_t _reserved[40];
+};
+_Static_assert(sizeof(struct pmp_root) == 128, "root entry is 128 bytes");
+_Static_assert(offsetof(struct pmp_root, off) == 64, "root layout");
+_Static_assert(PMP_ROOTS_SIZE == 128 * sizeof(struct pmp_root), "root table size");
+_Static_assert(PMP_PAGE % sizeof(struct pmp_root) == 0, "root entries never straddle a page");
+
+/* ---- block header: 16 bytes before every user pointer ----
+ * prev_size: size of the physically previous block (0 for the first). Derived: rebuilt by recovery.
+ * head:      size | flags. The size (a multiple of 16, >= PMP_MIN_BLOCK) is the ground truth of the chain.
+ * A free block stores next/prev free-list offsets in its first 16 payload bytes.
+ * The end sentinel (last 16 bytes of the arena) has head == PMP_B_END.
+ */
+struct pmp_block_hdr {
+	uint64_t prev_size;
+	uint64_t head;
+};
+_Static_assert(sizeof(struct pmp_block_hdr) == 16, "block header is 16 bytes");
+
+struct pmp_free_links {
+	uint64_t next; /* heap offset of the next block in the same list, 0 = none */
+	uint64_t prev; /* heap offset of the previous block, 0 = this is the head */
+};
+
+#define PMP_B_FREE   0x1u  /* block is free */
+#define PMP_B_CACHED 0x2u  /* block is held by a thread cache (free for recovery, used for the index) */
+#define PMP_B_END    0x8u  /* end sentinel (size 0) */
+#define PMP_B_FLAGS  0xfu
+#define PMP_HDR 16u
+#define PMP_MIN_BLOCK 32u
+
+/* ---- crash record: written by the shim's signal handler ---- */
+#define PMP_CRASH_MAGIC 0x48534152435050ull /* "PPCRASH" */
+#define PMP_CRASH_FRAMES 64
+#define PMP_CRASH_MODULES 160
+struct pmp_crash_module {
+	uint64_t load_addr;    /* dlpi_addr */
+	char path[120];        /* truncated, NUL-terminated */
+};
+struct pmp_crash {
+	uint64_t magic;        /* PMP_CRASH_MAGIC when a record is present (written last) */
+	int32_t signo, code;   /* signal number and si_code */
+	uint64_t fault_addr;   /* si_addr */
+	uint64_t time_ns;      /* CLOCK_REALTIME */
+	uint64_t pid, tid;
+	uint32_t nframes, nmodules;
+	uint64_t frames[PMP_CRASH_FRAMES];  /* return addresses, innermost first */
+	struct pmp_crash_module modules[PMP_CRASH_MODULES];
+};
+_Static_assert(sizeof(struct pmp_crash) <= PMP_CRASH_SIZE, "crash record fits its area");
+
+#endif

@@ -1,0 +1,375 @@
+/* heap.c: heap lifecycle on any memory: format, load (with recovery), heaps on caller memory, close, info, stats,
+ * commit, relocatable offsets.
+ *
+ * Holds: the public entry points that do not allocate blocks, and the handle memory (taken from the OS layer, never
+ * from malloc, so the same code serves the preload).
+ * Must never: open files or read the environment (the file layer and the shim do), or leave a heap marked clean
+ * while a handle can still write to it.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "../os/os.h"
+#include "block.h"
+
+pmp_heap_t *_pmp_default_heap;
+
+pmp_heap_t *pmp_default(void)
+{
+	return __atomic_load_n(&_pmp_default_heap, __ATOMIC_ACQUIRE);
+}
+
+/* ---- handle memory ---- */
+
+int _pmp_heap_handle_alloc(struct pmp_heap **out, size_t extra)
+{
+	size_t len = (sizeof(struct pmp_heap) + extra + PMP_PAGE - 1) & ~(size_t)(PMP_PAGE - 1);
+	void *p;
+	int e = _pmp_os_pages_alloc(len, &p);
+	if (e)
+		return e;
+	struct pmp_heap *h = p;
+	h->handle_size = (uint32_t)len;
+	*out = h;
+	return 0;
+}
+
+void _pmp_heap_handle_free(struct pmp_heap *h)
+{
+	if (h->handle_size)
+		_pmp_os_pages_free(h, h->handle_size);
+}
+
+void _pmp_identity_self(struct pmp_identity *id, const char *exe)
+{
+	memset(id, 0, sizeof *id);
+	id->pid = _pmp_os_pid();
+	id->start = _pmp_os_start_time(id->pid);
+	id->uid = _pmp_os_uid();
+	_pmp_os_boot_id(id->boot_id, sizeof id->boot_id);
+	if (exe) {
+		size_t n = strlen(exe);
+		if (n >= sizeof id->exe)
+			n = sizeof id->exe - 1;
+		memcpy(id->exe, exe, n);
+	} else {
+		_pmp_os_exe_path(id->exe, sizeof id->exe);
+	}
+}
+
+static void handle_init(struct pmp_heap *h, uint8_t *base, const struct pmp_sb *sb)
+{
+	h->base = base;
+	h->orig_base = sb->base;
+	h->reserved = sb->reserved;
+	h->end = sb->mapped;
+	h->ctl = (struct pmp_ctl *)(void *)(base + PMP_OFF_CTL);
+	h->roots = (struct pmp_root *)(void *)(base + PMP_OFF_ROOTS);
+	h->sb = *sb;
+	h->check_level = 1;
+	pthread_mutex_init(&h->lock, NULL);
+}
+
+/* ---- format and load ---- */
+
+int _pmp_heap_format(struct pmp_heap *h, uint8_t *base, uint64_t mapped, uint64_t reserved, uint32_t layout,
+		     const struct pmp_identity *id)
+{
+	mapped &= ~(uint64_t)(PMP_ALIGN - 1);
+	if (mapped < PMP_OFF_ARENA + PMP_MIN_BLOCK + PMP_HDR)
+		return PMP_ETOOSMALL;
+	struct pmp_sb sb;
+	_pmp_sb_init(&sb, (uint64_t)(uintptr_t)base, reserved, mapped, layout);
+	sb.created_ns = _pmp_os_now_ns();
+	_pmp_sb_set_writer(&sb, id, sb.created_ns);
+	/* Invalidate page 0 first: a stop during formatting must not leave an older heap's superblock looking valid
+	 * over a half-written new layout. */
+	memset(base, 0, PMP_PAGE);
+	memset(base + PMP_OFF_CTL, 0, PMP_OFF_ARENA - PMP_OFF_CTL);
+	handle_init(h, base, &sb);
+	uint64_t first = PMP_OFF_ARENA, s = mapped - PMP_HDR - first;
+	struct pmp_block_hdr *end = _pmp_hdr(h, mapped - PMP_HDR);
+	end->prev_size = s;
+	end->head = PMP_B_END;
+	struct pmp_block_hdr *fb = _pmp_hdr(h, first);
+	fb->prev_size = 0;
+	fb->head = s | PMP_B_FREE;
+	_pmp_index_insert(h, first, s);
+	/* Both copies get written so that neither slot holds stale bytes of an earlier heap. */
+	_pmp_sb_publish(h);
+	_pmp_sb_publish(h);
+	return 0;
+}
+
+int _pmp_heap_load(struct pmp_heap *h, uint8_t *base, const struct pmp_sb *sb, int readonly,
+		   const struct pmp_identity *id)
+{
+	handle_init(h, base, sb);
+	h->readonly = readonly;
+	int dirty = sb->state != PMP_STATE_CLEAN;
+	if (readonly) {
+		h->index_stale = dirty;
+		return 0;
+	}
+	/* Mark dirty before touching anything: from here on a stop means "rebuild the derived state". */
+	h->sb.state = PMP_STATE_DIRTY;
+	_pmp_sb_set_writer(&h->sb, id, _pmp_os_now_ns());
+	_pmp_sb_publish(h);
+	if (dirty) {
+		int e = _pmp_recover(h);
+		if (e) {
+			pthread_mutex_destroy(&h->lock);
+			return e;
+		}
+	}
+	return 0;
+}
+
+void _pmp_heap_mark_clean(struct pmp_heap *h)
+{
+	if (h->readonly)
+		return;
+	h->sb.state = PMP_STATE_CLEAN;
+	_pmp_sb_publish(h);
+}
+
+/* ---- heaps on caller memory ---- */
+
+static int mem_persist(struct pmp_heap *h, void *addr, size_t len)
+{
+	return h->user_commit ? h->user_commit(addr, len, h->user_commit_arg) : 0;
+}
+
+static int mem_release(struct pmp_heap *h)
+{
+	_pmp_heap_handle_free(h);
+	return 0;
+}
+
+static void mem_ops(struct pmp_heap *h, const pmp_heap_opts_t *o)
+{
+	h->ops.grow = NULL;
+	h->ops.persist = mem_persist;
+	h->ops.release = mem_release;
+	if (o) {
+		h->flags = o->flags;
+		h->user_commit = o->commit;
+		h->user_commit_arg = o->commit_user;
+	}
+}
+
+int pmp_heap_create_opts(void *mem, size_t len, const pmp_heap_opts_t *opts, pmp_heap_t **out)
+{
+	if (!mem || !out || ((uintptr_t)mem & (PMP_PAGE - 1)))
+		return EINVAL;
+	if (len < PMP_HEAP_MIN)
+		return PMP_ETOOSMALL;
+	if (len > PMP_MAX_BLOCK)
+		return EINVAL;
+	struct pmp_heap *h;
+	int e = _pmp_heap_handle_alloc(&h, 0);
+	if (e)
+		return e;
+	struct pmp_identity id;
+	_pmp_identity_self(&id, NULL);
+	uint64_t reserved = (len + PMP_PAGE - 1) & ~(uint64_t)(PMP_PAGE - 1);
+	e = _pmp_heap_format(h, mem, len, reserved, 0, &id);
+	if (e) {
+		_pmp_heap_handle_free(h);
+		return e;
+	}
+	mem_ops(h, opts);
+	*out = h;
+	return 0;
+}
+
+int pmp_heap_create(void *mem, size_t len, unsigned flags, pmp_heap_t **out)
+{
+	pmp_heap_opts_t o = {.flags = flags};
+	return pmp_heap_create_opts(mem, len, &o, out);
+}
+
+int pmp_heap_attach_opts(void *mem, const pmp_heap_opts_t *opts, pmp_heap_t **out)
+{
+	if (!mem || !out || ((uintptr_t)mem & (PMP_PAGE - 1)))
+		return EINVAL;
+	struct pmp_sb sb;
+	int e = _pmp_sb_read(mem, PMP_PAGE, &sb);
+	if (!e)
+		e = _pmp_sb_validate(&sb, sb.reserved);
+	if (e)
+		return e;
+	if (sb.layout_flags & PMP_LAYOUT_FILE)
+		return EINVAL; /* a file heap's memory: open the file instead */
+	if (sb.base != (uint64_t)(uintptr_t)mem)
+		return PMP_EBADADDR;
+	struct pmp_heap *h;
+	if ((e = _pmp_heap_handle_alloc(&h, 0)) != 0)
+		return e;
+	struct pmp_identity id;
+	_pmp_identity_self(&id, NULL);
+	if ((e = _pmp_heap_load(h, mem, &sb, 0, &id)) != 0) {
+		_pmp_heap_handle_free(h);
+		return e;
+	}
+	mem_ops(h, opts);
+	*out = h;
+	return 0;
+}
+
+int pmp_heap_attach(void *mem, pmp_heap_t **out)
+{
+	return pmp_heap_attach_opts(mem, NULL, out);
+}
+
+int pmp_close(pmp_heap_t *h)
+{
+	if (!h)
+		return EINVAL;
+	if (pmp_default() == h)
+		return EBUSY; /* the process heap lives until the process ends */
+	_pmp_lock(h);
+	int e = 0;
+	if (!h->readonly) {
+		/* data first, then the clean mark: a power loss never shows "clean" over stale metadata */
+		if (h->ops.persist)
+			e = h->ops.persist(h, h->base, h->end);
+		_pmp_heap_mark_clean(h);
+		if (h->ops.persist && !e)
+			e = h->ops.persist(h, h->base, PMP_PAGE);
+	}
+	_pmp_unlock(h);
+	pthread_mutex_destroy(&h->lock);
+	int e2 = h->ops.release ? h->ops.release(h) : 0;
+	return e ? e : e2;
+}
+
+/* ---- durability ---- */
+
+int pmp_commit(pmp_heap_t *h, void *p, size_t n)
+{
+	if (!h)
+		return EINVAL;
+	if (h->readonly)
+		return PMP_ERDONLY;
+	if (p && !pmp_owns(h, p))
+		return EINVAL;
+	if (!h->ops.persist)
+		return 0;
+	if (h->user_commit) {
+		/* caller memory: hand over the range, then the metadata pages */
+		int e = 0;
+		if (p && n) {
+			uintptr_t a = (uintptr_t)p & ~(uintptr_t)(PMP_PAGE - 1);
+			uintptr_t z = ((uintptr_t)p + n + PMP_PAGE - 1) & ~(uintptr_t)(PMP_PAGE - 1);
+			e = h->ops.persist(h, (void *)a, z - a);
+		}
+		return e ? e : h->ops.persist(h, h->base, PMP_OFF_ARENA);
+	}
+	/* A file heap: the block headers that make p reachable may sit anywhere in the arena, so the whole mapped range
+	 * is written back; msync only writes dirty pages, so the cost is what changed since the last commit. */
+	return h->ops.persist(h, h->base, h->end);
+}
+
+/* ---- information ---- */
+
+int pmp_info(pmp_heap_t *h, pmp_info_t *i)
+{
+	if (!h || !i)
+		return EINVAL;
+	memset(i, 0, sizeof *i);
+	_pmp_lock(h);
+	const struct pmp_sb *sb = &h->sb;
+	i->base = (void *)(uintptr_t)sb->base;
+	i->mapped_at = h->base;
+	i->reserved = sb->reserved;
+	i->mapped = sb->mapped;
+	i->generation = sb->generation;
+	i->clean = sb->state == PMP_STATE_CLEAN;
+	i->readonly = h->readonly;
+	i->format_version = sb->version;
+	i->writer_pid = sb->writer_pid;
+	i->writer_start = sb->writer_start;
+	i->created_ns = sb->created_ns;
+	i->opened_ns = sb->opened_ns;
+	i->writer_uid = sb->writer_uid;
+	memcpy(i->writer_exe, sb->writer_exe, sizeof i->writer_exe);
+	i->writer_exe[sizeof i->writer_exe - 1] = 0;
+	memcpy(i->writer_boot_id, sb->writer_boot_id, sizeof i->writer_boot_id);
+	i->writer_boot_id[sizeof i->writer_boot_id - 1] = 0;
+	_pmp_unlock(h);
+	return 0;
+}
+
+static uint64_t largest_free(const struct pmp_heap *h)
+{
+	const struct pmp_ctl *c = h->ctl;
+	if (!c->fl_bitmap)
+		return 0;
+	unsigned fl = _pmp_fls(c->fl_bitmap), sl = _pmp_fls(c->sl_bitmap[fl]);
+	uint64_t best = 0, n = 0;
+	for (uint64_t b = c->heads[fl][sl]; b && n < c->free_blocks; b = _pmp_links(h, b)->next, n++) {
+		uint64_t s = _pmp_bsize(_pmp_hdr(h, b)->head);
+		if (s > best)
+			best = s;
+	}
+	return best > PMP_HDR ? best - PMP_HDR : 0;
+}
+
+int pmp_stats(pmp_heap_t *h, pmp_stats_t *s)
+{
+	if (!h || !s)
+		return EINVAL;
+	memset(s, 0, sizeof *s);
+	if (h->index_stale) {
+		/* unclean read-only view: counters are not trusted, the chain is */
+		pmp_report_t r;
+		int e = pmp_check(h, &r);
+		if (e && r.problem != PMP_P_INDEX && r.problem != PMP_P_STATS)
+			return e;
+		s->used_bytes = r.bytes_used;
+		s->used_blocks = r.used_blocks;
+		s->free_bytes = r.bytes_free;
+		s->free_blocks = r.free_blocks;
+	}
+	_pmp_lock(h);
+	const struct pmp_ctl *c = h->ctl;
+	s->reserved = h->reserved;
+	s->mapped = h->end;
+	s->arena = h->end - PMP_OFF_ARENA;
+	if (!h->index_stale) {
+		s->used_bytes = c->used_bytes;
+		s->used_blocks = c->used_blocks;
+		s->free_bytes = c->free_bytes;
+		s->free_blocks = c->free_blocks;
+		s->largest_free = largest_free(h);
+	}
+	s->peak_used_bytes = c->peak_used;
+	s->n_malloc = c->n_malloc;
+	s->n_free = c->n_free;
+	s->n_realloc = c->n_realloc;
+	s->n_grow = c->n_grow;
+	_pmp_unlock(h);
+	return 0;
+}
+
+/* ---- relocatable references ---- */
+
+pmp_off_t pmp_ptr_to_off(pmp_heap_t *h, const void *p)
+{
+	if (!h || !p)
+		return PMP_OFF_NULL;
+	uintptr_t u = (uintptr_t)p;
+	if (u >= (uintptr_t)h->base && u - (uintptr_t)h->base < h->end)
+		return u - (uintptr_t)h->base;
+	if (u >= h->orig_base && u - h->orig_base < h->end)
+		return u - h->orig_base;
+	return PMP_OFF_NULL;
+}
+
+void *pmp_off_to_ptr(pmp_heap_t *h, pmp_off_t o)
+{
+	if (!h || o == PMP_OFF_NULL || o >= h->end)
+		return NULL;
+	return h->base + o;
+}

@@ -1,0 +1,103 @@
+/* heap.h: the process-local heap handle and the functions shared (hidden) between core files.
+ *
+ * Holds: struct pmp_heap (where this process sees the heap, its lock, its hooks) and the internal entry points of
+ * superblock, recovery, check and allocation code.
+ * Must never: be stored in the heap itself (it holds a mutex and function pointers), or name files or environment
+ * variables: file and shim layers reach the core through the hooks below.
+ */
+#ifndef PMP_HEAP_H
+#define PMP_HEAP_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "format.h"
+#include "pmempreload.h"
+
+#define PMP_HIDDEN __attribute__((visibility("hidden")))
+
+struct pmp_heap;
+
+/* Hooks a layer above the core provides (file heaps, caller memory with a commit callback). */
+struct pmp_heap_ops {
+	/* make the heap at least `want` bytes long from base; set *got to the new length. 0 or an errno value. */
+	int (*grow)(struct pmp_heap *h, uint64_t want, uint64_t *got);
+	/* persist [addr, addr+len) of the heap (page-aligned). 0 or an errno value. */
+	int (*persist)(struct pmp_heap *h, void *addr, size_t len);
+	/* release what the layer owns (mapping, descriptor, handle memory) after the core closed the heap */
+	int (*release)(struct pmp_heap *h);
+};
+
+/* Writer identity recorded in the superblock on create and on every open for writing. */
+struct pmp_identity {
+	uint64_t pid, start;
+	uint32_t uid;
+	char boot_id[40];
+	char exe[256];
+};
+
+struct pmp_heap {
+	uint8_t *base;          /* where this process sees offset 0 */
+	uint64_t orig_base;     /* the address the heap belongs at (superblock base) */
+	uint64_t reserved;      /* bytes of address space at base */
+	uint64_t end;           /* bytes in use (superblock mapped); the end sentinel sits at end - 16 */
+	struct pmp_ctl *ctl;
+	struct pmp_root *roots;
+	struct pmp_sb sb;       /* latest published superblock image */
+	pthread_mutex_t lock;
+	unsigned flags;         /* PMP_HEAP_* */
+	int readonly;
+	int index_stale;        /* read-only view of an unclean heap: the free index is not trusted */
+	int check_level;        /* 0 none, 1 cheap checks on free (abort), 2 poison freed memory too */
+	uint32_t handle_size;   /* bytes of handle memory (os pages) when the core layer allocated it */
+	struct pmp_heap_ops ops;
+	pmp_commit_fn user_commit;
+	void *user_commit_arg;
+	void *layer;            /* owned by the layer that provides ops (file state) */
+};
+
+/* ---- superblock (sb.c) ---- */
+PMP_HIDDEN uint64_t _pmp_hash64(const void *p, size_t n, uint64_t seed);
+/* pick the newer valid copy out of page 0 (len bytes readable); 0 or PMP_EMAGIC/EVERSION/ECHECKSUM/ELAYOUT */
+PMP_HIDDEN int _pmp_sb_read(const void *page0, size_t len, struct pmp_sb *out);
+/* validate the layout fields of a superblock against the bytes available; 0 or PMP_ELAYOUT/PMP_ESHORT */
+PMP_HIDDEN int _pmp_sb_validate(const struct pmp_sb *sb, uint64_t avail);
+/* write h->sb as the next generation into the other slot */
+PMP_HIDDEN void _pmp_sb_publish(struct pmp_heap *h);
+PMP_HIDDEN void _pmp_sb_init(struct pmp_sb *sb, uint64_t base, uint64_t reserved, uint64_t mapped, uint32_t layout);
+PMP_HIDDEN void _pmp_sb_set_writer(struct pmp_sb *sb, const struct pmp_identity *id, uint64_t now);
+
+/* ---- lifecycle (heap.c) ---- */
+/* format a new heap at base (mapped bytes usable); the handle h is filled and ready */
+PMP_HIDDEN int _pmp_heap_format(struct pmp_heap *h, uint8_t *base, uint64_t mapped, uint64_t reserved,
+				 uint32_t layout, const struct pmp_identity *id);
+/* open an existing heap whose superblock was validated; recovers when it was not closed cleanly (unless readonly) */
+PMP_HIDDEN int _pmp_heap_load(struct pmp_heap *h, uint8_t *base, const struct pmp_sb *sb, int readonly,
+			       const struct pmp_identity *id);
+/* mark clean and publish (the caller then releases the memory) */
+PMP_HIDDEN void _pmp_heap_mark_clean(struct pmp_heap *h);
+PMP_HIDDEN int _pmp_heap_handle_alloc(struct pmp_heap **out, size_t extra);
+PMP_HIDDEN void _pmp_heap_handle_free(struct pmp_heap *h);
+PMP_HIDDEN void _pmp_identity_self(struct pmp_identity *id, const char *exe);
+
+/* ---- recovery and walk (recover.c) ---- */
+PMP_HIDDEN int _pmp_recover(struct pmp_heap *h);
+
+/* ---- allocation (alloc.c) ---- */
+PMP_HIDDEN void *_pmp_alloc_locked(struct pmp_heap *h, size_t n, size_t align);
+PMP_HIDDEN void _pmp_free_locked(struct pmp_heap *h, uint64_t b);
+/* cheap validation of a user pointer; returns the block offset or 0 and a reason */
+PMP_HIDDEN uint64_t _pmp_block_of(const struct pmp_heap *h, const void *p, const char **why);
+PMP_HIDDEN _Noreturn void _pmp_fatal_pointer(const struct pmp_heap *h, const char *op, const void *p, const char *why);
+
+/* ---- check (check.c) ---- */
+PMP_HIDDEN int _pmp_check_locked(struct pmp_heap *h, pmp_report_t *r);
+
+/* ---- the process heap (set by the shim) ---- */
+PMP_HIDDEN extern pmp_heap_t *_pmp_default_heap;
+
+static inline void _pmp_lock(struct pmp_heap *h) { pthread_mutex_lock(&h->lock); }
+static inline void _pmp_unlock(struct pmp_heap *h) { pthread_mutex_unlock(&h->lock); }
+
+#endif

@@ -1,0 +1,269 @@
+/* heapfile.c: heaps on files (pmp_file_open): create, open, read-only views, growth, persistence, release.
+ *
+ * Holds: the policy that turns a path into a mapped heap: refusal of links, FIFOs, foreign owners and loose
+ * permissions; the owner lock; the fixed-address mapping; growth in fallocated chunks so a full disk is ENOMEM,
+ * never SIGBUS.
+ * Must never: touch a file page that was not fallocated, map over an existing mapping, write to a file opened
+ * read-only or to a file it did not lock, or delete a file it did not create in this call.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+
+#include "../core/heap.h"
+#include "../os/os.h"
+
+struct heapfile {
+	int fd;
+	uint64_t file_size;   /* bytes fallocated */
+	uint64_t grow_step;
+	size_t map_len;
+};
+
+static struct heapfile *hf(struct pmp_heap *h) { return h->layer; }
+
+static uint64_t round_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+
+static int file_grow(struct pmp_heap *h, uint64_t want, uint64_t *got)
+{
+	struct heapfile *f = hf(h);
+	uint64_t cur = f->file_size;
+	if (want <= cur) {
+		*got = cur;
+		return 0;
+	}
+	/* at least one growth step and at least 1/8 of the heap, to keep the number of steps logarithmic */
+	uint64_t step = f->grow_step > cur / 8 ? f->grow_step : round_up(cur / 8, PMP_PAGE);
+	uint64_t target = round_up(want > cur + step ? want : cur + step, PMP_PAGE);
+	if (target > h->reserved)
+		target = h->reserved;
+	if (target < want)
+		return ENOMEM;
+	int e = _pmp_os_fallocate(f->fd, cur, target - cur);
+	if (e == ENOSPC && target > round_up(want, PMP_PAGE)) { /* a full disk may still fit the bare need */
+		target = round_up(want, PMP_PAGE);
+		e = _pmp_os_fallocate(f->fd, cur, target - cur);
+	}
+	if (e)
+		return e == ENOSPC || e == EFBIG || e == EDQUOT ? ENOMEM : e;
+	f->file_size = target;
+	*got = target;
+	return 0;
+}
+
+static int file_persist(struct pmp_heap *h, void *addr, size_t len)
+{
+	uintptr_t a = (uintptr_t)addr & ~(uintptr_t)(PMP_PAGE - 1);
+	uintptr_t z = round_up((uintptr_t)addr + len, PMP_PAGE);
+	return _pmp_os_msync((void *)a, z - a);
+}
+
+static int file_release(struct pmp_heap *h)
+{
+	struct heapfile *f = hf(h);
+	int e = _pmp_os_unmap(h->base, f->map_len);
+	int e2 = _pmp_os_close(f->fd); /* releases the OFD lock */
+	_pmp_heap_handle_free(h);
+	return e ? e : e2;
+}
+
+/* A file we may write into: a regular file of ours, private, with one link. */
+static int vet_writable(int fd, struct pmp_os_stat *st)
+{
+	int e = _pmp_os_fstat(fd, st);
+	if (e)
+		return e;
+	if (!st->regular)
+		return PMP_EFILETYPE;
+	if (st->uid != _pmp_os_euid() || (st->mode & 022) || st->nlink != 1)
+		return PMP_EOWNER;
+	return 0;
+}
+
+static int read_sb(int fd, uint64_t size, struct pmp_sb *sb)
+{
+	unsigned char page[PMP_PAGE];
+	size_t got = 0;
+	int e = _pmp_os_pread(fd, page, sizeof page, 0, &got);
+	if (e)
+		return e;
+	if (got == 0)
+		return PMP_ESHORT;
+	e = _pmp_sb_read(page, got, sb);
+	if (e)
+		return e;
+	return _pmp_sb_validate(sb, size);
+}
+
+static int check_opts(const pmp_file_opts_t *o)
+{
+	if (o->mode < PMP_OPEN_ANY || o->mode > PMP_OPEN_READONLY)
+		return EINVAL;
+	if ((uintptr_t)o->addr % PMP_PAGE || o->reserve % PMP_PAGE)
+		return EINVAL;
+	if (o->reserve && o->reserve < PMP_HEAP_MIN)
+		return PMP_ETOOSMALL;
+	if ((o->flags & PMP_FILE_ANYADDR) && o->mode != PMP_OPEN_READONLY)
+		return EINVAL;
+	if (o->flags & ~(unsigned)(PMP_FILE_ANYADDR | PMP_FILE_NOLOCK | PMP_FILE_ZERO_FREED | PMP_FILE_SAME_EXE))
+		return EINVAL;
+	return 0;
+}
+
+static int open_readonly(const char *path, const pmp_file_opts_t *o, struct pmp_heap *h)
+{
+	struct heapfile *f = hf(h);
+	/* O_NONBLOCK: a FIFO at the path must not hang the forensic tools */
+	int e = _pmp_os_open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0, &f->fd);
+	if (e)
+		return e;
+	struct pmp_os_stat st;
+	struct pmp_sb sb;
+	if ((e = _pmp_os_fstat(f->fd, &st)) != 0)
+		goto fail;
+	if (!st.regular) {
+		e = PMP_EFILETYPE;
+		goto fail;
+	}
+	if ((e = read_sb(f->fd, st.size, &sb)) != 0)
+		goto fail;
+	f->map_len = (size_t)round_up(sb.mapped, PMP_PAGE);
+	f->file_size = st.size;
+	void *base;
+	e = _pmp_os_map((void *)(uintptr_t)sb.base, f->map_len, f->fd, 0, 0, 0, &base);
+	if (e == EEXIST && (o->flags & PMP_FILE_ANYADDR))
+		e = _pmp_os_map(NULL, f->map_len, f->fd, 0, 0, 0, &base);
+	if (e) {
+		e = e == EEXIST ? PMP_EADDRINUSE : e;
+		goto fail;
+	}
+	if ((e = _pmp_heap_load(h, base, &sb, 1, NULL)) != 0) {
+		_pmp_os_unmap(base, f->map_len);
+		goto fail;
+	}
+	return 0;
+fail:
+	_pmp_os_close(f->fd);
+	return e;
+}
+
+static int open_writable(const char *path, const pmp_file_opts_t *o, struct pmp_heap *h)
+{
+	struct heapfile *f = hf(h);
+	int created = 0, e;
+	const int base_flags = O_RDWR | O_NOFOLLOW | O_NONBLOCK;
+	if (o->mode == PMP_OPEN_CREATE) {
+		e = _pmp_os_open(path, base_flags | O_CREAT | O_EXCL, 0600, &f->fd);
+		created = !e;
+	} else {
+		e = _pmp_os_open(path, base_flags, 0, &f->fd);
+		if (e == ENOENT && o->mode == PMP_OPEN_ANY) {
+			e = _pmp_os_open(path, base_flags | O_CREAT | O_EXCL, 0600, &f->fd);
+			created = !e;
+			if (e == EEXIST) /* lost a race with another creator: open theirs */
+				e = _pmp_os_open(path, base_flags, 0, &f->fd);
+		}
+	}
+	if (e)
+		return e;
+	struct pmp_os_stat st;
+	struct pmp_identity id;
+	void *base = NULL;
+	size_t map_len = 0;
+	if ((e = vet_writable(f->fd, &st)) != 0)
+		goto fail;
+	if (!(o->flags & PMP_FILE_NOLOCK) && (e = _pmp_os_lock(f->fd, 1)) != 0) {
+		e = e == EAGAIN ? PMP_ELOCKED : e;
+		goto fail;
+	}
+	_pmp_identity_self(&id, o->exe);
+	if (created || (st.size == 0 && o->mode == PMP_OPEN_ANY)) {
+		/* a new heap (or an empty file of ours, left by a stop between create and format) */
+		uint64_t reserve = o->reserve ? o->reserve : PMP_DEFAULT_RESERVE;
+		uint64_t initial = round_up(o->initial ? o->initial : PMP_DEFAULT_INITIAL, PMP_PAGE);
+		if (initial < PMP_HEAP_MIN)
+			initial = PMP_HEAP_MIN;
+		if (initial > reserve) {
+			e = EINVAL;
+			goto fail;
+		}
+		if ((e = _pmp_os_fallocate(f->fd, 0, initial)) != 0)
+			goto fail;
+		map_len = (size_t)reserve;
+		void *addr = o->addr ? o->addr : PMP_DEFAULT_ADDR;
+		if ((e = _pmp_os_map(addr, map_len, f->fd, 0, 1, 1, &base)) != 0) {
+			e = e == EEXIST ? PMP_EADDRINUSE : e;
+			goto fail;
+		}
+		f->file_size = initial;
+		f->map_len = map_len;
+		e = _pmp_heap_format(h, base, initial, reserve, PMP_LAYOUT_FILE, &id);
+		if (e)
+			goto fail;
+		return 0;
+	}
+	struct pmp_sb sb;
+	if ((e = read_sb(f->fd, st.size, &sb)) != 0)
+		goto fail;
+	if (!(sb.layout_flags & PMP_LAYOUT_FILE)) {
+		e = PMP_ELAYOUT;
+		goto fail;
+	}
+	if ((o->flags & PMP_FILE_SAME_EXE) && strncmp(sb.writer_exe, id.exe, sizeof sb.writer_exe) != 0) {
+		e = PMP_EFOREIGN;
+		goto fail;
+	}
+	/* make every page up to the heap's end backed by disk blocks: a sparse copy must not SIGBUS on a full disk */
+	if ((e = _pmp_os_fallocate(f->fd, 0, sb.mapped)) != 0)
+		goto fail;
+	map_len = (size_t)sb.reserved;
+	if ((e = _pmp_os_map((void *)(uintptr_t)sb.base, map_len, f->fd, 0, 1, 1, &base)) != 0) {
+		e = e == EEXIST ? PMP_EADDRINUSE : e;
+		goto fail;
+	}
+	f->file_size = st.size > sb.mapped ? st.size : sb.mapped;
+	f->map_len = map_len;
+	if ((e = _pmp_heap_load(h, base, &sb, 0, &id)) != 0)
+		goto fail;
+	return 0;
+fail:
+	if (base)
+		_pmp_os_unmap(base, map_len);
+	if (created)
+		_pmp_os_unlink(path);
+	_pmp_os_close(f->fd);
+	return e;
+}
+
+int pmp_file_open(const char *path, const pmp_file_opts_t *opts, pmp_heap_t **out)
+{
+	if (!path || !path[0] || !out)
+		return EINVAL;
+	pmp_file_opts_t o;
+	if (opts)
+		o = *opts;
+	else
+		memset(&o, 0, sizeof o);
+	int e = check_opts(&o);
+	if (e)
+		return e;
+	struct pmp_heap *h;
+	if ((e = _pmp_heap_handle_alloc(&h, sizeof(struct heapfile) + 16)) != 0)
+		return e;
+	h->layer = (char *)h + ((sizeof *h + 15) & ~(size_t)15);
+	struct heapfile *f = hf(h);
+	f->fd = -1;
+	f->grow_step = o.grow ? round_up(o.grow, PMP_PAGE) : PMP_DEFAULT_GROW;
+	e = o.mode == PMP_OPEN_READONLY ? open_readonly(path, &o, h) : open_writable(path, &o, h);
+	if (e) {
+		_pmp_heap_handle_free(h);
+		return e;
+	}
+	h->ops.grow = file_grow;
+	h->ops.persist = file_persist;
+	h->ops.release = file_release;
+	if (o.flags & PMP_FILE_ZERO_FREED)
+		h->flags |= PMP_HEAP_ZERO_FREED;
+	*out = h;
+	return 0;
+}

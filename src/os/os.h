@@ -1,0 +1,60 @@
+/* os.h: the OS layer, the only code that calls mmap, mremap, fallocate, ftruncate, msync, fcntl locks and open.
+ *
+ * Contract (every function): inputs are checked by the caller; the return value is 0 on success or a positive errno
+ * value on failure, never -1 and never a value left in errno. Nothing here allocates from the malloc family, uses
+ * stdio, or takes a lock, so every function is safe on the preload's init path and after fork.
+ * Must never: know the heap format, read environment variables, or call up into core/file/preload code.
+ */
+#ifndef PMP_OS_H
+#define PMP_OS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Fault injection for tests (issue: crash safety). Operations that can be made to fail. */
+enum pmp_os_op { PMP_OS_OPEN, PMP_OS_TRUNCATE, PMP_OS_FALLOCATE, PMP_OS_MMAP, PMP_OS_MSYNC, PMP_OS_LOCK, PMP_OS_NOPS };
+/* Arm op to fail with err: after `skip` successful calls, `count` calls fail (count < 0: forever). err 0 disarms. */
+void _pmp_os_fault_set(enum pmp_os_op op, int err, int skip, int count);
+
+/* files */
+int _pmp_os_open(const char *path, int flags, unsigned mode, int *fd);
+int _pmp_os_close(int fd);
+struct pmp_os_stat { uint64_t size; uint32_t mode, uid, gid, nlink; uint64_t dev, ino; int regular; };
+int _pmp_os_fstat(int fd, struct pmp_os_stat *st);
+int _pmp_os_lstat(const char *path, struct pmp_os_stat *st);
+int _pmp_os_pread(int fd, void *buf, size_t len, uint64_t off, size_t *got);
+int _pmp_os_ftruncate(int fd, uint64_t size);
+int _pmp_os_fallocate(int fd, uint64_t off, uint64_t len);   /* reserves disk blocks; extends the file */
+int _pmp_os_punch_hole(int fd, uint64_t off, uint64_t len);  /* gives disk blocks back, size unchanged */
+int _pmp_os_fsync(int fd);
+int _pmp_os_mkdir(const char *path, unsigned mode);          /* 0 also when it exists as a directory */
+int _pmp_os_unlink(const char *path);
+/* OFD lock on the whole file: exclusive (write) or shared; EAGAIN when another open file description holds it */
+int _pmp_os_lock(int fd, int exclusive);
+
+/* address space */
+/* Map fd (or anonymous when fd < 0) at exactly addr, failing with EEXIST when any part of the range is taken.
+ * addr == NULL: anywhere. shared: MAP_SHARED else MAP_PRIVATE. writable: PROT_READ|PROT_WRITE else PROT_READ. */
+int _pmp_os_map(void *addr, size_t len, int fd, uint64_t off, int shared, int writable, void **out);
+int _pmp_os_unmap(void *addr, size_t len);
+int _pmp_os_msync(void *addr, size_t len);                   /* MS_SYNC; addr page-aligned */
+int _pmp_os_pages_alloc(size_t len, void **out);             /* private anonymous zeroed memory */
+int _pmp_os_pages_free(void *p, size_t len);
+int _pmp_os_range_free(void *addr, size_t len);              /* 0 if no mapping overlaps [addr, addr+len), else EEXIST */
+
+/* identity and time */
+uint64_t _pmp_os_now_ns(void);                               /* CLOCK_REALTIME */
+uint64_t _pmp_os_pid(void);
+uint32_t _pmp_os_uid(void);
+uint32_t _pmp_os_euid(void);
+uint64_t _pmp_os_tid(void);
+int _pmp_os_exe_path(char *buf, size_t len);                 /* readlink /proc/self/exe */
+int _pmp_os_boot_id(char *buf, size_t len);                  /* /proc/sys/kernel/random/boot_id */
+uint64_t _pmp_os_start_time(uint64_t pid);                   /* /proc/PID/stat field 22, 0 if unknown */
+
+/* the end: write msg (no allocation) to stderr and abort */
+_Noreturn void _pmp_os_fatal(const char *msg);
+void _pmp_os_write_err(const char *msg);
+
+#endif

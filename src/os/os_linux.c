@@ -1,0 +1,365 @@
+/* os_linux.c: the Linux implementation of the OS layer (see os.h for the contract).
+ *
+ * Holds: thin wrappers over the system calls the heap needs, each returning 0 or an errno value, and the fault
+ * injection switch used by tests.
+ * Must never: allocate (no stdio, strerror, dlsym, opendir), retry silently on errors other than EINTR, or know
+ * anything about the heap format.
+ */
+#include "os.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+
+/* ---- fault injection ---- */
+struct fault { _Atomic int err, skip, count; };
+static struct fault faults[PMP_OS_NOPS];
+
+void _pmp_os_fault_set(enum pmp_os_op op, int err, int skip, int count)
+{
+	atomic_store(&faults[op].skip, skip);
+	atomic_store(&faults[op].count, count);
+	atomic_store(&faults[op].err, err);
+}
+
+static int fault(enum pmp_os_op op)
+{
+	struct fault *f = &faults[op];
+	int err = atomic_load_explicit(&f->err, memory_order_relaxed);
+	if (__builtin_expect(err == 0, 1))
+		return 0;
+	if (atomic_fetch_sub(&f->skip, 1) > 0)
+		return 0;
+	atomic_store(&f->skip, 0);
+	int c = atomic_load(&f->count);
+	if (c == 0)
+		return 0;
+	if (c > 0)
+		atomic_fetch_sub(&f->count, 1);
+	return err;
+}
+
+#define FAULT(op)                   \
+	do {                        \
+		int e_ = fault(op); \
+		if (e_)             \
+			return e_;  \
+	} while (0)
+
+/* ---- files ---- */
+int _pmp_os_open(const char *path, int flags, unsigned mode, int *fd)
+{
+	FAULT(PMP_OS_OPEN);
+	int r;
+	do
+		r = open(path, flags | O_CLOEXEC, (mode_t)mode);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return errno;
+	*fd = r;
+	return 0;
+}
+
+int _pmp_os_close(int fd)
+{
+	return close(fd) < 0 && errno != EINTR ? errno : 0;
+}
+
+static void fill_stat(const struct stat *s, struct pmp_os_stat *st)
+{
+	st->size = (uint64_t)s->st_size;
+	st->mode = s->st_mode;
+	st->uid = s->st_uid;
+	st->gid = s->st_gid;
+	st->nlink = (uint32_t)s->st_nlink;
+	st->dev = s->st_dev;
+	st->ino = s->st_ino;
+	st->regular = S_ISREG(s->st_mode);
+}
+
+int _pmp_os_fstat(int fd, struct pmp_os_stat *st)
+{
+	struct stat s;
+	if (fstat(fd, &s) < 0)
+		return errno;
+	fill_stat(&s, st);
+	return 0;
+}
+
+int _pmp_os_lstat(const char *path, struct pmp_os_stat *st)
+{
+	struct stat s;
+	if (lstat(path, &s) < 0)
+		return errno;
+	fill_stat(&s, st);
+	return 0;
+}
+
+int _pmp_os_pread(int fd, void *buf, size_t len, uint64_t off, size_t *got)
+{
+	size_t done = 0;
+	while (done < len) {
+		ssize_t r = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno;
+		}
+		if (r == 0)
+			break;
+		done += (size_t)r;
+	}
+	*got = done;
+	return 0;
+}
+
+int _pmp_os_ftruncate(int fd, uint64_t size)
+{
+	FAULT(PMP_OS_TRUNCATE);
+	int r;
+	do
+		r = ftruncate(fd, (off_t)size);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? errno : 0;
+}
+
+int _pmp_os_fallocate(int fd, uint64_t off, uint64_t len)
+{
+	FAULT(PMP_OS_FALLOCATE);
+	int r;
+	do
+		r = fallocate(fd, 0, (off_t)off, (off_t)len);
+	while (r < 0 && errno == EINTR);
+	/* Without fallocate support a sparse file would turn a full disk into SIGBUS: refuse instead. */
+	return r < 0 ? errno : 0;
+}
+
+int _pmp_os_punch_hole(int fd, uint64_t off, uint64_t len)
+{
+	int r;
+	do
+		r = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? errno : 0;
+}
+
+int _pmp_os_fsync(int fd)
+{
+	FAULT(PMP_OS_MSYNC);
+	int r;
+	do
+		r = fsync(fd);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? errno : 0;
+}
+
+int _pmp_os_mkdir(const char *path, unsigned mode)
+{
+	if (mkdir(path, (mode_t)mode) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return errno;
+	struct stat s;
+	if (lstat(path, &s) < 0)
+		return errno;
+	return S_ISDIR(s.st_mode) ? 0 : ENOTDIR;
+}
+
+int _pmp_os_unlink(const char *path)
+{
+	return unlink(path) < 0 ? errno : 0;
+}
+
+int _pmp_os_lock(int fd, int exclusive)
+{
+	FAULT(PMP_OS_LOCK);
+	struct flock fl;
+	memset(&fl, 0, sizeof fl);
+	fl.l_type = exclusive ? F_WRLCK : F_RDLCK;
+	fl.l_whence = SEEK_SET;
+	int r;
+	do
+		r = fcntl(fd, F_OFD_SETLK, &fl);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return errno == EACCES ? EAGAIN : errno;
+	return 0;
+}
+
+/* ---- address space ---- */
+int _pmp_os_map(void *addr, size_t len, int fd, uint64_t off, int shared, int writable, void **out)
+{
+	FAULT(PMP_OS_MMAP);
+	int prot = writable ? PROT_READ | PROT_WRITE : PROT_READ;
+	int flags = shared ? MAP_SHARED : MAP_PRIVATE;
+	if (fd < 0)
+		flags |= MAP_ANONYMOUS | MAP_NORESERVE;
+	if (addr)
+		flags |= MAP_FIXED_NOREPLACE;
+	void *p = mmap(addr, len, prot, flags, fd, (off_t)off);
+	if (p == MAP_FAILED)
+		return errno;
+	if (addr && p != addr) {
+		/* A kernel without MAP_FIXED_NOREPLACE treats it as a hint: never accept another address. */
+		munmap(p, len);
+		return EEXIST;
+	}
+	*out = p;
+	return 0;
+}
+
+int _pmp_os_unmap(void *addr, size_t len)
+{
+	return munmap(addr, len) < 0 ? errno : 0;
+}
+
+int _pmp_os_msync(void *addr, size_t len)
+{
+	FAULT(PMP_OS_MSYNC);
+	int r;
+	do
+		r = msync(addr, len, MS_SYNC);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? errno : 0;
+}
+
+int _pmp_os_pages_alloc(size_t len, void **out)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return errno;
+	*out = p;
+	return 0;
+}
+
+int _pmp_os_pages_free(void *p, size_t len)
+{
+	return munmap(p, len) < 0 ? errno : 0;
+}
+
+int _pmp_os_range_free(void *addr, size_t len)
+{
+	/* msync fails with ENOMEM on unmapped pages: probe page by page would be slow; probe with a reservation. */
+	void *p = mmap(addr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+	if (p == MAP_FAILED)
+		return errno == EEXIST ? EEXIST : errno;
+	munmap(p, len);
+	return p == addr ? 0 : EEXIST;
+}
+
+/* ---- identity and time ---- */
+uint64_t _pmp_os_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t _pmp_os_pid(void) { return (uint64_t)getpid(); }
+uint32_t _pmp_os_uid(void) { return (uint32_t)getuid(); }
+uint32_t _pmp_os_euid(void) { return (uint32_t)geteuid(); }
+uint64_t _pmp_os_tid(void) { return (uint64_t)syscall(SYS_gettid); }
+
+int _pmp_os_exe_path(char *buf, size_t len)
+{
+	if (len == 0)
+		return EINVAL;
+	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+	if (n < 0) {
+		buf[0] = 0;
+		return errno;
+	}
+	buf[n] = 0;
+	return 0;
+}
+
+static int read_small(const char *path, char *buf, size_t len, size_t *got)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	int r = _pmp_os_pread(fd, buf, len, 0, got);
+	close(fd);
+	return r;
+}
+
+int _pmp_os_boot_id(char *buf, size_t len)
+{
+	size_t got = 0;
+	buf[0] = 0;
+	int r = read_small("/proc/sys/kernel/random/boot_id", buf, len - 1, &got);
+	if (r)
+		return r;
+	while (got > 0 && (buf[got - 1] == '\n' || buf[got - 1] == ' '))
+		got--;
+	buf[got] = 0;
+	return 0;
+}
+
+static size_t put_u64(char *p, uint64_t v)
+{
+	char t[24];
+	size_t n = 0;
+	do
+		t[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	for (size_t i = 0; i < n; i++)
+		p[i] = t[n - 1 - i];
+	return n;
+}
+
+uint64_t _pmp_os_start_time(uint64_t pid)
+{
+	char path[48] = "/proc/";
+	size_t n = 6 + put_u64(path + 6, pid);
+	memcpy(path + n, "/stat", 6);
+	char buf[1024];
+	size_t got = 0;
+	if (read_small(path, buf, sizeof buf - 1, &got) || got == 0)
+		return 0;
+	buf[got] = 0;
+	/* the command name may contain spaces and parentheses: fields count from the last ')' */
+	char *p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	int field = 2;
+	for (p++; *p && field < 22; p++)
+		if (*p == ' ')
+			field++;
+	uint64_t v = 0;
+	while (*p >= '0' && *p <= '9')
+		v = v * 10 + (uint64_t)(*p++ - '0');
+	return v;
+}
+
+void _pmp_os_write_err(const char *msg)
+{
+	size_t len = strlen(msg);
+	while (len > 0) {
+		ssize_t w = write(2, msg, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		msg += w;
+		len -= (size_t)w;
+	}
+}
+
+_Noreturn void _pmp_os_fatal(const char *msg)
+{
+	_pmp_os_write_err(msg);
+	abort();
+}
