@@ -198,6 +198,25 @@ typedef struct pmp_info {
 } pmp_info_t;
 PMP_API int pmp_info(pmp_heap_t *h, pmp_info_t *i);
 
+/* ---- crash record (written by the preload's fatal-signal handler) ---- */
+#define PMP_CRASH_MAX_FRAMES 64
+#define PMP_CRASH_MAX_MODULES 160
+typedef struct pmp_crash_module_info {
+	uint64_t load_addr;     /* where the object was loaded (dl_iterate_phdr dlpi_addr) */
+	char path[120];
+} pmp_crash_module_t;
+typedef struct pmp_crash_info {
+	int signo, code;        /* signal and si_code */
+	void *fault_addr;       /* si_addr */
+	uint64_t time_ns;       /* CLOCK_REALTIME */
+	uint64_t pid, tid;
+	unsigned nframes, nmodules;
+	uint64_t frames[PMP_CRASH_MAX_FRAMES];               /* return addresses, innermost first */
+	pmp_crash_module_t modules[PMP_CRASH_MAX_MODULES];   /* executable and libraries, for symbolisation */
+} pmp_crash_info_t;
+/* 0 and *ci filled, or ENOENT when the heap holds no crash record */
+PMP_API int pmp_crash_get(pmp_heap_t *h, pmp_crash_info_t *ci);
+
 /* Under the preload: the process heap; NULL when the preload is inert or absent. */
 PMP_API pmp_heap_t *pmp_default(void);
 

@@ -94,6 +94,10 @@ PMP_HIDDEN _Noreturn void _pmp_fatal_pointer(const struct pmp_heap *h, const cha
 /* ---- check (check.c) ---- */
 PMP_HIDDEN int _pmp_check_locked(struct pmp_heap *h, pmp_report_t *r);
 
+/* ---- crash record (crash.c) ---- */
+/* async-signal-safe: copies rec into the heap's crash area, magic last */
+PMP_HIDDEN void _pmp_crash_write(struct pmp_heap *h, const struct pmp_crash *rec);
+
 /* ---- the process heap (set by the shim) ---- */
 PMP_HIDDEN extern pmp_heap_t *_pmp_default_heap;
 
