@@ -113,12 +113,15 @@ static int grow(struct pmp_heap *h, uint64_t need)
 		return ENOMEM;
 	uint64_t s = got - old; /* the new block spans the old sentinel to the new one */
 	struct pmp_block_hdr *ns = _pmp_hdr(h, got - PMP_HDR);
+	PMP_CRASHPOINT();
 	ns->prev_size = s;
+	PMP_CRASHPOINT();
 	ns->head = PMP_B_END;
 	h->end = got;
 	h->sb.mapped = got;
 	_pmp_sb_publish(h);
 	uint64_t b = old - PMP_HDR;
+	PMP_CRASHPOINT();
 	__atomic_store_n(&_pmp_hdr(h, b)->head, s | PMP_B_FREE, __ATOMIC_RELEASE);
 	h->ctl->n_grow++;
 	/* merge with a free last block */
@@ -127,7 +130,9 @@ static int grow(struct pmp_heap *h, uint64_t need)
 		uint64_t pb = b - ps;
 		_pmp_index_remove(h, pb, ps);
 		s += ps;
+		PMP_CRASHPOINT();
 		__atomic_store_n(&_pmp_hdr(h, pb)->head, s | PMP_B_FREE, __ATOMIC_RELEASE);
+		PMP_CRASHPOINT();
 		ns->prev_size = s;
 		b = pb;
 	}
@@ -145,13 +150,18 @@ static void use_block(struct pmp_heap *h, uint64_t b, uint64_t s, uint64_t want)
 	if (s - want >= PMP_MIN_BLOCK) {
 		uint64_t t = b + want, ts = s - want;
 		struct pmp_block_hdr *th = _pmp_hdr(h, t);
+		PMP_CRASHPOINT();
 		th->prev_size = want;
+		PMP_CRASHPOINT();
 		th->head = ts | PMP_B_FREE;
+		PMP_CRASHPOINT();
 		_pmp_hdr(h, t + ts)->prev_size = ts;
+		PMP_CRASHPOINT();
 		__atomic_store_n(&_pmp_hdr(h, b)->head, want, __ATOMIC_RELEASE);
 		_pmp_index_insert(h, t, ts);
 		s = want;
 	} else {
+		PMP_CRASHPOINT();
 		__atomic_store_n(&_pmp_hdr(h, b)->head, s, __ATOMIC_RELEASE);
 	}
 	c->used_bytes += s;
@@ -212,9 +222,13 @@ void *_pmp_alloc_locked(struct pmp_heap *h, size_t n, size_t align)
 	if (nb != b) {
 		uint64_t gap = nb - b, ns = s - gap;
 		struct pmp_block_hdr *nh = _pmp_hdr(h, nb);
+		PMP_CRASHPOINT();
 		nh->prev_size = gap;
+		PMP_CRASHPOINT();
 		nh->head = ns | PMP_B_FREE;
+		PMP_CRASHPOINT();
 		_pmp_hdr(h, nb + ns)->prev_size = ns;
+		PMP_CRASHPOINT();
 		__atomic_store_n(&_pmp_hdr(h, b)->head, gap | PMP_B_FREE, __ATOMIC_RELEASE);
 		_pmp_index_insert(h, b, gap);
 		b = nb;
@@ -254,7 +268,9 @@ void _pmp_free_locked(struct pmp_heap *h, uint64_t b)
 		}
 	}
 	/* one store makes the merged block; the boundary tag after it is derived */
+	PMP_CRASHPOINT();
 	__atomic_store_n(&_pmp_hdr(h, start)->head, total | PMP_B_FREE, __ATOMIC_RELEASE);
+	PMP_CRASHPOINT();
 	_pmp_hdr(h, start + total)->prev_size = total;
 	if (zero) { /* absorbed headers are payload now: clear them only after the merge store */
 		if (n < start + total)
@@ -289,13 +305,19 @@ static int resize_in_place(struct pmp_heap *h, uint64_t b, uint64_t want)
 	if (avail - want >= PMP_MIN_BLOCK) {
 		uint64_t t = b + want, ts = avail - want;
 		struct pmp_block_hdr *th = _pmp_hdr(h, t);
+		PMP_CRASHPOINT();
 		th->prev_size = want;
+		PMP_CRASHPOINT();
 		th->head = ts | PMP_B_FREE;
+		PMP_CRASHPOINT();
 		_pmp_hdr(h, t + ts)->prev_size = ts;
+		PMP_CRASHPOINT();
 		__atomic_store_n(&_pmp_hdr(h, b)->head, want, __ATOMIC_RELEASE);
 		_pmp_index_insert(h, t, ts);
 	} else {
+		PMP_CRASHPOINT();
 		__atomic_store_n(&_pmp_hdr(h, b)->head, avail, __ATOMIC_RELEASE);
+		PMP_CRASHPOINT();
 		_pmp_hdr(h, b + avail)->prev_size = avail;
 		want = avail;
 	}

@@ -59,6 +59,7 @@ static inline void _pmp_index_insert(struct pmp_heap *h, uint64_t b, uint64_t s)
 {
 	struct pmp_ctl *c = h->ctl;
 	unsigned fl, sl;
+	PMP_CRASHPOINT();
 	_pmp_map_insert(s, &fl, &sl);
 	uint64_t first = c->heads[fl][sl];
 	struct pmp_free_links *l = _pmp_links(h, b);
@@ -77,6 +78,7 @@ static inline void _pmp_index_remove(struct pmp_heap *h, uint64_t b, uint64_t s)
 {
 	struct pmp_ctl *c = h->ctl;
 	unsigned fl, sl;
+	PMP_CRASHPOINT();
 	_pmp_map_insert(s, &fl, &sl);
 	struct pmp_free_links *l = _pmp_links(h, b);
 	if (l->next)

@@ -89,10 +89,14 @@ int _pmp_heap_format(struct pmp_heap *h, uint8_t *base, uint64_t mapped, uint64_
 	handle_init(h, base, &sb);
 	uint64_t first = PMP_OFF_ARENA, s = mapped - PMP_HDR - first;
 	struct pmp_block_hdr *end = _pmp_hdr(h, mapped - PMP_HDR);
+	PMP_CRASHPOINT();
 	end->prev_size = s;
+	PMP_CRASHPOINT();
 	end->head = PMP_B_END;
 	struct pmp_block_hdr *fb = _pmp_hdr(h, first);
+	PMP_CRASHPOINT();
 	fb->prev_size = 0;
+	PMP_CRASHPOINT();
 	fb->head = s | PMP_B_FREE;
 	_pmp_index_insert(h, first, s);
 	/* Both copies get written so that neither slot holds stale bytes of an earlier heap. */

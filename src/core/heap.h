@@ -19,6 +19,15 @@
 
 struct pmp_heap;
 
+/* Crash-point enumeration (test builds only, -DPMP_CRASHPOINTS): a point before every store to the heap, so that a
+ * test can stop the process at the Nth store of an operation and check what the stop leaves. */
+#ifdef PMP_CRASHPOINTS
+#include "../os/os.h"
+#define PMP_CRASHPOINT() _pmp_crashpoint()
+#else
+#define PMP_CRASHPOINT() ((void)0)
+#endif
+
 /* Hooks a layer above the core provides (file heaps, caller memory with a commit callback). */
 struct pmp_heap_ops {
 	/* make the heap at least `want` bytes long from base; set *got to the new length. 0 or an errno value. */

@@ -27,13 +27,17 @@ int _pmp_recover(struct pmp_heap *h)
 		if (it.free || it.cached) {
 			if (run) {
 				run_size += it.size;
+				PMP_CRASHPOINT();
 				__atomic_store_n(&_pmp_hdr(h, run)->head, run_size | PMP_B_FREE, __ATOMIC_RELEASE);
 			} else {
+				PMP_CRASHPOINT();
 				hd->prev_size = last;
 				run = it.off;
 				run_size = it.size;
-				if (hd->head != (run_size | PMP_B_FREE))
+				if (hd->head != (run_size | PMP_B_FREE)) {
+					PMP_CRASHPOINT();
 					__atomic_store_n(&hd->head, run_size | PMP_B_FREE, __ATOMIC_RELEASE);
+				}
 			}
 			/* continue after the merged run: the iterator steps by the size it read */
 			continue;
@@ -43,6 +47,7 @@ int _pmp_recover(struct pmp_heap *h)
 			last = run_size;
 			run = 0;
 		}
+		PMP_CRASHPOINT();
 		hd->prev_size = last;
 		c->used_bytes += it.size;
 		c->used_blocks++;

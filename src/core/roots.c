@@ -68,10 +68,13 @@ int pmp_root_set(pmp_heap_t *h, const char *name, void *p)
 			return PMP_EROOTFULL;
 		}
 		memset(r->name, 0, sizeof r->name);
+		PMP_CRASHPOINT();
 		memcpy(r->name, name, len);
 	}
+	PMP_CRASHPOINT();
 	r->generation++;
 	r->set_ns = _pmp_os_now_ns();
+	PMP_CRASHPOINT();
 	__atomic_store_n(&r->off, off, __ATOMIC_RELEASE);
 	_pmp_unlock(h);
 	return 0;

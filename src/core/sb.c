@@ -99,7 +99,10 @@ void _pmp_sb_publish(struct pmp_heap *h)
 	h->sb.checksum = sb_sum(&h->sb);
 	struct pmp_sb *slot = (struct pmp_sb *)(void *)(h->base + (h->sb.generation & 1) * PMP_SB_SLOT);
 	/* The checksum makes a torn copy invalid; the other copy still holds the previous generation. */
-	memcpy(slot, &h->sb, sizeof *slot);
+	PMP_CRASHPOINT();
+	memcpy(slot, &h->sb, sizeof *slot / 2);
+	PMP_CRASHPOINT(); /* a stop here leaves a torn copy */
+	memcpy((char *)slot + sizeof *slot / 2, (const char *)&h->sb + sizeof *slot / 2, sizeof *slot / 2);
 }
 
 void _pmp_sb_init(struct pmp_sb *sb, uint64_t base, uint64_t reserved, uint64_t mapped, uint32_t layout)

@@ -53,6 +53,13 @@ int _pmp_os_exe_path(char *buf, size_t len);                 /* readlink /proc/s
 int _pmp_os_boot_id(char *buf, size_t len);                  /* /proc/sys/kernel/random/boot_id */
 uint64_t _pmp_os_start_time(uint64_t pid);                   /* /proc/PID/stat field 22, 0 if unknown */
 
+#ifdef PMP_CRASHPOINTS
+/* crash-point enumeration (test builds only): the core calls _pmp_crashpoint before every store to the heap */
+void _pmp_crashpoint(void);
+void _pmp_crashpoint_arm(long nth); /* nth >= 1: SIGKILL self at that point; 0 disarms */
+long _pmp_crashpoint_passed(void);  /* points passed since the last arm */
+#endif
+
 /* the end: write msg (no allocation) to stderr and abort */
 _Noreturn void _pmp_os_fatal(const char *msg);
 void _pmp_os_write_err(const char *msg);

@@ -363,3 +363,26 @@ _Noreturn void _pmp_os_fatal(const char *msg)
 	_pmp_os_write_err(msg);
 	abort();
 }
+
+#ifdef PMP_CRASHPOINTS
+/* ---- crash-point enumeration (test builds only): SIGKILL self at the armed point, as kill -9 would ---- */
+static long cp_countdown, cp_passed;
+
+void _pmp_crashpoint_arm(long nth)
+{
+	cp_countdown = nth;
+	cp_passed = 0;
+}
+
+long _pmp_crashpoint_passed(void)
+{
+	return cp_passed;
+}
+
+void _pmp_crashpoint(void)
+{
+	cp_passed++;
+	if (cp_countdown > 0 && --cp_countdown == 0)
+		kill(getpid(), SIGKILL);
+}
+#endif

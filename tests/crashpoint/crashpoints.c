@@ -1,0 +1,324 @@
+/* crashpoints.c: crash-point enumeration. For every allocator operation (alloc with and without split, free with
+ * merges, realloc in place and moving, memalign, arena growth, root set/replace/remove, commit, close, recovery),
+ * and for every N, a child prepares a heap file, arms the Nth store point and runs the operation; the point sends
+ * SIGKILL to the child as kill -9 would. The parent reopens the file, requires pmp_check == 0, the untouched blocks
+ * intact through the "table" root, and the operation's root either old or new. N grows until the operation
+ * completes without reaching the point.
+ * Must never: count a scenario as passed if it enumerated no point (an uninstrumented build would pass vacuously), or
+ * reuse a heap file between runs.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/heap.h"
+#include "pmempreload.h"
+
+#define NBLK 24
+#define ADDR ((void *)0x6a0000000000ull)
+
+static char path[256];
+
+struct table {
+	uint64_t n;
+	void *blk[NBLK];
+	size_t len[NBLK];
+};
+
+static void fill(void *p, size_t n, unsigned seed)
+{
+	unsigned char *c = p;
+	for (size_t i = 0; i < n; i++)
+		c[i] = (unsigned char)(seed * 31 + i * 7);
+}
+
+static int same(const void *p, size_t n, unsigned seed)
+{
+	const unsigned char *c = p;
+	for (size_t i = 0; i < n; i++)
+		if (c[i] != (unsigned char)(seed * 31 + i * 7))
+			return 0;
+	return 1;
+}
+
+static void die(const char *what, int e)
+{
+	fprintf(stderr, "crashpoints: %s: %s\n", what, pmp_strerror(e));
+	_exit(3);
+}
+
+/* A heap with a table of blocks, every other one freed so that frees can merge both ways. Roots: "table", "r". */
+static pmp_heap_t *prepare(size_t initial)
+{
+	unlink(path);
+	pmp_file_opts_t o = {.mode = PMP_OPEN_CREATE, .addr = ADDR, .reserve = 64u << 20, .initial = initial,
+			     .grow = 1u << 20};
+	pmp_heap_t *h;
+	int e = pmp_file_open(path, &o, &h);
+	if (e)
+		die("create", e);
+	struct table *t = pmp_calloc(h, 1, sizeof *t);
+	for (unsigned i = 0; i < NBLK; i++) {
+		t->len[i] = 24 + i * 40;
+		t->blk[i] = pmp_malloc(h, t->len[i]);
+		fill(t->blk[i], t->len[i], i);
+	}
+	t->n = NBLK;
+	for (unsigned i = 1; i < NBLK; i += 4) { /* holes: blocks 1, 5, 9, ... freed */
+		pmp_free(h, t->blk[i]);
+		t->blk[i] = NULL;
+	}
+	if ((e = pmp_root_set(h, "table", t)) != 0 || (e = pmp_root_set(h, "r", t->blk[0])) != 0)
+		die("root", e);
+	return h;
+}
+
+static struct table *table(pmp_heap_t *h) { return pmp_root_get(h, "table"); }
+
+/* ---- the operations; `victim` is the table slot the operation may change (-1: none) ---- */
+struct scenario {
+	const char *name;
+	size_t initial;
+	int victim;
+	void (*op)(pmp_heap_t *h);
+	int root_changes;  /* root "r" may be old (blk[0]) or new (blk[3] or removed) */
+	int no_stores;     /* the op must not write the heap at all (commit only msyncs) */
+};
+
+static void op_alloc_split(pmp_heap_t *h) { fill(pmp_malloc(h, 5000), 5000, 99); }
+static void op_alloc_exact(pmp_heap_t *h) { pmp_malloc(h, 24 + 1 * 40); } /* fits hole 1 exactly */
+static void op_free_merge(pmp_heap_t *h) /* blk[2]: neighbours 1 (free) and 3 (used) */
+{
+	struct table *t = table(h);
+	pmp_free(h, t->blk[2]);
+}
+static void op_free_merge_both(pmp_heap_t *h) /* free 6 then 7: 7 sits between free 6 and ... */
+{
+	struct table *t = table(h);
+	pmp_free(h, t->blk[4]); /* between 3 (used) and 5 (free) */
+}
+static void op_realloc_grow(pmp_heap_t *h) /* blk[8] grows into free blk[9] */
+{
+	struct table *t = table(h);
+	pmp_realloc(h, t->blk[8], t->len[8] + 200);
+}
+static void op_realloc_shrink(pmp_heap_t *h)
+{
+	struct table *t = table(h);
+	pmp_realloc(h, t->blk[23], 16);
+}
+static void op_realloc_move(pmp_heap_t *h)
+{
+	struct table *t = table(h);
+	pmp_realloc(h, t->blk[11], 100000);
+}
+static void op_memalign(pmp_heap_t *h) { pmp_memalign(h, 4096, 3000); }
+static void op_grow(pmp_heap_t *h) { pmp_malloc(h, 3u << 20); }
+static void op_root_new(pmp_heap_t *h) { pmp_root_set(h, "new", pmp_malloc(h, 64)); }
+static void op_root_replace(pmp_heap_t *h)
+{
+	struct table *t = table(h);
+	pmp_root_set(h, "r", t->blk[3]);
+}
+static void op_root_remove(pmp_heap_t *h) { pmp_root_set(h, "r", NULL); }
+static void op_commit(pmp_heap_t *h) { pmp_commit(h, NULL, 0); }
+static void op_close(pmp_heap_t *h) { pmp_close(h); }
+
+static const struct scenario scenarios[] = {
+	{"alloc-split", 1u << 20, -1, op_alloc_split, 0, 0},
+	{"alloc-exact", 1u << 20, -1, op_alloc_exact, 0, 0},
+	{"free-merge-prev", 1u << 20, 2, op_free_merge, 0, 0},
+	{"free-merge-next", 1u << 20, 4, op_free_merge_both, 0, 0},
+	{"realloc-grow-in-place", 1u << 20, 8, op_realloc_grow, 0, 0},
+	{"realloc-shrink", 1u << 20, 23, op_realloc_shrink, 0, 0},
+	{"realloc-move", 1u << 20, 11, op_realloc_move, 0, 0},
+	{"memalign", 1u << 20, -1, op_memalign, 0, 0},
+	{"grow", 1u << 20, -1, op_grow, 0, 0},
+	{"root-new", 1u << 20, -1, op_root_new, 0, 0},
+	{"root-replace", 1u << 20, -1, op_root_replace, 1, 0},
+	{"root-remove", 1u << 20, -1, op_root_remove, 1, 0},
+	{"commit", 1u << 20, -1, op_commit, 0, 1},
+	{"close", 1u << 20, -1, op_close, 0, 0},
+};
+
+/* what the parent requires of the file after the child stopped (or finished) */
+static int verify(const struct scenario *s, const char *when)
+{
+	pmp_file_opts_t o = {.mode = PMP_OPEN_EXISTING};
+	pmp_heap_t *h;
+	int e = pmp_file_open(path, &o, &h);
+	if (e) {
+		fprintf(stderr, "%s %s: reopen failed: %s\n", s->name, when, pmp_strerror(e));
+		return 1;
+	}
+	pmp_report_t r;
+	if ((e = pmp_check(h, &r)) != 0) {
+		fprintf(stderr, "%s %s: pmp_check: %s\n", s->name, when, r.msg);
+		pmp_close(h);
+		return 1;
+	}
+	struct table *t = table(h);
+	int bad = 0;
+	if (!t || t->n != NBLK) {
+		fprintf(stderr, "%s %s: table root lost\n", s->name, when);
+		bad = 1;
+	}
+	for (int i = 0; !bad && i < NBLK; i++) {
+		if (!t->blk[i])
+			continue;
+		size_t n = t->len[i];
+		if (i == s->victim) { /* realloc may have moved or shrunk it: whatever survives keeps its prefix */
+			continue;
+		}
+		if (pmp_usable_size(h, t->blk[i]) < n || !same(t->blk[i], n, (unsigned)i)) {
+			fprintf(stderr, "%s %s: block %d damaged\n", s->name, when, i);
+			bad = 1;
+		}
+	}
+	void *r0 = pmp_root_get(h, "r");
+	if (!bad && !s->root_changes && r0 != t->blk[0]) {
+		fprintf(stderr, "%s %s: root r changed\n", s->name, when);
+		bad = 1;
+	}
+	if (!bad && s->root_changes && r0 != t->blk[0] && r0 != t->blk[3] && r0 != NULL) {
+		fprintf(stderr, "%s %s: root r is neither old nor new (%p)\n", s->name, when, r0);
+		bad = 1;
+	}
+	void *nw = pmp_root_get(h, "new");
+	if (!bad && nw && pmp_usable_size(h, nw) < 64) {
+		fprintf(stderr, "%s %s: root new points to a bad block\n", s->name, when);
+		bad = 1;
+	}
+	pmp_close(h);
+	return bad;
+}
+
+/* child: prepare, arm, operate. Exit status 0 = the op completed before the armed point. */
+static _Noreturn void child(const struct scenario *s, long nth)
+{
+	pmp_heap_t *h = prepare(s->initial);
+	_pmp_crashpoint_arm(nth);
+	s->op(h);
+	_pmp_crashpoint_arm(0);
+	_exit(0);
+}
+
+/* run one scenario for every N; returns failures, counts the points in *points */
+static int enumerate(const struct scenario *s, long *points, long *kills)
+{
+	int fails = 0;
+	for (long nth = 1;; nth++) {
+		pid_t pid = fork();
+		if (pid < 0)
+			die("fork", errno);
+		if (pid == 0)
+			child(s, nth);
+		int st;
+		waitpid(pid, &st, 0);
+		char when[48];
+		snprintf(when, sizeof when, "stop at store %ld", nth);
+		if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) {
+			(*kills)++;
+			fails += verify(s, when);
+			continue;
+		}
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+			fprintf(stderr, "%s: child failed (status 0x%x)\n", s->name, st);
+			return fails + 1;
+		}
+		*points = nth - 1;
+		fails += verify(s, "completed");
+		return fails;
+	}
+}
+
+/* Recovery under stops: a dirty heap (child _exits without closing), then a second process opens it (recovery runs
+ * inside pmp_file_open) and is stopped at its Nth store; a third open must still recover to a valid heap. */
+static int enumerate_recovery(long *points, long *kills)
+{
+	const struct scenario *s = &scenarios[2];
+	int fails = 0;
+	for (long nth = 1;; nth++) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			pmp_heap_t *h = prepare(1u << 20);
+			s->op(h);
+			/* leave recovery work, as stops inside free and a thread cache would: block 6 marked free next to
+			 * free block 5 (unmerged), block 10 marked cached next to free block 9. Then die without closing. */
+			struct table *t = table(h);
+			struct pmp_block_hdr *b6 = (struct pmp_block_hdr *)((char *)t->blk[6] - PMP_HDR);
+			struct pmp_block_hdr *b10 = (struct pmp_block_hdr *)((char *)t->blk[10] - PMP_HDR);
+			t->blk[6] = t->blk[10] = NULL;
+			b6->head |= PMP_B_FREE;
+			b10->head |= PMP_B_CACHED;
+			_exit(0);
+		}
+		int st;
+		waitpid(pid, &st, 0);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			return fails + 1;
+		pid = fork();
+		if (pid == 0) {
+			_pmp_crashpoint_arm(nth);
+			pmp_file_opts_t o = {.mode = PMP_OPEN_EXISTING};
+			pmp_heap_t *h;
+			int e = pmp_file_open(path, &o, &h);
+			_pmp_crashpoint_arm(0);
+			_exit(e ? 5 : 0);
+		}
+		waitpid(pid, &st, 0);
+		char when[48];
+		snprintf(when, sizeof when, "recovery stopped at store %ld", nth);
+		if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) {
+			(*kills)++;
+			fails += verify(s, when);
+			continue;
+		}
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+			fprintf(stderr, "recovery: child failed (status 0x%x)\n", st);
+			return fails + 1;
+		}
+		*points = nth - 1;
+		return fails + verify(s, "recovery completed");
+	}
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/pmp-crashpoints-XXXXXX";
+	if (!mkdtemp(dir))
+		die("mkdtemp", errno);
+	snprintf(path, sizeof path, "%s/h.heap", dir);
+	int fails = 0;
+	long total_points = 0, total_kills = 0;
+	for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
+		long points = 0, kills = 0;
+		int f = enumerate(&scenarios[i], &points, &kills);
+		printf("%-22s %3ld store points, %3ld stops, %d failures\n", scenarios[i].name, points, kills, f);
+		if (points == 0 && !scenarios[i].no_stores) {
+			fprintf(stderr, "%s: no store point reached: is the build instrumented?\n", scenarios[i].name);
+			f++;
+		} else if (points != 0 && scenarios[i].no_stores) {
+			fprintf(stderr, "%s: wrote the heap %ld times, expected no store\n", scenarios[i].name, points);
+			f++;
+		}
+		fails += f;
+		total_points += points;
+		total_kills += kills;
+	}
+	long points = 0, kills = 0;
+	int f = enumerate_recovery(&points, &kills);
+	printf("%-22s %3ld store points, %3ld stops, %d failures\n", "recovery", points, kills, f);
+	fails += f + (points == 0);
+	total_points += points;
+	total_kills += kills;
+	printf("crashpoints: %ld store points, %ld stops checked, %d failures\n", total_points, total_kills, fails);
+	unlink(path);
+	rmdir(dir);
+	return fails ? 1 : 0;
+}
