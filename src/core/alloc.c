@@ -172,14 +172,32 @@ static void use_block(struct pmp_heap *h, uint64_t b, uint64_t s, uint64_t want)
 	c->seq++;
 }
 
+/* The good-fit search skips the request's own list (its blocks may be smaller than s). Before giving up or growing,
+ * scan that one list for a block that fits: near exhaustion, and after growing by exactly s, this is the only fit. */
+static uint64_t find_in_own_list(const struct pmp_heap *h, uint64_t s)
+{
+	unsigned fl, sl;
+	_pmp_map_insert(s, &fl, &sl);
+	if (fl >= PMP_FL_COUNT)
+		return 0;
+	for (uint64_t b = h->ctl->heads[fl][sl]; b; b = _pmp_links(h, b)->next)
+		if (_pmp_bsize(_pmp_hdr(h, b)->head) >= s)
+			return b;
+	return 0;
+}
+
 /* Find (growing if needed) and remove a free block of at least s bytes; 0 if none. */
 static uint64_t take(struct pmp_heap *h, uint64_t s, uint64_t *bs)
 {
 	uint64_t b = _pmp_index_find(h, s);
+	if (!b)
+		b = find_in_own_list(h, s);
 	if (!b) {
 		if (grow(h, s))
 			return 0;
 		b = _pmp_index_find(h, s);
+		if (!b)
+			b = find_in_own_list(h, s);
 		if (!b)
 			return 0;
 	}

@@ -110,21 +110,26 @@ int _pmp_heap_load(struct pmp_heap *h, uint8_t *base, const struct pmp_sb *sb, i
 {
 	handle_init(h, base, sb);
 	h->readonly = readonly;
-	int dirty = sb->state != PMP_STATE_CLEAN;
 	if (readonly) {
-		h->index_stale = dirty;
+		h->index_stale = sb->state != PMP_STATE_CLEAN;
 		return 0;
+	}
+	/* A damaged chain is refused before anything is written: the file stays as it was found. */
+	int e = _pmp_chain_sound(h);
+	if (e) {
+		pthread_mutex_destroy(&h->lock);
+		return e;
 	}
 	/* Mark dirty before touching anything: from here on a stop means "rebuild the derived state". */
 	h->sb.state = PMP_STATE_DIRTY;
 	_pmp_sb_set_writer(&h->sb, id, _pmp_os_now_ns());
 	_pmp_sb_publish(h);
-	if (dirty) {
-		int e = _pmp_recover(h);
-		if (e) {
-			pthread_mutex_destroy(&h->lock);
-			return e;
-		}
+	/* The chain is the ground truth; the index is rebuilt on every writable open, not only after an unclean stop:
+	 * one bounded walk, and a clean flag can never vouch for a stale or damaged index. */
+	e = _pmp_recover(h);
+	if (e) {
+		pthread_mutex_destroy(&h->lock);
+		return e;
 	}
 	return 0;
 }
@@ -170,14 +175,14 @@ int pmp_heap_create_opts(void *mem, size_t len, const pmp_heap_opts_t *opts, pmp
 		return PMP_ETOOSMALL;
 	if (len > PMP_MAX_BLOCK)
 		return EINVAL;
+	len &= ~(size_t)(PMP_PAGE - 1); /* the heap covers whole pages: pmp_owns never claims bytes past the memory */
 	struct pmp_heap *h;
 	int e = _pmp_heap_handle_alloc(&h, 0);
 	if (e)
 		return e;
 	struct pmp_identity id;
 	_pmp_identity_self(&id, NULL);
-	uint64_t reserved = (len + PMP_PAGE - 1) & ~(uint64_t)(PMP_PAGE - 1);
-	e = _pmp_heap_format(h, mem, len, reserved, 0, &id);
+	e = _pmp_heap_format(h, mem, len, len, 0, &id);
 	if (e) {
 		_pmp_heap_handle_free(h);
 		return e;
@@ -310,9 +315,15 @@ static uint64_t largest_free(const struct pmp_heap *h)
 	const struct pmp_ctl *c = h->ctl;
 	if (!c->fl_bitmap)
 		return 0;
-	unsigned fl = _pmp_fls(c->fl_bitmap), sl = _pmp_fls(c->sl_bitmap[fl]);
-	uint64_t best = 0, n = 0;
-	for (uint64_t b = c->heads[fl][sl]; b && n < c->free_blocks; b = _pmp_links(h, b)->next, n++) {
+	unsigned fl = _pmp_fls(c->fl_bitmap);
+	if (fl >= PMP_FL_COUNT || !c->sl_bitmap[fl])
+		return 0;
+	unsigned sl = _pmp_fls(c->sl_bitmap[fl]);
+	uint64_t best = 0, n = 0, most = (h->end - PMP_OFF_ARENA) / PMP_MIN_BLOCK;
+	/* bounded and range-checked: a read-only view may come from a damaged file */
+	for (uint64_t b = c->heads[fl][sl]; b && n < most; b = _pmp_links(h, b)->next, n++) {
+		if (b < PMP_OFF_ARENA || b >= _pmp_sentinel(h) || (b & (PMP_ALIGN - 1)))
+			break;
 		uint64_t s = _pmp_bsize(_pmp_hdr(h, b)->head);
 		if (s > best)
 			best = s;

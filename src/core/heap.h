@@ -92,6 +92,8 @@ PMP_HIDDEN void _pmp_identity_self(struct pmp_identity *id, const char *exe);
 
 /* ---- recovery and walk (recover.c) ---- */
 PMP_HIDDEN int _pmp_recover(struct pmp_heap *h);
+/* 0 if the block chain is walkable from the arena start to the end sentinel, else PMP_ECORRUPT; writes nothing */
+PMP_HIDDEN int _pmp_chain_sound(const struct pmp_heap *h);
 
 /* ---- allocation (alloc.c) ---- */
 PMP_HIDDEN void *_pmp_alloc_locked(struct pmp_heap *h, size_t n, size_t align);

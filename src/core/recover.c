@@ -10,6 +10,16 @@
 
 #include "chain.h"
 
+int _pmp_chain_sound(const struct pmp_heap *h)
+{
+	struct pmp_chain it;
+	int r;
+	_pmp_chain_start(&it);
+	while ((r = _pmp_chain_next(h, &it)) == 1)
+		;
+	return r < 0 ? PMP_ECORRUPT : 0;
+}
+
 int _pmp_recover(struct pmp_heap *h)
 {
 	struct pmp_ctl *c = h->ctl;
