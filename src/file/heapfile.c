@@ -213,14 +213,15 @@ static int open_writable(const char *path, const pmp_file_opts_t *o, struct pmp_
 		e = PMP_EFOREIGN;
 		goto fail;
 	}
-	/* make every page up to the heap's end backed by disk blocks: a sparse copy must not SIGBUS on a full disk */
-	if ((e = _pmp_os_fallocate(f->fd, 0, sb.mapped)) != 0)
-		goto fail;
 	map_len = (size_t)sb.reserved;
 	if ((e = _pmp_os_map((void *)(uintptr_t)sb.base, map_len, f->fd, 0, 1, 1, &base)) != 0) {
 		e = e == EEXIST ? PMP_EADDRINUSE : e;
 		goto fail;
 	}
+	/* make every page up to the heap's end backed by disk blocks: a sparse copy must not SIGBUS on a full disk.
+	 * After the mapping (which touches no page), so a heap refused for its address keeps its mtime. */
+	if ((e = _pmp_os_fallocate(f->fd, 0, sb.mapped)) != 0)
+		goto fail;
 	f->file_size = st.size > sb.mapped ? st.size : sb.mapped;
 	f->map_len = map_len;
 	if ((e = _pmp_heap_load(h, base, &sb, 0, &id)) != 0)
