@@ -10,8 +10,10 @@
 #include <fcntl.h>
 #include <string.h>
 
-#include "../core/heap.h"
+#include "heapfile.h"
 #include "../os/os.h"
+
+static int file_release(struct pmp_heap *h);
 
 struct heapfile {
 	int fd;
@@ -23,6 +25,11 @@ struct heapfile {
 static struct heapfile *hf(struct pmp_heap *h) { return h->layer; }
 
 static uint64_t round_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+
+int _pmp_file_fd(const struct pmp_heap *h)
+{
+	return h->ops.release == file_release ? ((const struct heapfile *)h->layer)->fd : -1;
+}
 
 static int file_grow(struct pmp_heap *h, uint64_t want, uint64_t *got)
 {

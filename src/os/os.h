@@ -64,4 +64,17 @@ long _pmp_crashpoint_passed(void);  /* points passed since the last arm */
 _Noreturn void _pmp_os_fatal(const char *msg);
 void _pmp_os_write_err(const char *msg);
 
+/* ---- added for the preload shim (fork snapshots, exec naming, crash handler) ---- */
+/* Move the private mapping [old, old+len) to exactly addr, replacing whatever is mapped there (mremap FIXED). */
+int _pmp_os_remap_fixed(void *old, size_t len, void *addr);
+/* Replace [addr, addr+len) with private anonymous zeroed read-write memory (MAP_FIXED: replaces existing maps). */
+int _pmp_os_map_anon_over(void *addr, size_t len);
+/* rename without replacing an existing target (EEXIST) */
+int _pmp_os_rename_noreplace(const char *from, const char *to);
+/* raw write of len bytes to fd, EINTR retried */
+int _pmp_os_write(int fd, const void *buf, size_t len);
+
+/* 1 if every page of [addr, addr+len) is mapped (mincore); async-signal-safe, for walking a crashed stack */
+int _pmp_os_mapped(const void *addr, size_t len);
+
 #endif

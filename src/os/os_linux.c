@@ -386,3 +386,60 @@ void _pmp_crashpoint(void)
 		kill(getpid(), SIGKILL);
 }
 #endif
+
+/* ---- added for the preload shim ---- */
+int _pmp_os_remap_fixed(void *old, size_t len, void *addr)
+{
+	void *p = mremap(old, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, addr);
+	if (p == MAP_FAILED)
+		return errno;
+	return p == addr ? 0 : EFAULT;
+}
+
+int _pmp_os_map_anon_over(void *addr, size_t len)
+{
+	void *p = mmap(addr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+	if (p == MAP_FAILED)
+		return errno;
+	return p == addr ? 0 : EFAULT;
+}
+
+int _pmp_os_rename_noreplace(const char *from, const char *to)
+{
+#ifdef SYS_renameat2
+	if (syscall(SYS_renameat2, AT_FDCWD, from, AT_FDCWD, to, 1u /* RENAME_NOREPLACE */) == 0)
+		return 0;
+	if (errno != ENOSYS && errno != EINVAL)
+		return errno;
+#endif
+	/* no renameat2 on this file system: link + unlink never replaces either */
+	if (link(from, to) < 0)
+		return errno;
+	return unlink(from) < 0 ? errno : 0;
+}
+
+int _pmp_os_write(int fd, const void *buf, size_t len)
+{
+	const char *b = buf;
+	while (len > 0) {
+		ssize_t w = write(fd, b, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return errno;
+		if (w == 0)
+			return EIO;
+		b += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+int _pmp_os_mapped(const void *addr, size_t len)
+{
+	uintptr_t a = (uintptr_t)addr & ~(uintptr_t)4095, z = ((uintptr_t)addr + len + 4095) & ~(uintptr_t)4095;
+	unsigned char vec[4];
+	if (z - a > sizeof vec * 4096)
+		return 0;
+	return mincore((void *)a, z - a, vec) == 0;
+}

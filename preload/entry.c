@@ -1,0 +1,387 @@
+/* entry.c: the exported malloc family of libpmempreload.so and the routing between the heap and the fallback.
+ *
+ * Holds: malloc, free, calloc, realloc, reallocarray, aligned_alloc, memalign, posix_memalign, valloc, pvalloc,
+ * malloc_usable_size, cfree and working stand-ins for malloc_trim, mallopt, mallinfo, mallinfo2, malloc_info,
+ * malloc_stats. A pointer inside [lo, lo+len) belongs to the heap, anything else to jemalloc (one range compare).
+ * Must never: route by an "initialised" flag alone, hand a heap pointer to jemalloc or a jemalloc pointer to the
+ * heap, change errno in free, call the heap while this thread is already inside it (the depth guard sends such
+ * nested calls, e.g. from a signal handler, to the fallback), or be compiled with malloc builtins (-fno-builtin-*).
+ */
+#include <errno.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../src/os/os.h"
+#include "shim.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+/* glibc dropped its cfree prototype; we still provide the symbol for old binaries */
+EXPORT void cfree(void *p);
+
+/* The heap to allocate from on this call, or NULL for the fallback. Runs the lazy init on the very first call. */
+static inline struct pmp_heap *alloc_heap(void)
+{
+	int s = __atomic_load_n(&_pmp_state, __ATOMIC_ACQUIRE);
+	if (__builtin_expect(s != ST_ACTIVE, 0)) {
+		if (s != ST_UNINIT || _pmp_depth)
+			return NULL;
+		_pmp_shim_init();
+		if (__atomic_load_n(&_pmp_state, __ATOMIC_ACQUIRE) != ST_ACTIVE)
+			return NULL;
+	}
+	if (_pmp_depth)
+		return NULL;
+	return __atomic_load_n(&_pmp_heap, __ATOMIC_ACQUIRE);
+}
+
+uint64_t _pmp_fallback_allocs;
+#define FALLBACK_COUNT() __atomic_add_fetch(&_pmp_fallback_allocs, 1, __ATOMIC_RELAXED)
+
+/* PMEMPRELOAD_CHECK=2:N: a full pmp_check every 2^N heap operations */
+static uint64_t op_count;
+
+static void periodic_check(struct pmp_heap *h)
+{
+	uint64_t n = __atomic_add_fetch(&op_count, 1, __ATOMIC_RELAXED);
+	if (n & (((uint64_t)1 << _pmp_opts.check_every_log2) - 1))
+		return;
+	pmp_report_t r;
+	if (pmp_check(h, &r) != 0) {
+		_pmp_log(0, "PMEMPRELOAD_CHECK=2: heap inconsistent: ", r.msg, "");
+		_pmp_os_fatal("pmempreload: aborting on a corrupt heap\n");
+	}
+}
+
+#define ENTER() (_pmp_depth++)
+#define LEAVE(h)                                              \
+	do {                                                  \
+		_pmp_depth--;                                 \
+		if (__builtin_expect(_pmp_opts.check >= 2, 0)) \
+			periodic_check(h);                    \
+	} while (0)
+
+/* The heap could not serve n bytes (ENOMEM): apply PMEMPRELOAD_ON_FULL. align 0 = plain, zero = calloc. */
+static void *when_full(size_t n, size_t align, int zero)
+{
+	switch (_pmp_opts.on_full) {
+	case FULL_ENOMEM:
+		errno = ENOMEM;
+		return NULL;
+	case FULL_ABORT:
+		_pmp_os_fatal("pmempreload: heap full (PMEMPRELOAD_ON_FULL=abort)\n");
+	default:
+		break;
+	}
+	FALLBACK_COUNT();
+	if (align)
+		return jefb_aligned_alloc(align, n);
+	return zero ? jefb_calloc(1, n) : jefb_malloc(n);
+}
+
+EXPORT void *malloc(size_t n)
+{
+	struct pmp_heap *h = alloc_heap();
+	if (__builtin_expect(h != NULL, 1)) {
+		ENTER();
+		void *p = pmp_malloc(h, n);
+		LEAVE(h);
+		if (__builtin_expect(p != NULL, 1) || n > PMP_MAX_BLOCK)
+			return p;
+		return when_full(n, 0, 0);
+	}
+	FALLBACK_COUNT();
+	return jefb_malloc(n);
+}
+
+EXPORT void *calloc(size_t nmemb, size_t size)
+{
+	size_t n;
+	if (__builtin_mul_overflow(nmemb, size, &n)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	struct pmp_heap *h = alloc_heap();
+	if (h) {
+		ENTER();
+		void *p = pmp_calloc(h, nmemb, size);
+		LEAVE(h);
+		if (p || n > PMP_MAX_BLOCK)
+			return p;
+		return when_full(n, 0, 1);
+	}
+	FALLBACK_COUNT();
+	return jefb_calloc(nmemb, size);
+}
+
+EXPORT void free(void *p)
+{
+	if (!p)
+		return;
+	int saved = errno;
+	if (_pmp_routes(p)) {
+		/* a heap block: freed only when the heap is writable and this thread is not already inside it; otherwise
+		 * (read-only heap, sealed at exit, nested call from a signal handler) it is left in place */
+		struct pmp_heap *h = __atomic_load_n(&_pmp_heap, __ATOMIC_ACQUIRE);
+		if (h && !_pmp_depth) {
+			ENTER();
+			pmp_free(h, p);
+			LEAVE(h);
+		}
+	} else {
+		jefb_free(p);
+	}
+	errno = saved;
+}
+
+EXPORT void cfree(void *p)
+{
+	free(p);
+}
+
+static size_t heap_usable(const void *p)
+{
+	struct pmp_heap *h = (struct pmp_heap *)pmp_default();
+	return h ? pmp_usable_size(h, p) : 0;
+}
+
+EXPORT void *realloc(void *p, size_t n)
+{
+	if (!p)
+		return malloc(n);
+	if (_pmp_routes(p)) {
+		struct pmp_heap *h = _pmp_depth ? NULL : __atomic_load_n(&_pmp_heap, __ATOMIC_ACQUIRE);
+		if (h) {
+			ENTER();
+			void *q = pmp_realloc(h, p, n);
+			LEAVE(h);
+			if (q || n == 0 || errno != ENOMEM || n > PMP_MAX_BLOCK)
+				return q;
+			size_t old = heap_usable(p);
+			q = when_full(n, 0, 0);
+			if (q) {
+				memcpy(q, p, old < n ? old : n);
+				ENTER();
+				pmp_free(h, p);
+				LEAVE(h);
+			}
+			return q;
+		}
+		/* no writable heap: move the data out, leave the block */
+		if (n == 0)
+			return NULL;
+		size_t old = heap_usable(p);
+		void *q = jefb_malloc(n);
+		if (q)
+			memcpy(q, p, old < n ? old : n);
+		return q;
+	}
+	struct pmp_heap *h = alloc_heap();
+	if (h && n > 0) {
+		/* a block from before init (or from a nested call) moves into the heap */
+		ENTER();
+		void *q = pmp_malloc(h, n);
+		LEAVE(h);
+		if (q) {
+			size_t old = jefb_malloc_usable_size(p);
+			memcpy(q, p, old < n ? old : n);
+			jefb_free(p);
+			return q;
+		}
+		if (n > PMP_MAX_BLOCK)
+			return NULL;
+		if (_pmp_opts.on_full == FULL_ENOMEM) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		if (_pmp_opts.on_full == FULL_ABORT)
+			_pmp_os_fatal("pmempreload: heap full (PMEMPRELOAD_ON_FULL=abort)\n");
+	}
+	FALLBACK_COUNT();
+	return jefb_realloc(p, n);
+}
+
+EXPORT void *reallocarray(void *p, size_t nmemb, size_t size)
+{
+	size_t n;
+	if (__builtin_mul_overflow(nmemb, size, &n)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return realloc(p, n);
+}
+
+/* align: a power of two (callers check) */
+static void *aligned(size_t align, size_t n)
+{
+	if (align <= PMP_ALIGN)
+		return malloc(n);
+	struct pmp_heap *h = alloc_heap();
+	if (h) {
+		ENTER();
+		void *p = pmp_memalign(h, align, n);
+		LEAVE(h);
+		if (p || n > PMP_MAX_BLOCK || align > ((size_t)1 << 40))
+			return p;
+		return when_full(n, align, 0);
+	}
+	FALLBACK_COUNT();
+	return jefb_aligned_alloc(align, n);
+}
+
+EXPORT void *aligned_alloc(size_t align, size_t n)
+{
+	if (align == 0 || (align & (align - 1))) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return aligned(align, n);
+}
+
+EXPORT void *memalign(size_t align, size_t n)
+{
+	if (align > SIZE_MAX / 2 + 1) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (align & (align - 1)) /* glibc rounds a non-power of two up */
+		align = (size_t)1 << (64 - __builtin_clzll((unsigned long long)align));
+	return aligned(align ? align : 1, n);
+}
+
+EXPORT int posix_memalign(void **out, size_t align, size_t n)
+{
+	if (align < sizeof(void *) || (align & (align - 1)))
+		return EINVAL;
+	int saved = errno;
+	void *p = aligned(align, n);
+	int e = p ? 0 : errno ? errno : ENOMEM;
+	errno = saved;
+	if (p)
+		*out = p;
+	return e;
+}
+
+EXPORT void *valloc(size_t n)
+{
+	return aligned(PMP_PAGE, n);
+}
+
+EXPORT void *pvalloc(size_t n)
+{
+	size_t r;
+	if (__builtin_add_overflow(n, (size_t)PMP_PAGE - 1, &r)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	r &= ~(size_t)(PMP_PAGE - 1);
+	return aligned(PMP_PAGE, r ? r : PMP_PAGE);
+}
+
+EXPORT size_t malloc_usable_size(void *p)
+{
+	if (!p)
+		return 0;
+	if (_pmp_routes(p))
+		return heap_usable(p);
+	return jefb_malloc_usable_size(p);
+}
+
+/* ---- stand-ins: the glibc knobs have no meaning here, the statistics come from the heap ---- */
+
+EXPORT int malloc_trim(size_t pad)
+{
+	return 0; /* nothing was released; the heap gives disk back on its own */
+}
+
+EXPORT int mallopt(int param, int value)
+{
+	return 1; /* accepted and ignored, as glibc does for parameters it does not know */
+}
+
+static void heap_stats(pmp_stats_t *s)
+{
+	memset(s, 0, sizeof *s);
+	struct pmp_heap *h = (struct pmp_heap *)pmp_default();
+	if (h)
+		pmp_stats(h, s);
+}
+
+EXPORT struct mallinfo2 mallinfo2(void)
+{
+	pmp_stats_t s;
+	heap_stats(&s);
+	struct mallinfo2 m;
+	memset(&m, 0, sizeof m);
+	m.arena = s.mapped;
+	m.ordblks = s.free_blocks;
+	m.uordblks = s.used_bytes;
+	m.fordblks = s.free_bytes;
+	m.keepcost = s.largest_free;
+	return m;
+}
+
+static int clamp_int(size_t v)
+{
+	return v > (size_t)__INT_MAX__ ? __INT_MAX__ : (int)v;
+}
+
+EXPORT struct mallinfo mallinfo(void)
+{
+	struct mallinfo2 m2 = mallinfo2();
+	struct mallinfo m;
+	memset(&m, 0, sizeof m);
+	m.arena = clamp_int(m2.arena);
+	m.ordblks = clamp_int(m2.ordblks);
+	m.uordblks = clamp_int(m2.uordblks);
+	m.fordblks = clamp_int(m2.fordblks);
+	m.keepcost = clamp_int(m2.keepcost);
+	return m;
+}
+
+EXPORT int malloc_info(int options, FILE *fp)
+{
+	if (options != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	pmp_stats_t s;
+	heap_stats(&s);
+	fprintf(fp,
+		"<malloc version=\"pmempreload-1\">\n"
+		"<heap nr=\"0\">\n"
+		"<total type=\"used\" count=\"%llu\" size=\"%llu\"/>\n"
+		"<total type=\"free\" count=\"%llu\" size=\"%llu\"/>\n"
+		"<system type=\"current\" size=\"%llu\"/>\n"
+		"<system type=\"max\" size=\"%llu\"/>\n"
+		"</heap>\n"
+		"</malloc>\n",
+		(unsigned long long)s.used_blocks, (unsigned long long)s.used_bytes,
+		(unsigned long long)s.free_blocks, (unsigned long long)s.free_bytes,
+		(unsigned long long)s.mapped, (unsigned long long)s.reserved);
+	return 0;
+}
+
+EXPORT void malloc_stats(void)
+{
+	pmp_stats_t s;
+	heap_stats(&s);
+	char buf[512], *o = buf, *end = buf + sizeof buf - 1;
+	o = _pmp_fmt_str(o, end, "pmempreload heap: mapped bytes = ");
+	o = _pmp_fmt_u64(o, end, s.mapped);
+	o = _pmp_fmt_str(o, end, "\nin use bytes     = ");
+	o = _pmp_fmt_u64(o, end, s.used_bytes);
+	o = _pmp_fmt_str(o, end, "\nin use blocks    = ");
+	o = _pmp_fmt_u64(o, end, s.used_blocks);
+	o = _pmp_fmt_str(o, end, "\nfree bytes       = ");
+	o = _pmp_fmt_u64(o, end, s.free_bytes);
+	o = _pmp_fmt_str(o, end, "\nmallocs          = ");
+	o = _pmp_fmt_u64(o, end, s.n_malloc);
+	o = _pmp_fmt_str(o, end, "\nfrees            = ");
+	o = _pmp_fmt_u64(o, end, s.n_free);
+	o = _pmp_fmt_str(o, end, "\n");
+	*o = 0;
+	_pmp_os_write_err(buf);
+}

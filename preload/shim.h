@@ -1,0 +1,100 @@
+/* shim.h: what the files of the preload shim share: options, state, the fallback allocator, the routing range.
+ *
+ * Holds: the parsed options (filled once by options.c), the init state machine's states, the thread-local re-entry
+ * depth, the process heap and its address range, and the renamed jemalloc entry points (jefb_*).
+ * Must never: hold anything that allocates to initialise, or be included by core/os code (calls go down only).
+ */
+#ifndef PMP_SHIM_H
+#define PMP_SHIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../src/core/heap.h"
+
+/* ---- the fallback: jemalloc from libjemalloc_pic.a, every public symbol renamed malloc -> jefb_malloc ---- */
+PMP_HIDDEN void *jefb_malloc(size_t n);
+PMP_HIDDEN void *jefb_calloc(size_t nmemb, size_t size);
+PMP_HIDDEN void *jefb_realloc(void *p, size_t n);
+PMP_HIDDEN void jefb_free(void *p);
+PMP_HIDDEN void *jefb_aligned_alloc(size_t align, size_t n);
+PMP_HIDDEN void *jefb_memalign(size_t align, size_t n);
+PMP_HIDDEN int jefb_posix_memalign(void **out, size_t align, size_t n);
+PMP_HIDDEN size_t jefb_malloc_usable_size(void *p);
+
+/* ---- options (options.c): one descriptor table, read once by init ---- */
+enum { MODE_FRESH, MODE_OPEN, MODE_READONLY };
+enum { KEEP_CRASH, KEEP_ALWAYS, KEEP_NEVER, KEEP_DEFAULT };
+enum { FORK_SNAPSHOT, FORK_COPY, FORK_UNSAFE };
+enum { FULL_FALLBACK, FULL_ENOMEM, FULL_ABORT };
+enum { SYNC_NONE, SYNC_COMMIT, SYNC_EXIT };
+enum { TRACK_OFF, TRACK_CALLSITE };
+
+#define SHIM_PATH_MAX 4096
+
+struct shim_opts {
+	char path[SHIM_PATH_MAX]; /* pattern (not expanded) */
+	uint64_t size;            /* reserved bytes */
+	uint64_t addr;            /* base address */
+	int mode, keep, fork, on_full, sync, track;
+	int check;                /* 0, 1, 2 */
+	unsigned check_every_log2;/* level 2: full pmp_check every 2^N heap operations */
+	int zero, crash, log;
+	char exe[1024];           /* PMEMPRELOAD_EXE globs, comma separated; empty = all */
+};
+PMP_HIDDEN extern struct shim_opts _pmp_opts;
+/* parse every PMEMPRELOAD_* variable (secure_getenv) into _pmp_opts; bad values warn and keep the default */
+PMP_HIDDEN void _pmp_opts_load(void);
+/* write a line to stderr when the log level is at least level: "pmempreload: a b c\n" (no allocation) */
+PMP_HIDDEN void _pmp_log(int level, const char *a, const char *b, const char *c);
+/* glob match of name against a comma-separated list of patterns (*, ?, [..]) */
+PMP_HIDDEN int _pmp_glob_list(const char *patterns, const char *name);
+
+/* ---- path patterns (path.c) ---- */
+/* Expand pattern (%p %e %t %u %%) into out; 0 or ENAMETOOLONG/EINVAL. pid given so a forked child names its own. */
+PMP_HIDDEN int _pmp_path_expand(const char *pattern, uint64_t pid, char *out, size_t len);
+/* the default pattern ${TMPDIR:-/tmp}/pmempreload-%u/%e.%p.heap */
+PMP_HIDDEN void _pmp_path_default(char *out, size_t len);
+/* make the directory of path (one level, 0700); for `vet` also refuse one not ours or open to others */
+PMP_HIDDEN int _pmp_path_mkdir(const char *path, int vet);
+/* the basename of this process's executable, into out */
+PMP_HIDDEN void _pmp_exe_name(char *out, size_t len);
+/* small allocation-free formatting helpers */
+PMP_HIDDEN char *_pmp_fmt_u64(char *o, char *end, uint64_t v);
+PMP_HIDDEN char *_pmp_fmt_str(char *o, char *end, const char *s);
+
+/* ---- state (init.c) ---- */
+enum { ST_UNINIT = 0, ST_INIT = 1, ST_ACTIVE = 2, ST_INERT = 3 };
+PMP_HIDDEN extern int _pmp_state;
+PMP_HIDDEN extern __thread int _pmp_depth __attribute__((tls_model("initial-exec")));
+/* writable process heap; NULL when inert, read-only, or after the exit handler sealed the file (late calls then
+ * allocate from the fallback and frees of heap blocks are dropped, so the file stays as it was at exit) */
+PMP_HIDDEN extern struct pmp_heap *_pmp_heap;
+PMP_HIDDEN extern uintptr_t _pmp_lo, _pmp_len; /* routing range: [lo, lo+len) belongs to the heap */
+PMP_HIDDEN void _pmp_shim_init(void);
+PMP_HIDDEN extern uint64_t _pmp_fallback_allocs; /* allocations served by jemalloc (statistics for the log) */
+/* heap file bookkeeping shared with fork.c and crash.c */
+struct shim_file {
+	char path[SHIM_PATH_MAX]; /* expanded path of the heap file this process owns */
+	uint64_t owner_pid;       /* the process that owns the file (a forked child does not) */
+	uint64_t dev, ino;        /* identity of the file, to never unlink someone else's */
+	int fd;                   /* the heap file descriptor (for closing in a forked child), -1 if unknown */
+	int keep;                 /* resolved KEEP policy */
+};
+PMP_HIDDEN extern struct shim_file _pmp_file;
+/* open the process heap at an expanded path under the current options; 0 or an error (PMP_E* / errno) */
+PMP_HIDDEN int _pmp_open_heap(uint64_t pid, struct pmp_heap **out);
+/* after a successful open: record fd/dev/ino of _pmp_file.path */
+PMP_HIDDEN void _pmp_file_adopt(struct pmp_heap *h);
+
+/* ---- fork (fork.c) and crash (crash.c) ---- */
+PMP_HIDDEN void _pmp_fork_install(void);
+PMP_HIDDEN void _pmp_crash_install(void);
+
+static inline int _pmp_routes(const void *p)
+{
+	return (uintptr_t)p - __atomic_load_n(&_pmp_lo, __ATOMIC_RELAXED) <
+	       __atomic_load_n(&_pmp_len, __ATOMIC_RELAXED);
+}
+
+#endif
