@@ -1,0 +1,16 @@
+#!/bin/bash
+# t-fork.sh: fork 100 times while 4 threads allocate (snapshot), 30 times (copy): no deadlock, children isolated,
+# the parent's heap (and in copy mode every child's file) passes pmp_check.
+. "$(dirname "$0")/lib.sh"
+PMEMPRELOAD_FORK=snapshot timeout 120 env LD_PRELOAD="$PRELOAD" PMEMPRELOAD_PATH="$HEAPS/%e.%p.heap" \
+	PMEMPRELOAD_KEEP=always "$FORKTHREADS" 100 >"$T/snap.out" || fail "snapshot: forkthreads failed or hung"
+cat "$T/snap.out"
+grep -q 'failures=0 isolated=1' "$T/snap.out" || fail "snapshot: children failed or wrote into the parent"
+check_heaps 1
+[ "$(ls "$HEAPS" | wc -l)" -eq 1 ] || fail "snapshot children must not create heap files"
+rm -f "$HEAPS"/*
+PMEMPRELOAD_FORK=copy timeout 120 env LD_PRELOAD="$PRELOAD" PMEMPRELOAD_PATH="$HEAPS/%e.%p.heap" \
+	PMEMPRELOAD_KEEP=always "$FORKTHREADS" 30 >"$T/copy.out" || fail "copy: forkthreads failed or hung"
+cat "$T/copy.out"
+grep -q 'failures=0 isolated=1' "$T/copy.out" || fail "copy: children failed or wrote into the parent"
+check_heaps 31
