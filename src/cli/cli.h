@@ -1,0 +1,124 @@
+/* cli.h: what the files of the `pmempreload` command share: the opened heap view, argument parsing, address
+ * translation, the JSON writer and one entry point per verb.
+ *
+ * Must never: include anything from src/core or other internal headers: the command sees a heap only through the
+ * public API (include/pmempreload.h), exactly as a user's program would.
+ */
+#ifndef PMP_CLI_H
+#define PMP_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "pmempreload.h"
+
+/* exit codes of every verb */
+#define CLI_OK 0
+#define CLI_FAIL 1  /* inconsistent, or what was asked for is not there */
+#define CLI_ERR 2   /* usage or I/O error, unreadable heap */
+
+/* ---- a heap file opened read-only (open.c) ---- */
+struct cli_root {
+	char name[PMP_ROOT_NAME_MAX + 1];
+	uint64_t addr;   /* original address */
+};
+
+struct cli_heap {
+	const char *path;
+	pmp_heap_t *h;
+	pmp_info_t info;        /* writer strings NUL-terminated by cli_open */
+	uint64_t base;          /* original base address */
+	uint64_t mapped;        /* bytes of the heap from base */
+	const uint8_t *local;   /* where this process reads offset 0 */
+	pmp_block_t *blocks;    /* in address order, after cli_load_blocks */
+	size_t nblocks;
+	struct cli_root *roots; /* after cli_load_roots */
+	size_t nroots;
+};
+
+/* Open read-only at the original address, elsewhere when it is taken. 0, or CLI_ERR with one line printed. */
+int cli_open(const char *path, struct cli_heap *ch);
+void cli_close(struct cli_heap *ch);
+/* CLI_OK; CLI_FAIL when the chain is damaged part way (a warning is printed, the blocks before it are kept);
+ * CLI_ERR when nothing could be read. */
+int cli_load_blocks(struct cli_heap *ch);
+int cli_load_roots(struct cli_heap *ch);
+/* the block whose bytes (header included) contain the original address a, or NULL */
+const pmp_block_t *cli_block_at(const struct cli_heap *ch, uint64_t a);
+/* readable pointer for [a, a+len) given as original addresses, or NULL when outside the heap */
+const uint8_t *cli_local(const struct cli_heap *ch, uint64_t a, uint64_t len);
+/* original address of a pointer into this process's view (roots come back as local pointers) */
+uint64_t cli_orig(const struct cli_heap *ch, const void *p);
+const char *cli_state_name(int state);
+/* one error line: "pmempreload: <path>: <what>" */
+void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- arguments (main.c) ---- */
+struct cli_opt {
+	const char *name;     /* "--json", "-o" */
+	const char **value;   /* non-NULL: the option takes a value */
+	int *flag;            /* set to 1 when the option is present (flags only) */
+};
+/* Parse argv[1..] (argv[0] is the verb). Options may appear anywhere; "--" ends them. Positionals go to pos.
+ * Returns 0, or CLI_ERR after printing the problem and the verb's usage. */
+int cli_args(int argc, char **argv, const struct cli_opt *opts, const char **pos, int min_pos, int max_pos,
+	     int *npos);
+/* numbers: decimal or 0x hex; sizes also take K/M/G/T. 0 or -1 (message printed) */
+int cli_parse_addr(const char *s, uint64_t *out);
+int cli_parse_size(const char *s, uint64_t *out);
+void cli_usage_verb(const char *verb);
+
+/* ---- JSON writer (json.c) ---- */
+#define CLI_JSON_DEPTH 16
+struct cli_json {
+	FILE *f;
+	int depth;
+	int count[CLI_JSON_DEPTH]; /* members written at each level: a comma before every one but the first */
+};
+/* opens the top-level object and writes "schema": 1 and "verb" */
+void json_begin(struct cli_json *j, FILE *f, const char *verb);
+void json_end(struct cli_json *j); /* closes the top-level object, newline */
+/* key is NULL inside an array */
+void json_obj(struct cli_json *j, const char *key);
+void json_obj_end(struct cli_json *j);
+void json_arr(struct cli_json *j, const char *key);
+void json_arr_end(struct cli_json *j);
+void json_str(struct cli_json *j, const char *key, const char *s);
+void json_bytes(struct cli_json *j, const char *key, const void *p, size_t n); /* any bytes, escaped */
+void json_hex(struct cli_json *j, const char *key, const void *p, size_t n); /* "0a1b.." */
+void json_u64(struct cli_json *j, const char *key, uint64_t v);
+void json_i64(struct cli_json *j, const char *key, int64_t v);
+void json_bool(struct cli_json *j, const char *key, int v);
+void json_null(struct cli_json *j, const char *key);
+void json_addr(struct cli_json *j, const char *key, uint64_t a); /* "0x..." string: 64-bit safe for every reader */
+
+/* ---- formatting helpers (main.c) ---- */
+/* "2024-05-01T12:00:00.123Z" into buf (>= 32 bytes); "-" for 0 */
+const char *cli_time(uint64_t ns, char *buf, size_t len);
+/* printable rendering of bytes: \n, \t, \xNN */
+void cli_print_escaped(FILE *f, const uint8_t *p, size_t n);
+/* the same for a NUL-terminated string from the heap file (paths, names): no terminal control bytes get through */
+void cli_print_str(FILE *f, const char *s);
+
+/* "SIGSEGV" etc., or "signal N" (crash.c) */
+const char *cli_signame(int sig, char *buf, size_t len);
+
+/* ---- verbs: argc/argv start at the verb name; return the exit code ---- */
+int cli_run(int argc, char **argv);
+int cli_info(int argc, char **argv);
+int cli_check(int argc, char **argv);
+int cli_stats(int argc, char **argv);
+int cli_blocks(int argc, char **argv);
+int cli_roots(int argc, char **argv);
+int cli_whatis(int argc, char **argv);
+int cli_refs(int argc, char **argv);
+int cli_grep(int argc, char **argv);
+int cli_strings(int argc, char **argv);
+int cli_hexdump(int argc, char **argv);
+int cli_dump(int argc, char **argv);
+int cli_crash(int argc, char **argv);
+int cli_map(int argc, char **argv);
+int cli_leaks(int argc, char **argv);
+
+#endif

@@ -1,0 +1,245 @@
+/* main.c: the `pmempreload` command's entry point: verb dispatch, usage text, option parsing and the small
+ * formatting helpers every verb shares.
+ *
+ * Must never: open a heap or know any verb's internals; a verb is reached only through its cli_<verb> function.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+struct verb {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *args;
+	const char *help;
+};
+
+static const struct verb verbs[] = {
+	{"run", cli_run, "[--heap FILE] [--keep always|crash|never] [--mode fresh|open|readonly] [--size S] [--] PROG [ARGS...]",
+	 "run PROG with its heap in FILE (default ./PROG.heap)"},
+	{"info", cli_info, "[--json] FILE", "superblock: address, size, writer, clean or not, crash record"},
+	{"check", cli_check, "[--json] FILE", "check the heap's invariants; exit 1 if inconsistent"},
+	{"stats", cli_stats, "[--json] FILE", "counters and a size histogram of used and free blocks"},
+	{"blocks", cli_blocks, "[--json] [--used|--free] [--min N] [--limit N] FILE", "one line per block"},
+	{"roots", cli_roots, "[--json] FILE [NAME]", "named roots: name, address, block size"},
+	{"whatis", cli_whatis, "[--json] FILE ADDR", "the block containing ADDR, the offset into it, roots at it"},
+	{"refs", cli_refs, "[--json] FILE ADDR", "used blocks holding a pointer into the block containing ADDR"},
+	{"grep", cli_grep, "[--json] FILE PATTERN", "fixed string in used blocks: block, offset, context"},
+	{"strings", cli_strings, "[--json] [--min N] FILE", "printable runs in used blocks"},
+	{"hexdump", cli_hexdump, "[--json] FILE ADDR [LEN]", "bytes at ADDR (default 256)"},
+	{"dump", cli_dump, "FILE ADDR -o OUT", "write the bytes of the block containing ADDR to OUT (- for stdout)"},
+	{"crash", cli_crash, "[--json] [--raw] FILE", "the crash record, frames symbolised with addr2line"},
+	{"map", cli_map, "FILE [-o OUT.svg]", "an SVG picture of the heap"},
+	{"leaks", cli_leaks, "[--json] FILE", "used blocks not reachable from the roots (conservative scan)"},
+};
+
+#define NVERBS (sizeof verbs / sizeof verbs[0])
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: pmempreload <verb> [options] <heap-file> ...\n\n");
+	for (size_t i = 0; i < NVERBS; i++)
+		fprintf(f, "  %-8s %s\n           %s\n", verbs[i].name, verbs[i].args, verbs[i].help);
+	fprintf(f, "\nHeap files are opened read-only; addresses shown are the writer's.\n"
+		   "Exit status: 0 ok, 1 inconsistent or not found, 2 usage or I/O error.\n");
+}
+
+void cli_usage_verb(const char *verb)
+{
+	for (size_t i = 0; i < NVERBS; i++)
+		if (!strcmp(verbs[i].name, verb)) {
+			fprintf(stderr, "usage: pmempreload %s %s\n", verbs[i].name, verbs[i].args);
+			return;
+		}
+}
+
+void cli_errorf(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("pmempreload: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+int cli_args(int argc, char **argv, const struct cli_opt *opts, const char **pos, int min_pos, int max_pos,
+	     int *npos)
+{
+	int n = 0, only_pos = 0;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!only_pos && !strcmp(a, "--")) {
+			only_pos = 1;
+			continue;
+		}
+		if (only_pos || a[0] != '-' || !a[1]) {
+			if (n >= max_pos) {
+				cli_errorf("%s: unexpected argument '%s'", argv[0], a);
+				goto bad;
+			}
+			pos[n++] = a;
+			continue;
+		}
+		const struct cli_opt *o = opts;
+		size_t alen = strcspn(a, "=");
+		for (; o && o->name; o++)
+			if (strlen(o->name) == alen && !strncmp(o->name, a, alen))
+				break;
+		if (!o || !o->name) {
+			cli_errorf("%s: unknown option '%s'", argv[0], a);
+			goto bad;
+		}
+		if (o->value) {
+			if (a[alen] == '=') {
+				*o->value = a + alen + 1;
+			} else if (i + 1 < argc) {
+				*o->value = argv[++i];
+			} else {
+				cli_errorf("%s: option %s needs a value", argv[0], o->name);
+				goto bad;
+			}
+		} else {
+			if (a[alen] == '=') {
+				cli_errorf("%s: option %s takes no value", argv[0], o->name);
+				goto bad;
+			}
+			*o->flag = 1;
+		}
+	}
+	if (n < min_pos) {
+		cli_errorf("%s: missing argument", argv[0]);
+		goto bad;
+	}
+	*npos = n;
+	return 0;
+bad:
+	cli_usage_verb(argv[0]);
+	return CLI_ERR;
+}
+
+static int parse_num(const char *s, uint64_t *out, int suffixes)
+{
+	if (!s || !*s || *s == '-' || isspace((unsigned char)*s))
+		return -1;
+	errno = 0;
+	char *end;
+	unsigned long long v = strtoull(s, &end, 0);
+	if (errno || end == s)
+		return -1;
+	unsigned shift = 0;
+	if (suffixes && *end) {
+		switch (toupper((unsigned char)*end)) {
+		case 'K': shift = 10; break;
+		case 'M': shift = 20; break;
+		case 'G': shift = 30; break;
+		case 'T': shift = 40; break;
+		default: return -1;
+		}
+		end++;
+		if (toupper((unsigned char)*end) == 'B' || *end == 'i')
+			end += *end == 'i' ? (toupper((unsigned char)end[1]) == 'B' ? 2 : 1) : 1;
+	}
+	if (*end)
+		return -1;
+	if (shift && v > (UINT64_MAX >> shift))
+		return -1;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+int cli_parse_addr(const char *s, uint64_t *out)
+{
+	if (parse_num(s, out, 0)) {
+		cli_errorf("'%s' is not an address (decimal or 0x hex)", s);
+		return -1;
+	}
+	return 0;
+}
+
+int cli_parse_size(const char *s, uint64_t *out)
+{
+	if (parse_num(s, out, 1)) {
+		cli_errorf("'%s' is not a size (a number, optionally with K, M, G or T)", s);
+		return -1;
+	}
+	return 0;
+}
+
+const char *cli_time(uint64_t ns, char *buf, size_t len)
+{
+	if (!ns) {
+		snprintf(buf, len, "-");
+		return buf;
+	}
+	time_t t = (time_t)(ns / 1000000000u);
+	struct tm tm;
+	if (!gmtime_r(&t, &tm)) {
+		snprintf(buf, len, "%llu ns", (unsigned long long)ns);
+		return buf;
+	}
+	char day[32];
+	strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, len, "%s.%03uZ", day, (unsigned)(ns % 1000000000u / 1000000u));
+	return buf;
+}
+
+void cli_print_escaped(FILE *f, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = p[i];
+		if (c == '\n')
+			fputs("\\n", f);
+		else if (c == '\t')
+			fputs("\\t", f);
+		else if (c == '\\')
+			fputs("\\\\", f);
+		else if (c >= 0x20 && c < 0x7f)
+			fputc(c, f);
+		else
+			fprintf(f, "\\x%02x", c);
+	}
+}
+
+void cli_print_str(FILE *f, const char *s)
+{
+	cli_print_escaped(f, (const uint8_t *)s, strlen(s));
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return CLI_ERR;
+	}
+	const char *v = argv[1];
+	if (!strcmp(v, "-h") || !strcmp(v, "--help") || !strcmp(v, "help")) {
+		usage(stdout);
+		return CLI_OK;
+	}
+	if (!strcmp(v, "--version") || !strcmp(v, "version")) {
+		printf("pmempreload %d.%d\n", PMP_VERSION_MAJOR, PMP_VERSION_MINOR);
+		return CLI_OK;
+	}
+	for (size_t i = 0; i < NVERBS; i++)
+		if (!strcmp(verbs[i].name, v)) {
+			for (int k = 2; verbs[i].fn != cli_run && k < argc && strcmp(argv[k], "--"); k++)
+				if (!strcmp(argv[k], "-h") || !strcmp(argv[k], "--help")) {
+					printf("usage: pmempreload %s %s\n  %s\n", verbs[i].name, verbs[i].args, verbs[i].help);
+					return CLI_OK;
+				}
+			int rc = verbs[i].fn(argc - 1, argv + 1);
+			if (fflush(stdout) || ferror(stdout)) {
+				cli_errorf("write error on standard output: %s", strerror(errno));
+				return CLI_ERR;
+			}
+			return rc;
+		}
+	cli_errorf("unknown verb '%s' (pmempreload --help lists them)", v);
+	return CLI_ERR;
+}

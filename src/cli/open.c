@@ -1,0 +1,168 @@
+/* open.c: opening a heap file for the command (read-only, private, moved when its address is taken), reporting
+ * why it cannot be opened, and the block and root tables every inspecting verb works from.
+ *
+ * Must never: write to the heap file, trust a pointer read from it without translating and bounds-checking it, or
+ * print an in-heap address other than the original (writer's) one.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+
+int cli_open(const char *path, struct cli_heap *ch)
+{
+	memset(ch, 0, sizeof *ch);
+	ch->path = path;
+	pmp_file_opts_t o;
+	memset(&o, 0, sizeof o);
+	o.mode = PMP_OPEN_READONLY;
+	o.flags = PMP_FILE_ANYADDR;
+	int e = pmp_file_open(path, &o, &ch->h);
+	if (e) {
+		struct stat st;
+		if (e == PMP_ESHORT && !stat(path, &st) && st.st_size == 0)
+			cli_errorf("%s: empty file, not a heap", path);
+		else
+			cli_errorf("%s: %s", path, pmp_strerror(e));
+		ch->h = NULL;
+		return CLI_ERR;
+	}
+	if ((e = pmp_info(ch->h, &ch->info)) != 0) {
+		cli_errorf("%s: %s", path, pmp_strerror(e));
+		cli_close(ch);
+		return CLI_ERR;
+	}
+	/* the strings come from the file: terminate them whatever it holds */
+	ch->info.writer_exe[sizeof ch->info.writer_exe - 1] = 0;
+	ch->info.writer_boot_id[sizeof ch->info.writer_boot_id - 1] = 0;
+	ch->base = (uint64_t)(uintptr_t)ch->info.base;
+	ch->mapped = ch->info.mapped;
+	ch->local = ch->info.mapped_at;
+	return 0;
+}
+
+void cli_close(struct cli_heap *ch)
+{
+	if (ch->h)
+		pmp_close(ch->h);
+	free(ch->blocks);
+	free(ch->roots);
+	memset(ch, 0, sizeof *ch);
+}
+
+struct collect {
+	pmp_block_t *v;
+	size_t n, cap;
+};
+
+static int collect_block(const pmp_block_t *b, void *user)
+{
+	struct collect *c = user;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 1024;
+		pmp_block_t *v = realloc(c->v, cap * sizeof *v);
+		if (!v)
+			return ENOMEM;
+		c->v = v;
+		c->cap = cap;
+	}
+	c->v[c->n++] = *b;
+	return 0;
+}
+
+int cli_load_blocks(struct cli_heap *ch)
+{
+	struct collect c = {0};
+	int e = pmp_walk(ch->h, collect_block, &c);
+	ch->blocks = c.v;
+	ch->nblocks = c.n;
+	if (e == PMP_ECORRUPT) {
+		cli_errorf("%s: warning: block chain damaged after %zu blocks; showing those (run 'pmempreload check')",
+			   ch->path, c.n);
+		return CLI_FAIL;
+	}
+	if (e) {
+		cli_errorf("%s: %s", ch->path, pmp_strerror(e));
+		return CLI_ERR;
+	}
+	return CLI_OK;
+}
+
+struct root_collect {
+	struct cli_heap *ch;
+	size_t cap;
+	int err;
+};
+
+static int collect_root(const char *name, void *p, void *user)
+{
+	struct root_collect *rc = user;
+	struct cli_heap *ch = rc->ch;
+	if (ch->nroots == rc->cap) {
+		size_t cap = rc->cap ? rc->cap * 2 : 16;
+		struct cli_root *v = realloc(ch->roots, cap * sizeof *v);
+		if (!v) {
+			rc->err = ENOMEM;
+			return 1;
+		}
+		ch->roots = v;
+		rc->cap = cap;
+	}
+	struct cli_root *r = &ch->roots[ch->nroots++];
+	snprintf(r->name, sizeof r->name, "%s", name);
+	r->addr = p ? cli_orig(ch, p) : 0;
+	return 0;
+}
+
+int cli_load_roots(struct cli_heap *ch)
+{
+	struct root_collect rc = {ch, 0, 0};
+	int e = pmp_root_list(ch->h, collect_root, &rc);
+	if (rc.err || (e && e != 1)) {
+		cli_errorf("%s: reading the roots: %s", ch->path, pmp_strerror(rc.err ? rc.err : e));
+		return CLI_ERR;
+	}
+	return CLI_OK;
+}
+
+const pmp_block_t *cli_block_at(const struct cli_heap *ch, uint64_t a)
+{
+	size_t lo = 0, hi = ch->nblocks;
+	while (lo < hi) { /* last block whose header starts at or before a */
+		size_t mid = lo + (hi - lo) / 2;
+		uint64_t start = (uint64_t)(uintptr_t)ch->blocks[mid].addr - (ch->blocks[mid].block_size - ch->blocks[mid].size);
+		if (start <= a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
+		return NULL;
+	const pmp_block_t *b = &ch->blocks[lo - 1];
+	uint64_t start = (uint64_t)(uintptr_t)b->addr - (b->block_size - b->size);
+	return a - start < b->block_size ? b : NULL;
+}
+
+const uint8_t *cli_local(const struct cli_heap *ch, uint64_t a, uint64_t len)
+{
+	if (a < ch->base || a - ch->base > ch->mapped || len > ch->mapped - (a - ch->base))
+		return NULL;
+	return ch->local + (a - ch->base);
+}
+
+uint64_t cli_orig(const struct cli_heap *ch, const void *p)
+{
+	return ch->base + (uint64_t)((const uint8_t *)p - ch->local);
+}
+
+const char *cli_state_name(int state)
+{
+	switch (state) {
+	case PMP_BLOCK_USED: return "used";
+	case PMP_BLOCK_FREE: return "free";
+	case PMP_BLOCK_CACHED: return "cached";
+	default: return "?";
+	}
+}

@@ -1,0 +1,188 @@
+/* whatis.c: the `whatis` verb (which block holds an address, the offset into it, the roots pointing at it) and the
+ * `refs` verb (which used blocks hold an aligned word pointing into that block).
+ *
+ * Must never: read a block through its original address (the view may be moved: payloads are read via .data), or
+ * read words past a block's usable bytes.
+ */
+#include <inttypes.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* where in the heap an address outside the arena's blocks falls; NULL when it is not in the heap at all */
+static const char *region(const struct cli_heap *ch, uint64_t a)
+{
+	if (a < ch->base || a - ch->base >= ch->info.reserved)
+		return NULL;
+	if (a - ch->base >= ch->mapped)
+		return "reserved address space beyond the heap's end (never written)";
+	uint64_t first = ch->nblocks ? ch->blocks[0].offset : ch->mapped;
+	if (a - ch->base < first)
+		return "heap metadata (superblock, free index, root table, crash record)";
+	return "the arena's end sentinel or a damaged part of the chain";
+}
+
+static int load(int argc, char **argv, struct cli_heap *ch, uint64_t *addr, int *json, const pmp_block_t **b,
+		int *brc)
+{
+	int n;
+	const char *pos[2];
+	const struct cli_opt opts[] = {{"--json", NULL, json}, {NULL, NULL, NULL}};
+	if (cli_args(argc, argv, opts, pos, 2, 2, &n) || cli_parse_addr(pos[1], addr))
+		return CLI_ERR;
+	if (cli_open(pos[0], ch))
+		return CLI_ERR;
+	*brc = cli_load_blocks(ch);
+	if (*brc == CLI_ERR || cli_load_roots(ch)) {
+		cli_close(ch);
+		return CLI_ERR;
+	}
+	*b = cli_block_at(ch, *addr);
+	return CLI_OK;
+}
+
+int cli_whatis(int argc, char **argv)
+{
+	struct cli_heap ch;
+	uint64_t a;
+	int json = 0, brc;
+	const pmp_block_t *b;
+	if (load(argc, argv, &ch, &a, &json, &b, &brc))
+		return CLI_ERR;
+	const char *where = b ? NULL : region(&ch, a);
+	struct cli_json j;
+	if (json) {
+		json_begin(&j, stdout, "whatis");
+		json_str(&j, "file", ch.path);
+		json_addr(&j, "address", a);
+		json_bool(&j, "found", b != NULL);
+	}
+	if (!b) {
+		if (json) {
+			if (where)
+				json_str(&j, "region", where);
+			json_end(&j);
+		} else if (where) {
+			printf("0x%" PRIx64 ": not in a block: %s\n", a, where);
+		} else {
+			printf("0x%" PRIx64 ": not in this heap (0x%" PRIx64 "-0x%" PRIx64 ")\n", a, ch.base, ch.base + ch.mapped);
+		}
+		cli_close(&ch);
+		return CLI_FAIL;
+	}
+	uint64_t start = (uint64_t)(uintptr_t)b->addr;
+	int64_t off = (int64_t)(a - start);
+	if (json) {
+		json_obj(&j, "block");
+		json_addr(&j, "address", start);
+		json_u64(&j, "size", b->size);
+		json_u64(&j, "block_size", b->block_size);
+		json_str(&j, "state", cli_state_name(b->state));
+		json_obj_end(&j);
+		json_i64(&j, "offset", off);
+		json_bool(&j, "in_header", off < 0);
+		json_arr(&j, "roots");
+	} else {
+		printf("0x%" PRIx64 " is %s %" PRId64 " of the %s block 0x%" PRIx64 " (size %zu)\n", a,
+		       off < 0 ? "in the header, offset" : "at offset", off, cli_state_name(b->state), start, b->size);
+	}
+	for (size_t i = 0; i < ch.nroots; i++) {
+		const struct cli_root *r = &ch.roots[i];
+		if (r->addr - start >= b->size && r->addr != start)
+			continue;
+		if (json)
+			json_str(&j, NULL, r->name);
+		else {
+			fputs("root: ", stdout);
+			cli_print_escaped(stdout, (const uint8_t *)r->name, strlen(r->name));
+			if (r->addr != start)
+				printf(" (at offset %" PRIu64 ")", r->addr - start);
+			putchar('\n');
+		}
+	}
+	if (json) {
+		json_arr_end(&j);
+		json_end(&j);
+	}
+	cli_close(&ch);
+	return brc;
+}
+
+int cli_refs(int argc, char **argv)
+{
+	struct cli_heap ch;
+	uint64_t a;
+	int json = 0, brc;
+	const pmp_block_t *t;
+	if (load(argc, argv, &ch, &a, &json, &t, &brc))
+		return CLI_ERR;
+	if (!t) {
+		cli_errorf("%s: 0x%" PRIx64 " is not in any block", ch.path, a);
+		cli_close(&ch);
+		return CLI_FAIL;
+	}
+	uint64_t lo = (uint64_t)(uintptr_t)t->addr, len = t->size;
+	struct cli_json j;
+	if (json) {
+		json_begin(&j, stdout, "refs");
+		json_str(&j, "file", ch.path);
+		json_obj(&j, "target");
+		json_addr(&j, "address", lo);
+		json_u64(&j, "size", t->size);
+		json_str(&j, "state", cli_state_name(t->state));
+		json_obj_end(&j);
+		json_arr(&j, "roots");
+	} else {
+		printf("block 0x%" PRIx64 " (size %zu, %s) is referenced by:\n", lo, t->size, cli_state_name(t->state));
+	}
+	uint64_t found = 0;
+	for (size_t i = 0; i < ch.nroots; i++)
+		if (ch.roots[i].addr - lo < len) {
+			found++;
+			if (json)
+				json_str(&j, NULL, ch.roots[i].name);
+			else {
+				fputs("  root ", stdout);
+				cli_print_escaped(stdout, (const uint8_t *)ch.roots[i].name, strlen(ch.roots[i].name));
+				putchar('\n');
+			}
+		}
+	if (json) {
+		json_arr_end(&j);
+		json_arr(&j, "holders");
+	}
+	for (size_t i = 0; i < ch.nblocks; i++) {
+		const pmp_block_t *b = &ch.blocks[i];
+		if (b->state != PMP_BLOCK_USED)
+			continue;
+		/* the payload address is 16-aligned in the writer's space, so word k is 8-aligned there too */
+		const uint8_t *d = b->data;
+		for (size_t k = 0; k + 8 <= b->size; k += 8) {
+			uint64_t w;
+			memcpy(&w, d + k, 8);
+			if (w - lo >= len)
+				continue;
+			found++;
+			uint64_t holder = (uint64_t)(uintptr_t)b->addr;
+			if (json) {
+				json_obj(&j, NULL);
+				json_addr(&j, "block", holder);
+				json_u64(&j, "offset", k);
+				json_addr(&j, "value", w);
+				json_obj_end(&j);
+			} else {
+				printf("  0x%" PRIx64 "+%zu (block 0x%" PRIx64 ", size %zu) holds 0x%" PRIx64 "\n", holder + k, k,
+				       holder, b->size, w);
+			}
+		}
+	}
+	if (json) {
+		json_arr_end(&j);
+		json_u64(&j, "count", found);
+		json_end(&j);
+	} else if (!found) {
+		printf("  nothing\n");
+	}
+	cli_close(&ch);
+	return !found ? CLI_FAIL : brc;
+}

@@ -1,0 +1,371 @@
+#!/usr/bin/env bash
+# cli_test.sh: the cli suite: runs every `pmempreload` verb on heap files built by mkheap/mkcrash and compares the
+# output with what was planted; feeds it hostile files. One group per meson test: cli_test.sh GROUP.
+#
+# Must never: depend on another group's files (each group has its own temp dir and heap address), or leave
+# processes behind (every command that could hang runs under timeout).
+set -u
+GROUP=$1
+: "${CLI:?}" "${MKHEAP:?}" "${MKCRASH:?}" "${SQUAT:?}" "${BUILD_ROOT:?}"
+T=$(mktemp -d "${TMPDIR:-/tmp}/pmp-cli-$GROUP.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+FAILS=0
+CHECKS=0
+
+fail() { echo "FAIL: $*" >&2; FAILS=$((FAILS + 1)); }
+ok() { CHECKS=$((CHECKS + 1)); }
+
+# run NAME EXPECTED_RC cmd...: output in $T/NAME.out / .err, asserts the exit code, never a signal or hang
+run() {
+	local name=$1 want=$2
+	shift 2
+	timeout 20 "$@" >"$T/$name.out" 2>"$T/$name.err"
+	RC=$?
+	if [ "$RC" -ne "$want" ]; then
+		fail "$name: exit $RC, wanted $want: $*"
+		sed 's/^/    | /' "$T/$name.err" >&2
+		return 1
+	fi
+	ok
+}
+# has NAME FILE(out|err) EXTENDED-REGEX
+has() {
+	if grep -Eq -- "$3" "$T/$1.$2"; then ok; else
+		fail "$1: $2 lacks /$3/"
+		sed 's/^/    | /' "$T/$1.$2" | head -20 >&2
+	fi
+}
+hasnt() {
+	if grep -Eq -- "$3" "$T/$1.$2"; then fail "$1: $2 has /$3/"; else ok; fi
+}
+# json NAME PYTHON-EXPR: the output parses (json.tool) and the expression over d is true
+json() {
+	if ! python3 -m json.tool "$T/$1.out" >/dev/null 2>"$T/$1.jerr"; then
+		fail "$1: output is not JSON: $(cat "$T/$1.jerr")"
+		return
+	fi
+	if python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if ($2) else 1)" "$T/$1.out"; then ok; else
+		fail "$1: JSON check failed: $2"
+		head -40 "$T/$1.out" | sed 's/^/    | /' >&2
+	fi
+}
+# one clean error line on stderr, nothing on stdout
+one_error() {
+	local n
+	n=$(wc -l <"$T/$1.err")
+	if [ "$n" -eq 1 ] && grep -q '^pmempreload: ' "$T/$1.err" && [ ! -s "$T/$1.out" ]; then ok; else
+		fail "$1: wanted one 'pmempreload:' error line, got $n lines"
+		sed 's/^/    | /' "$T/$1.err" >&2
+	fi
+}
+eq() { if [ "$2" = "$3" ]; then ok; else fail "$1: '$2' != '$3'"; fi; }
+hex() { printf '0x%x' "$(($1))"; }
+
+mkheap() { # mkheap FILE ADDR [--unclean]: plants, and sources what was planted into the shell
+	"$MKHEAP" "$@" >"$T/manifest" || { echo "mkheap failed" >&2; exit 1; }
+	# shellcheck disable=SC1090
+	. "$T/manifest"
+}
+
+group_verbs() {
+	local H=$T/v.heap
+	mkheap "$H" 0x620000000000
+	run info 0 "$CLI" info "$H"
+	has info out "^base: +0x620000000000"
+	has info out "^state: +clean"
+	has info out "writer: +.*mkheap"
+	has info out "no crash record"
+	run info_json 0 "$CLI" info --json "$H"
+	json info_json "d['schema']==1 and d['base']=='0x620000000000' and d['clean'] and not d['moved'] and not d['crash_record'] and d['writer']['pid']>0"
+
+	run check 0 "$CLI" check "$H"
+	has check out "^OK: .*\(${USED_BLOCKS} used, ${FREE_BLOCKS} free, 0 cached\), ${ROOTS} roots"
+	hasnt check out "not closed cleanly"
+	run check_json 0 "$CLI" check "$H" --json
+	json check_json "d['consistent'] and d['index_checked'] and d['used_blocks']==$USED_BLOCKS and d['roots']==$ROOTS and d['bytes_used']==$USED_BYTES"
+
+	run stats 0 "$CLI" stats "$H"
+	has stats out "^used: +${USED_BLOCKS} blocks, ${USED_BYTES} bytes"
+	has stats out "^free: +${FREE_BLOCKS} blocks"
+	run stats_json 0 "$CLI" stats --json "$H"
+	json stats_json "d['used_blocks']==$USED_BLOCKS and d['walk']['used_blocks']==$USED_BLOCKS and d['free_blocks']==$FREE_BLOCKS and d['walk']['free_blocks']==$FREE_BLOCKS and sum(b['used_blocks'] for b in d['histogram'])==$USED_BLOCKS and sum(b['free_blocks'] for b in d['histogram'])==$FREE_BLOCKS and d['walk']['used_bytes']==$USED_BYTES and d['n_free']>=$FREED"
+	# the 100000-byte block is in the [64K, 128K) bucket; the five freed 64-byte blocks in [64, 128)
+	json stats_json "any(b['min_size']==65536 and b['used_blocks']==1 for b in d['histogram']) and any(b['min_size']==64 and b['free_blocks']>=$FREED for b in d['histogram'])"
+
+	run blocks 0 "$CLI" blocks "$H"
+	eq blocks_count "$(wc -l <"$T/blocks.out")" "$((USED_BLOCKS + FREE_BLOCKS))"
+	has blocks out "^$(printf '0x%012x' $((CONFIG))) +[0-9]+ used$"
+	run blocks_used 0 "$CLI" blocks --used "$H"
+	eq blocks_used "$(wc -l <"$T/blocks_used.out")" "$USED_BLOCKS"
+	run blocks_free 0 "$CLI" blocks --free "$H"
+	eq blocks_free "$(wc -l <"$T/blocks_free.out")" "$FREE_BLOCKS"
+	run blocks_min 0 "$CLI" blocks --used --min 50000 "$H"
+	eq blocks_min "$(awk '{print $1}' "$T/blocks_min.out")" "$(printf '0x%012x' $((BIG)))"
+	run blocks_limit 0 "$CLI" blocks --limit 3 "$H"
+	eq blocks_limit "$(wc -l <"$T/blocks_limit.out")" 3
+	run blocks_json 0 "$CLI" blocks --json --used "$H"
+	json blocks_json "d['count']==$USED_BLOCKS and all(b['state']=='used' for b in d['blocks']) and any(b['address']=='$CONFIG' and b['size']>=100 for b in d['blocks'])"
+	run blocks_both 2 "$CLI" blocks --used --free "$H"
+
+	run roots 0 "$CLI" roots "$H"
+	has roots out "^config -> $CONFIG \(size [0-9]+\)$"
+	has roots out "^holder -> $HOLDER "
+	has roots out "^list -> $LIST "
+	has roots out "^keep -> $KEEP "
+	has roots out "^big -> $BIG \(size 10[0-9]{4}\)$"
+	hasnt roots out "\["
+	run roots_one 0 "$CLI" roots "$H" big
+	eq roots_one "$(wc -l <"$T/roots_one.out")" 1
+	run roots_missing 1 "$CLI" roots "$H" nosuchroot
+	run roots_json 0 "$CLI" roots --json "$H"
+	json roots_json "d['count']==$ROOTS and {r['name']:r['address'] for r in d['roots']}['config']=='$CONFIG' and 'we\"ird\\\\name\t\xff' in [r['name'] for r in d['roots']] and all(r['valid'] for r in d['roots'])"
+
+	run whatis 0 "$CLI" whatis "$H" "$NEEDLE_ADDR"
+	has whatis out "^$NEEDLE_ADDR is at offset $NEEDLE_OFF of the used block $CONFIG "
+	has whatis out "^root: config$"
+	run whatis_inner 0 "$CLI" whatis "$H" "$TARGET_INNER"
+	has whatis_inner out "at offset $TARGET_INNER_OFF of the used block $TARGET "
+	hasnt whatis_inner out "^root:"
+	run whatis_hdr 0 "$CLI" whatis "$H" "$(hex "$CONFIG - 8")"
+	has whatis_hdr out "in the header, offset -8 of the used block $CONFIG"
+	run whatis_json 0 "$CLI" whatis --json "$H" "$NEEDLE_ADDR"
+	json whatis_json "d['found'] and d['block']['address']=='$CONFIG' and d['offset']==$NEEDLE_OFF and d['roots']==['config']"
+	run whatis_meta 1 "$CLI" whatis "$H" "$(hex "$BASE + 0x100")"
+	has whatis_meta out "metadata"
+	run whatis_out 1 "$CLI" whatis "$H" 0x1000
+	has whatis_out out "not in this heap"
+	run whatis_bad 2 "$CLI" whatis "$H" nonsense
+
+	run refs 0 "$CLI" refs "$H" "$TARGET"
+	has refs out "^  $(hex "$HOLDER + $HOLDER_OFF")\+$HOLDER_OFF \(block $HOLDER, size [0-9]+\) holds $TARGET_INNER$"
+	eq refs_count "$(grep -c holds "$T/refs.out")" 1
+	run refs_json 0 "$CLI" refs --json "$H" "$TARGET_INNER"
+	json refs_json "d['target']['address']=='$TARGET' and d['holders']==[{'block':'$HOLDER','offset':$HOLDER_OFF,'value':'$TARGET_INNER'}] and d['roots']==[]"
+	run refs_node 0 "$CLI" refs "$H" "$NODE2"
+	has refs_node out "^  0x[0-9a-f]+\+0 \(block 0x[0-9a-f]+, size [0-9]+\) holds $NODE2$"
+	run refs_keep 0 "$CLI" refs "$H" "$KEEP"
+	has refs_keep out "^  root keep$"
+	run refs_leak 1 "$CLI" refs "$H" "$LEAK0"
+
+	run grep 0 "$CLI" grep "$H" "$NEEDLE"
+	has grep out "^$CONFIG\+$NEEDLE_OFF \(block size [0-9]+\): .*\[\[$NEEDLE\]\]"
+	eq grep_count "$(wc -l <"$T/grep.out")" 1
+	run grep_node 0 "$CLI" grep "$H" node-
+	eq grep_node "$(wc -l <"$T/grep_node.out")" 5
+	run grep_json 0 "$CLI" grep --json "$H" big-block-marker
+	json grep_json "d['count']==1 and d['matches'][0]['block']=='$BIG' and d['matches'][0]['offset']==5000 and 'big-block-marker' in d['matches'][0]['context']"
+	run grep_none 1 "$CLI" grep "$H" "no such string anywhere"
+
+	run strings 0 "$CLI" strings "$H"
+	has strings out "^$NEEDLE_ADDR \($CONFIG\+$NEEDLE_OFF\): $NEEDLE$"
+	has strings out ": TARGETDATA$"
+	has strings out ": node-3$"
+	run strings_min 0 "$CLI" strings --min 100 "$H"
+	eq strings_min "$(grep -c ': L\{200\}$' "$T/strings_min.out")" 3
+	run strings_json 0 "$CLI" strings --json --min 6 "$H"
+	json strings_json "any(s['string']=='$NEEDLE' and s['address']=='$NEEDLE_ADDR' for s in d['strings']) and all(len(s['string'])>=6 for s in d['strings'])"
+
+	run hexdump 0 "$CLI" hexdump "$H" "$NEEDLE_ADDR" 32
+	eq hexdump_lines "$(wc -l <"$T/hexdump.out")" 2
+	has hexdump out "^$(printf '%012x' $((NEEDLE_ADDR)))  6e 65 65 64 6c 65 2d 69  6e 2d 74 68 65 2d 68 65  \|needle-in-the-he\|$"
+	run hexdump_json 0 "$CLI" hexdump --json "$H" "$NEEDLE_ADDR" 6
+	json hexdump_json "d['address']=='$NEEDLE_ADDR' and d['length']==6 and bytes.fromhex(d['hex'])==b'needle'"
+	run hexdump_out 1 "$CLI" hexdump "$H" 0x10
+
+	run dump 0 "$CLI" dump "$H" "$NEEDLE_ADDR" -o "$T/config.bin"
+	eq dump_needle "$(dd if="$T/config.bin" bs=1 skip="$NEEDLE_OFF" count=${#NEEDLE} 2>/dev/null)" "$NEEDLE"
+	eq dump_mode "$(stat -c %a "$T/config.bin")" 600
+	run dump_noout 2 "$CLI" dump "$H" "$CONFIG"
+	run dump_nowhere 1 "$CLI" dump "$H" 0x10 -o "$T/x.bin"
+
+	run map 0 "$CLI" map "$H" -o "$T/map.svg"
+	if python3 -c "import sys,xml.dom.minidom as m; m.parse(sys.argv[1])" "$T/map.svg"; then ok; else fail "map: SVG is not XML"; fi
+	grep -q "root config -&gt; $CONFIG" "$T/map.svg" && ok || fail "map: root config not marked"
+	grep -q 'fill="#cfe8cf"' "$T/map.svg" && grep -q 'fill="#3b7dd8"' "$T/map.svg" && ok || fail "map: colours"
+	grep -q "we&quot;ird" "$T/map.svg" && ok || fail "map: root name not escaped"
+	run map_stdout 0 "$CLI" map "$H"
+	has map_stdout out "^<svg "
+
+	run leaks 0 "$CLI" leaks "$H"
+	has leaks out "^3 of $USED_BLOCKS used blocks unreachable from $ROOTS roots: 6[0-9]{2} of [0-9]+ bytes$"
+	for l in "$LEAK0" "$LEAK1" "$LEAK2"; do has leaks out "^$(printf '0x%012x' $((l))) +20[0-9] +unreachable$"; done
+	run leaks_json 0 "$CLI" leaks --json "$H"
+	json leaks_json "d['leaked_blocks']==3 and d['leaked_bytes']==sum(x['size'] for x in d['leaks']) and all(200<=x['size']<216 for x in d['leaks']) and sorted(x['address'] for x in d['leaks'])==sorted(['$LEAK0','$LEAK1','$LEAK2'])"
+
+	run crash_none 1 "$CLI" crash "$H"
+	has crash_none out "no crash record"
+	run crash_none_json 1 "$CLI" crash --json "$H"
+	json crash_none_json "d['present'] is False"
+
+	# usage
+	run usage_none 2 "$CLI"
+	run usage_help 0 "$CLI" --help
+	has usage_help out "whatis"
+	run usage_verb 2 "$CLI" frobnicate "$H"
+	run usage_opt 2 "$CLI" blocks --bogus "$H"
+	run usage_extra 2 "$CLI" info "$H" extra
+	run usage_missing 2 "$CLI" whatis "$H"
+	run verb_help 0 "$CLI" grep --help
+	run run_noprog 2 "$CLI" run --heap "$T/x.heap"
+	run run_badkeep 2 "$CLI" run --keep sometimes -- /bin/true
+	run run_badsize 2 "$CLI" run --size 12Q -- /bin/true
+}
+
+group_unclean() {
+	local H=$T/u.heap
+	mkheap "$H" 0x621000000000 --unclean
+	run info 0 "$CLI" info "$H"
+	has info out "^state: +dirty"
+	run check 0 "$CLI" check "$H"
+	has check out "^OK: .*\(${USED_BLOCKS} used, ${FREE_BLOCKS} free"
+	has check out "not closed cleanly.*free index is stale"
+	run check_json 0 "$CLI" check --json "$H"
+	json check_json "d['consistent'] and not d['index_checked'] and not d['clean']"
+	run stats_json 0 "$CLI" stats --json "$H"
+	json stats_json "d['used_blocks']==$USED_BLOCKS and d['free_blocks']==$FREE_BLOCKS and d['largest_free']>0 and not d['clean']"
+	run leaks 0 "$CLI" leaks "$H"
+	has leaks out "^3 of $USED_BLOCKS used blocks"
+	run roots 0 "$CLI" roots "$H"
+	has roots out "^config -> $CONFIG "
+	# the reader never writes: the file is byte-identical afterwards and still dirty
+	cp "$H" "$T/copy"
+	"$CLI" check "$H" >/dev/null 2>&1
+	cmp -s "$H" "$T/copy" && ok || fail "unclean: the read-only view changed the file"
+}
+
+group_moved() {
+	local H=$T/m.heap verb
+	mkheap "$H" 0x622000000000
+	# same answers whether the heap sits at its own address or, with that address taken, elsewhere
+	for verb in "roots" "blocks" "whatis $TARGET_INNER" "refs $TARGET" "grep $NEEDLE" "strings" "leaks" "check" \
+		"hexdump $HOLDER 64" "stats --json" "roots --json"; do
+		# shellcheck disable=SC2086
+		"$CLI" ${verb%% *} "$H" $( [ "${verb#* }" != "$verb" ] && echo "${verb#* }") >"$T/plain.out" 2>&1
+		# shellcheck disable=SC2086
+		LD_PRELOAD=$SQUAT PMP_TEST_SQUAT=0x622000000000 "$CLI" ${verb%% *} "$H" \
+			$( [ "${verb#* }" != "$verb" ] && echo "${verb#* }") >"$T/moved.out" 2>&1
+		if cmp -s "$T/plain.out" "$T/moved.out"; then ok; else
+			fail "moved: '$verb' differs on a moved view"
+			diff "$T/plain.out" "$T/moved.out" | head -10 >&2
+		fi
+	done
+	LD_PRELOAD=$SQUAT PMP_TEST_SQUAT=0x622000000000 run info_json 0 "$CLI" info --json "$H"
+	json info_json "d['moved'] and d['base']=='0x622000000000'"
+	LD_PRELOAD=$SQUAT PMP_TEST_SQUAT=0x622000000000 run whatis 0 "$CLI" whatis "$H" "$NEEDLE_ADDR"
+	has whatis out "^$NEEDLE_ADDR is at offset $NEEDLE_OFF of the used block $CONFIG "
+}
+
+group_crash() {
+	local H=$T/c.heap
+	mkheap "$H" 0x623000000000
+	"$MKCRASH" "$H" >"$T/crash.manifest" || { fail "mkcrash failed"; return; }
+	. "$T/crash.manifest"
+	run info 0 "$CLI" info "$H"
+	has info out "^crash: +SIGSEGV at 2023-11-14T22:13:20.123Z"
+	run crash 0 "$CLI" crash "$H"
+	has crash out "^signal: +SIGSEGV \(11\)$"
+	has crash out "^code: +1 SEGV_MAPERR"
+	has crash out "^address: 0xdead0$"
+	has crash out "^time: +2023-11-14T22:13:20.123Z$"
+	has crash out "^pid: +$CRASH_PID "
+	has crash out "^  #0  0x0*${FRAME0#0x}  mkcrash\+0x[0-9a-f]+"
+	has crash out "^  #2 .* libc\.so[.0-9]*\+0x[0-9a-f]+"
+	if command -v addr2line >/dev/null; then
+		has crash out "^  #0 .*  crash_site  at .*mkcrash\.c:[0-9]+$"
+		has crash out "^  #1 .*  main"
+	fi
+	run crash_raw 0 "$CLI" crash --raw "$H"
+	hasnt crash_raw out "crash_site"
+	run crash_json 0 "$CLI" crash --json "$H"
+	json crash_json "d['present'] and d['signal']=='SIGSEGV' and d['fault_address']=='0xdead0' and d['pid']==$CRASH_PID and len(d['frames'])==3 and d['frames'][0]['pc']=='$FRAME0' and d['frames'][0]['module'].endswith('mkcrash') and len(d['modules'])>=2"
+}
+
+group_hostile() {
+	local H=$T/h.heap f
+	mkheap "$H" 0x624000000000
+	: >"$T/empty"
+	head -c 200000 /dev/urandom >"$T/garbage"
+	head -c $(($(stat -c %s "$H") / 2)) "$H" >"$T/half"
+	cp "$H" "$T/flipped"
+	printf '\x55' | dd of="$T/flipped" bs=1 seek=100 conv=notrunc 2>/dev/null
+	printf '\x55' | dd of="$T/flipped" bs=1 seek=$((2048 + 100)) conv=notrunc 2>/dev/null
+	head -c 4096 "$H" >"$T/sbonly"
+	mkfifo "$T/fifo"
+	mkdir "$T/dir"
+	ln -s "$H" "$T/link"
+	for f in missing empty garbage half flipped sbonly fifo dir link; do
+		for verb in info check stats blocks roots leaks crash strings; do
+			run "$f-$verb" 2 "$CLI" "$verb" "$T/$f" && one_error "$f-$verb"
+		done
+		run "$f-whatis" 2 "$CLI" whatis "$T/$f" 0x624000010010 && one_error "$f-whatis"
+	done
+	has missing-info err "missing: no such file"
+	has empty-info err "empty: empty file, not a heap"
+	has garbage-info err "garbage: not a pmempreload heap"
+	has half-info err "half: .*truncated"
+	has flipped-info err "flipped: .*checksum"
+	has fifo-info err "fifo: not a regular file"
+	has dir-info err "dir: not a regular file"
+
+	# a damaged block header in the arena: check says where, the other verbs warn and keep what they could read
+	cp "$H" "$T/badchain"
+	printf '\xff\xff\xff\xff\xff\xff\xff\x7f' | dd of="$T/badchain" bs=1 seek=$((CONFIG - BASE - 8)) \
+		conv=notrunc 2>/dev/null
+	run badchain-check 1 "$CLI" check "$T/badchain"
+	has badchain-check out "^INCONSISTENT: block problem at offset 0x[0-9a-f]+ \(address 0x[0-9a-f]+\)"
+	run badchain-blocks 1 "$CLI" blocks "$T/badchain"
+	has badchain-blocks err "block chain damaged"
+	run badchain-check-json 1 "$CLI" check --json "$T/badchain"
+	json badchain-check-json "not d['consistent'] and d['problem']['kind']=='block'"
+
+	# random damage to the arena and the metadata after the superblock: any verdict, never a signal or a hang
+	local size i off verb rc
+	size=$(stat -c %s "$H")
+	for i in $(seq 1 40); do
+		cp "$H" "$T/fuzz"
+		for _ in 1 2 3 4 5 6 7 8; do
+			off=$((4096 + (RANDOM * 32768 + RANDOM) % (size - 4096)))
+			head -c 8 /dev/urandom | dd of="$T/fuzz" bs=1 seek=$off conv=notrunc 2>/dev/null
+		done
+		for verb in check blocks leaks "refs $TARGET" stats roots crash; do
+			# shellcheck disable=SC2086
+			timeout 20 "$CLI" ${verb%% *} "$T/fuzz" $( [ "${verb#* }" != "$verb" ] && echo "${verb#* }") >/dev/null 2>&1
+			rc=$?
+			if [ "$rc" -le 2 ]; then ok; else fail "fuzz round $i: '$verb' ended with $rc"; cp "$T/fuzz" "/tmp/pmp-cli-fuzz-$i.heap"; fi
+		done
+	done
+}
+
+group_run() {
+	local lib=$BUILD_ROOT/preload/libpmempreload.so
+	if [ ! -e "$lib" ] && [ -z "${PMEMPRELOAD_LIB:-}" ]; then
+		echo "SKIP: $lib is not built"
+		exit 77
+	fi
+	cd "$T" || exit 1
+	run run_ls 0 "$CLI" run --heap "$T/ls.heap" -- /bin/ls /
+	has run_ls err "^pmempreload: /bin/ls exited with status 0; heap file $T/ls.heap$"
+	[ -s "$T/ls.heap" ] && ok || fail "run: no heap file"
+	run run_ls_check 0 "$CLI" check "$T/ls.heap"
+	has run_ls_check out "^OK: "
+	run run_ls_info 0 "$CLI" info "$T/ls.heap"
+	has run_ls_info out "^state: +clean"
+	run run_default 0 "$CLI" run /bin/true
+	[ -s "$T/true.heap" ] && ok || fail "run: default heap ./true.heap missing"
+	run run_status 3 "$CLI" run --heap "$T/sh.heap" -- /bin/sh -c 'exit 3'
+	has run_status err "exited with status 3"
+	run run_sig 143 "$CLI" run --heap "$T/term.heap" -- /bin/sh -c 'kill -TERM $$'
+	has run_sig err "killed by SIGTERM"
+	run run_segv 139 "$CLI" run --heap "$T/segv.heap" -- /bin/sh -c 'kill -SEGV $$'
+	has run_segv err "killed by SIGSEGV"
+	has run_segv err "crash record in $T/segv.heap"
+	run run_segv_crash 0 "$CLI" crash "$T/segv.heap"
+	has run_segv_crash out "^signal: +SIGSEGV"
+	run run_never 0 "$CLI" run --keep never --heap "$T/never.heap" -- /bin/true
+	[ ! -e "$T/never.heap" ] && ok || fail "run: --keep never left a heap"
+	run run_noexec 127 "$CLI" run --heap "$T/x.heap" -- /no/such/program
+}
+
+"group_$GROUP"
+echo "$GROUP: $CHECKS checks passed, $FAILS failed"
+[ "$FAILS" -eq 0 ]

@@ -1,0 +1,152 @@
+/* mkheap.c: builds a heap file with known content for the cli suite and prints what it planted as KEY=VALUE lines
+ * (addresses, offsets, counts) for the test script to compare the command's output with.
+ *
+ * Content: roots (one with a name that needs JSON escaping), a string at a known offset, a linked list, a holder
+ * block with an interior pointer to an unrooted target, kept and freed blocks interleaved, three unreachable blocks,
+ * one large block. With --unclean the process exits without pmp_close, leaving the heap dirty.
+ * Must never: use anything but the public API (it stands for a user's program), or leave a word that accidentally
+ * points into a planted leak (the leaks test counts exactly).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pmempreload.h"
+
+#define NEEDLE "needle-in-the-heap-42"
+#define NEEDLE_OFF 32
+#define HOLDER_OFF 24
+#define TARGET_INNER 40
+#define NKEEP 11
+
+struct node {
+	struct node *next;
+	uint64_t id;
+	char name[32];
+};
+
+static pmp_heap_t *h;
+static unsigned live;
+
+static void die(const char *what, int e)
+{
+	fprintf(stderr, "mkheap: %s: %s\n", what, pmp_strerror(e));
+	exit(2);
+}
+
+static void *alloc(size_t n)
+{
+	void *p = pmp_calloc(h, 1, n);
+	if (!p)
+		die("calloc", ENOMEM);
+	live++;
+	return p;
+}
+
+static void root(const char *name, void *p)
+{
+	int e = pmp_root_set(h, name, p);
+	if (e)
+		die(name, e);
+}
+
+static void out_addr(const char *key, const void *p)
+{
+	printf("%s=0x%" PRIxPTR "\n", key, (uintptr_t)p);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 3) {
+		fprintf(stderr, "usage: mkheap FILE ADDR [--unclean]\n");
+		return 2;
+	}
+	int unclean = argc > 3 && !strcmp(argv[3], "--unclean");
+	pmp_file_opts_t o;
+	memset(&o, 0, sizeof o);
+	o.mode = PMP_OPEN_ANY;
+	o.addr = (void *)(uintptr_t)strtoull(argv[2], NULL, 0);
+	o.reserve = (size_t)64 << 20;
+	o.initial = (size_t)1 << 20;
+	int e = pmp_file_open(argv[1], &o, &h);
+	if (e)
+		die(argv[1], e);
+
+	char *config = alloc(100);
+	memcpy(config + NEEDLE_OFF, NEEDLE, sizeof NEEDLE);
+	root("config", config);
+
+	char *target = alloc(256);
+	memcpy(target, "TARGETDATA", 10);
+	uint64_t *holder = alloc(64);
+	holder[HOLDER_OFF / 8] = (uint64_t)(uintptr_t)(target + TARGET_INNER);
+	root("holder", holder);
+
+	struct node *head = NULL;
+	for (int i = 4; i >= 0; i--) {
+		struct node *n = alloc(sizeof *n);
+		n->next = head;
+		n->id = (uint64_t)i;
+		snprintf(n->name, sizeof n->name, "node-%d", i);
+		head = n;
+	}
+	root("list", head);
+
+	void **keep = alloc(NKEEP * sizeof *keep);
+	for (int i = 0; i < NKEEP; i++)
+		keep[i] = alloc(64);
+	root("keep", keep);
+	root("we\"ird\\name\t\xff", keep);
+
+	void *leak[3];
+	for (int i = 0; i < 3; i++) {
+		leak[i] = alloc(200);
+		memset(leak[i], 'L', 200);
+	}
+
+	char *big = alloc(100000);
+	memcpy(big + 5000, "big-block-marker", 16);
+	root("big", big);
+
+	/* free every other kept block (the last kept block fences them off from the arena's free tail) */
+	unsigned freed = 0;
+	for (int i = 1; i < NKEEP - 1; i += 2) {
+		pmp_free(h, keep[i]);
+		keep[i] = NULL;
+		live--;
+		freed++;
+	}
+
+	pmp_stats_t s;
+	if ((e = pmp_stats(h, &s)) != 0)
+		die("stats", e);
+	out_addr("BASE", o.addr);
+	out_addr("CONFIG", config);
+	printf("NEEDLE=%s\nNEEDLE_OFF=%d\n", NEEDLE, NEEDLE_OFF);
+	out_addr("NEEDLE_ADDR", config + NEEDLE_OFF);
+	out_addr("TARGET", target);
+	out_addr("TARGET_INNER", target + TARGET_INNER);
+	printf("TARGET_INNER_OFF=%d\n", TARGET_INNER);
+	out_addr("HOLDER", holder);
+	printf("HOLDER_OFF=%d\n", HOLDER_OFF);
+	out_addr("LIST", head);
+	out_addr("NODE2", head->next->next);
+	out_addr("KEEP", keep);
+	out_addr("BIG", big);
+	for (int i = 0; i < 3; i++) {
+		char k[16];
+		snprintf(k, sizeof k, "LEAK%d", i);
+		out_addr(k, leak[i]);
+	}
+	printf("USED_BLOCKS=%u\nFREED=%u\nFREE_BLOCKS=%" PRIu64 "\nROOTS=6\n", live, freed, s.free_blocks);
+	printf("USED_BYTES=%" PRIu64 "\nFREE_BYTES=%" PRIu64 "\n", s.used_bytes, s.free_bytes);
+	fflush(stdout);
+	if (unclean)
+		_exit(0); /* no pmp_close: the heap stays dirty, as after a crash */
+	if ((e = pmp_close(h)) != 0)
+		die("close", e);
+	return 0;
+}
