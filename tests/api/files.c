@@ -1,0 +1,439 @@
+/* files.c: api tests of heaps on files: create/open modes, the owner lock across processes, a taken address,
+ * damaged files (magic, truncation, checksums, one copy), read-only views at the original address and elsewhere.
+ *
+ * Holds: one scratch directory and one fixed address slot per test; every file is created by the test.
+ * Must never: use the default heap address except in the test of NULL options, or leave files behind on success.
+ */
+#include "api.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#define RESERVE ((size_t)64 << 20)
+
+static pmp_heap_t *t_open(const char *path, int mode, void *addr, int expect)
+{
+	pmp_file_opts_t o = t_opts(mode, addr, RESERVE);
+	pmp_heap_t *h = NULL;
+	int e = pmp_file_open(path, &o, &h);
+	cr_assert_eq(e, expect, "pmp_file_open(%s, mode %d): %d %s, expected %d %s", path, mode, e, pmp_strerror(e),
+		     expect, pmp_strerror(expect));
+	return h;
+}
+
+/* a closed heap file holding root "data" -> 1000 pattern bytes (id 9) */
+static void make_heap(const char *path, void *addr)
+{
+	pmp_heap_t *h = t_open(path, PMP_OPEN_CREATE, addr, 0);
+	char *p = pmp_malloc(h, 1000);
+	cr_assert_not_null(p);
+	t_fill(p, 9, 0, 1000);
+	cr_assert_eq(pmp_root_set(h, "data", p), 0);
+	cr_assert_eq(pmp_close(h), 0);
+}
+
+static void expect_data(pmp_heap_t *h)
+{
+	char *p = pmp_root_get(h, "data");
+	cr_assert_not_null(p);
+	t_assert_pattern(p, 9, 1000);
+	t_check(h, "data");
+}
+
+static void patch(const char *path, off_t off, const void *bytes, size_t n)
+{
+	int fd = open(path, O_RDWR);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(pwrite(fd, bytes, n, off), (ssize_t)n);
+	close(fd);
+}
+
+static uint8_t peek(const char *path, off_t off)
+{
+	int fd = open(path, O_RDONLY);
+	uint8_t b = 0;
+	cr_assert_eq(pread(fd, &b, 1, off), 1);
+	close(fd);
+	return b;
+}
+
+static int range_free(void *addr, size_t len)
+{
+	void *p = mmap(addr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+	if (p == MAP_FAILED)
+		return 0;
+	munmap(p, len);
+	return p == addr;
+}
+
+Test(files, null_opts_create_then_reopen)
+{
+	char *dir = t_tmpdir(), *path = t_path(dir, "default.heap");
+	int free_range = range_free(PMP_DEFAULT_ADDR, PMP_DEFAULT_RESERVE);
+	pmp_heap_t *h = NULL;
+	int e = pmp_file_open(path, NULL, &h);
+	if (!free_range) {
+		/* a sanitizer's allocator owns the default range in this process: the refusal must say so */
+		cr_assert_eq(e, PMP_EADDRINUSE, "default address taken: %s", pmp_strerror(e));
+		cr_assert_eq(access(path, F_OK), -1, "a failed create must not leave the file");
+		goto out;
+	}
+	cr_assert_eq(e, 0, "pmp_file_open(NULL opts): %s", pmp_strerror(e));
+	pmp_info_t i;
+	cr_assert_eq(pmp_info(h, &i), 0);
+	cr_assert_eq(i.base, PMP_DEFAULT_ADDR);
+	cr_assert_eq(i.reserved, PMP_DEFAULT_RESERVE);
+	cr_assert_eq(i.mapped, PMP_DEFAULT_INITIAL);
+	struct stat st;
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0600, "heap files are created 0600");
+	cr_assert_geq((size_t)st.st_size, PMP_DEFAULT_INITIAL);
+	char *p = pmp_malloc(h, 1000);
+	t_fill(p, 9, 0, 1000);
+	cr_assert_eq(pmp_root_set(h, "data", p), 0);
+	cr_assert_eq(pmp_close(h), 0);
+	/* NULL options open the existing file */
+	cr_assert_eq(pmp_file_open(path, NULL, &h), 0);
+	expect_data(h);
+	cr_assert_eq(pmp_info(h, &i), 0);
+	cr_assert_eq(i.base, PMP_DEFAULT_ADDR);
+	cr_assert_eq(pmp_close(h), 0);
+out:
+	unlink(path);
+	free(path);
+	t_rmtree(dir);
+}
+
+Test(files, argument_errors)
+{
+	char *dir = t_tmpdir(), *path = t_path(dir, "h");
+	pmp_heap_t *h = NULL;
+	pmp_file_opts_t o = t_opts(PMP_OPEN_CREATE, T_ADDR(1), RESERVE);
+	cr_assert_eq(pmp_file_open(NULL, &o, &h), EINVAL);
+	cr_assert_eq(pmp_file_open("", &o, &h), EINVAL);
+	cr_assert_eq(pmp_file_open(path, &o, NULL), EINVAL);
+	o.mode = 17;
+	cr_assert_eq(pmp_file_open(path, &o, &h), EINVAL);
+	o = t_opts(PMP_OPEN_CREATE, (char *)T_ADDR(1) + 8, RESERVE);
+	cr_assert_eq(pmp_file_open(path, &o, &h), EINVAL, "unaligned address");
+	o = t_opts(PMP_OPEN_CREATE, T_ADDR(1), 4096);
+	cr_assert_eq(pmp_file_open(path, &o, &h), PMP_ETOOSMALL);
+	o = t_opts(PMP_OPEN_CREATE, T_ADDR(1), RESERVE);
+	o.flags = PMP_FILE_ANYADDR;
+	cr_assert_eq(pmp_file_open(path, &o, &h), EINVAL, "ANYADDR is for read-only views");
+	o.flags = 0x100;
+	cr_assert_eq(pmp_file_open(path, &o, &h), EINVAL, "unknown flag");
+	cr_assert_eq(access(path, F_OK), -1, "refused opens must not create the file");
+	/* a directory */
+	o = t_opts(PMP_OPEN_EXISTING, T_ADDR(1), RESERVE);
+	int e = pmp_file_open(dir, &o, &h);
+	cr_assert(e == PMP_EFILETYPE || e == EISDIR, "a directory: %s", pmp_strerror(e));
+	free(path);
+	t_rmtree(dir);
+}
+
+Test(files, create_existing_and_missing)
+{
+	char *dir = t_tmpdir(), *path = t_path(dir, "h"), *missing = t_path(dir, "missing");
+	make_heap(path, T_ADDR(2));
+	t_open(path, PMP_OPEN_CREATE, T_ADDR(2), EEXIST);
+	t_open(missing, PMP_OPEN_EXISTING, T_ADDR(2), ENOENT);
+	cr_assert_eq(access(missing, F_OK), -1, "EXISTING must not create");
+	pmp_heap_t *h = t_open(path, PMP_OPEN_EXISTING, T_ADDR(2), 0);
+	expect_data(h);
+	cr_assert_eq(pmp_close(h), 0);
+	h = t_open(path, PMP_OPEN_ANY, T_ADDR(2), 0);
+	expect_data(h);
+	cr_assert_eq(pmp_close(h), 0);
+	/* an existing heap keeps its own address, whatever the options say */
+	h = t_open(path, PMP_OPEN_ANY, T_ADDR(3), 0);
+	pmp_info_t i;
+	cr_assert_eq(pmp_info(h, &i), 0);
+	cr_assert_eq(i.base, T_ADDR(2));
+	cr_assert_eq(pmp_close(h), 0);
+	free(missing);
+	free(path);
+	t_rmtree(dir);
+}
+
+Test(files, locked_by_another_process)
+{
+	char *dir = t_tmpdir(), *path = t_path(dir, "h");
+	make_heap(path, T_ADDR(4));
+	pmp_heap_t *h = t_open(path, PMP_OPEN_EXISTING, T_ADDR(4), 0);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		/* the child has the parent's mapping too; the lock must be what refuses it */
+		pmp_file_opts_t o = t_opts(PMP_OPEN_EXISTING, NULL, 0);
+		pmp_heap_t *c = NULL;
+		int e = pmp_file_open(path, &o, &c);
+		_exit(e == PMP_ELOCKED ? 0 : 10 + (e < 0 ? -e : 50));
+	}
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child's second open was not refused with ELOCKED (status %d)",
+		  WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	/* a second open in this process is refused too */
+	t_open(path, PMP_OPEN_EXISTING, T_ADDR(4), PMP_ELOCKED);
+	cr_assert_eq(pmp_close(h), 0);
+	/* released by close: a child can now open it (at the same address: the child's copy of the map is gone) */
+	pid = fork();
+	if (pid == 0) {
+		pmp_file_opts_t o = t_opts(PMP_OPEN_EXISTING, NULL, 0);
+		pmp_heap_t *c = NULL;
+		int e = pmp_file_open(path, &o, &c);
+		if (e)
+			_exit(20);
+		char *p = pmp_root_get(c, "data");
+		if (!p || t_find_bad(p, 9, 0, 1000) != 1000 || pmp_check(c, NULL))
+			_exit(21);
+		_exit(pmp_close(c) ? 22 : 0);
+	}
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child could not open the released heap (status %d)",
+		  WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	free(path);
+	t_rmtree(dir);
+}
+
+Test(files, address_in_use)
+{
+	char *dir = t_tmpdir(), *path = t_path(dir, "h"), *fresh = t_path(dir, "fresh");
+	make_heap(path, T_ADDR(5));
+	/* something else lives inside the heap's reserved range */
+	void *squat = t_map((char *)T_ADDR(5) + (8 << 20), 4096);
+	t_open(path, PMP_OPEN_EXISTING, T_ADDR(5), PMP_EADDRINUSE);
+	t_open(fresh, PMP_OPEN_CREATE, T_ADDR(5), PMP_EADDRINUSE);
+	cr_assert_eq(access(fresh, F_OK), -1, "a failed create must remove the file it created");
+	cr_assert_eq(*(volatile char *)squat, 0, "the squatter's mapping must be left alone");
+	/* read-only needs only the mapped part, which is free here; once it is taken, ANYADDR maps elsewhere */
+	pmp_heap_t *h = t_open(path, PMP_OPEN_READONLY, NULL, 0);
+	expect_data(h);
+	cr_assert_eq(pmp_close(h), 0);
+	munmap(squat, 4096);
+	free(fresh);
+	free(path);
+	t_rmtree(dir);
+}
+
+Test(files, wrong_magic)
+{
+	char *dir = t_tmpdir(), *path = t_path(dir, "h");
+	int fd = open(path, O_CREAT | O_EXCL | O_WRONLY, 0600);
+	cr_assert_geq(fd, 0);
+	char junk[8192];
+	memset(junk, 'j', sizeof junk);
+	cr_assert_eq(write(fd, junk, sizeof junk), (ssize_t)sizeof junk);
+	close(fd);
+	t_open(path, PMP_OPEN_EXISTING, T_ADDR(6), PMP_EMAGIC);
+	t_open(path, PMP_OPEN_ANY, T_ADDR(6), PMP_EMAGIC);
+	t_open(path, PMP_OPEN_READONLY, T_ADDR(6), PMP_EMAGIC);
+	cr_assert_eq(peek(path, 0), 'j', "a refused open must not write the file");
+	/* an empty file is "too short", and readable views refuse it too */
+	cr_assert_eq(truncate(path, 0), 0);
+	t_open(path, PMP_OPEN_EXISTING, T_ADDR(6), PMP_ESHORT);
+	t_open(path, PMP_OPEN_READONLY, T_ADDR(6), PMP_ESHORT);
+	free(path);
+	t_rmtree(dir);
+}
+
+Test(files, truncated)
+{
+	char *dir = t_tmpdir(), *path = t_path(dir, "h");
+	make_heap(path, T_ADDR(7));
+	struct stat st;
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(truncate(path, st.st_size / 2), 0);
+	t_open(path, PMP_OPEN_EXISTING, T_ADDR(7), PMP_ESHORT);
+	t_open(path, PMP_OPEN_READONLY, T_ADDR(7), PMP_ESHORT);
+	cr_assert_eq(truncate(path, 1000), 0);
+	t_open(path, PMP_OPEN_EXISTING, T_ADDR(7), PMP_ESHORT);
+	free(path);
+	t_rmtree(dir);
+}
+
+Test(files, superblock_checksums)
+{
+	char *dir = t_tmpdir(), *path = t_path(dir, "h");
+	make_heap(path, T_ADDR(8));
+	/* the newest copy damaged (a byte of the writer's exe path): the older copy opens the heap */
+	pmp_heap_t *h = t_open(path, PMP_OPEN_READONLY, T_ADDR(8), 0);
+	pmp_info_t i;
+	cr_assert_eq(pmp_info(h, &i), 0);
+	uint64_t gen = i.generation;
+	cr_assert_eq(pmp_close(h), 0);
+	off_t newest = (off_t)(gen & 1) * 2048;
+	uint8_t b = peek(path, newest + 300) ^ 0x20;
+	patch(path, newest + 300, &b, 1);
+	h = t_open(path, PMP_OPEN_READONLY, T_ADDR(8), 0);
+	cr_assert_eq(pmp_info(h, &i), 0);
+	cr_assert_eq(i.generation, gen - 1, "the damaged newest copy must lose to the older one");
+	expect_data(h);
+	cr_assert_eq(pmp_close(h), 0);
+	h = t_open(path, PMP_OPEN_EXISTING, T_ADDR(8), 0);
+	expect_data(h);
+	cr_assert_eq(pmp_close(h), 0); /* publishes twice: both copies good again */
+	h = t_open(path, PMP_OPEN_READONLY, T_ADDR(8), 0);
+	cr_assert_eq(pmp_info(h, &i), 0);
+	cr_assert_eq(i.generation, gen + 1);
+	cr_assert_eq(pmp_close(h), 0);
+	/* now the same byte in both copies */
+	b = peek(path, 300) ^ 0x20;
+	patch(path, 300, &b, 1);
+	b = peek(path, 2048 + 300) ^ 0x20;
+	patch(path, 2048 + 300, &b, 1);
+	t_open(path, PMP_OPEN_EXISTING, T_ADDR(8), PMP_ECHECKSUM);
+	t_open(path, PMP_OPEN_READONLY, T_ADDR(8), PMP_ECHECKSUM);
+	/* both magics gone: not a heap at all */
+	patch(path, 0, "XXXXXXXX", 8);
+	patch(path, 2048, "XXXXXXXX", 8);
+	t_open(path, PMP_OPEN_EXISTING, T_ADDR(8), PMP_EMAGIC);
+	free(path);
+	t_rmtree(dir);
+}
+
+Test(files, damaged_chain_is_refused)
+{
+	char *dir = t_tmpdir(), *path = t_path(dir, "h");
+	make_heap(path, T_ADDR(9));
+	/* the first block's size word (arena at 64 KiB, head at +8) */
+	uint64_t junk = 0x7777777777777777ull;
+	patch(path, 0x10000 + 8, &junk, 8);
+	t_open(path, PMP_OPEN_EXISTING, T_ADDR(9), PMP_ECORRUPT);
+	/* a read-only view opens it and the check names the damage */
+	pmp_heap_t *h = t_open(path, PMP_OPEN_READONLY, T_ADDR(9), 0);
+	pmp_report_t r;
+	cr_assert_eq(pmp_check(h, &r), PMP_ECORRUPT);
+	cr_assert_eq(r.problem, PMP_P_BLOCK, "%s", r.msg);
+	cr_assert_eq(r.offset, 0x10000);
+	cr_assert_eq(pmp_close(h), 0);
+	free(path);
+	t_rmtree(dir);
+}
+
+static int count_cb(const pmp_block_t *b, void *user)
+{
+	uint64_t *n = user;
+	if (b->state == PMP_BLOCK_USED) {
+		n[0]++;
+		/* a used block of 1000 bytes is the root's: readable at .data, named by .addr */
+		if (b->size >= 1000 && t_find_bad(b->data, 9, 0, 1000) == 1000) {
+			n[1]++;
+			n[2] = (uint64_t)(uintptr_t)b->addr;
+			n[3] = (uint64_t)(uintptr_t)b->data;
+		}
+	}
+	return 0;
+}
+
+Test(files, readonly_views)
+{
+	char *dir = t_tmpdir(), *path = t_path(dir, "h");
+	make_heap(path, T_ADDR(10));
+	struct stat before;
+	cr_assert_eq(stat(path, &before), 0);
+	pmp_heap_t *h = t_open(path, PMP_OPEN_READONLY, T_ADDR(10), 0);
+	char *p = pmp_root_get(h, "data");
+	expect_data(h);
+	pmp_info_t i;
+	cr_assert_eq(pmp_info(h, &i), 0);
+	cr_assert_eq(i.readonly, 1);
+	cr_assert_eq(i.clean, 1, "the last writer closed cleanly");
+	cr_assert_eq(i.mapped_at, T_ADDR(10));
+	/* every write is refused */
+	errno = 0;
+	cr_assert_null(pmp_malloc(h, 10));
+	cr_assert_eq(errno, EROFS);
+	errno = 0;
+	cr_assert_null(pmp_calloc(h, 1, 10));
+	cr_assert_eq(errno, EROFS);
+	errno = 0;
+	cr_assert_null(pmp_memalign(h, 64, 10));
+	cr_assert_eq(errno, EROFS);
+	errno = 0;
+	cr_assert_null(pmp_realloc(h, p, 10));
+	cr_assert_eq(errno, EROFS);
+	cr_assert_eq(pmp_root_set(h, "x", p), PMP_ERDONLY);
+	cr_assert_eq(pmp_root_set(h, "data", NULL), PMP_ERDONLY);
+	cr_assert_eq(pmp_commit(h, p, 10), PMP_ERDONLY);
+	pmp_free(h, p); /* ignored */
+	cr_assert_eq(pmp_root_get(h, "data"), p);
+	t_assert_pattern(p, 9, 1000);
+	pmp_stats_t st;
+	cr_assert_eq(pmp_stats(h, &st), 0);
+	cr_assert_eq(st.used_blocks, 1);
+	t_check(h, "read-only");
+	cr_assert_eq(pmp_close(h), 0);
+	struct stat after;
+	cr_assert_eq(stat(path, &after), 0);
+	cr_assert_eq(after.st_mtim.tv_sec, before.st_mtim.tv_sec);
+	cr_assert_eq(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec, "a read-only view wrote the file");
+
+	/* the original address taken: refused without ANYADDR, mapped elsewhere with it */
+	void *squat = t_map(T_ADDR(10), 4096);
+	t_open(path, PMP_OPEN_READONLY, T_ADDR(10), PMP_EADDRINUSE);
+	pmp_file_opts_t o = t_opts(PMP_OPEN_READONLY, NULL, 0);
+	o.flags = PMP_FILE_ANYADDR;
+	cr_assert_eq(pmp_file_open(path, &o, &h), 0);
+	cr_assert_eq(pmp_info(h, &i), 0);
+	cr_assert_eq(i.base, T_ADDR(10));
+	cr_assert_neq(i.mapped_at, T_ADDR(10));
+	p = pmp_root_get(h, "data");
+	cr_assert_not_null(p);
+	cr_assert(p >= (char *)i.mapped_at && p < (char *)i.mapped_at + i.mapped, "root_get gives a readable pointer");
+	t_assert_pattern(p, 9, 1000);
+	uint64_t n[4] = {0};
+	cr_assert_eq(pmp_walk(h, count_cb, n), 0);
+	cr_assert_eq(n[0], 1);
+	cr_assert_eq(n[1], 1);
+	cr_assert_eq(n[3], (uint64_t)(uintptr_t)p, ".data is where this process reads the block");
+	cr_assert_eq(n[2] - (uint64_t)(uintptr_t)T_ADDR(10), (uint64_t)(uintptr_t)p - (uint64_t)(uintptr_t)i.mapped_at,
+		     ".addr is the original address");
+	cr_assert_eq(pmp_ptr_to_off(h, p), pmp_ptr_to_off(h, (void *)(uintptr_t)n[2]),
+		     "offsets agree for the original and the moved address");
+	cr_assert_eq(pmp_off_to_ptr(h, pmp_ptr_to_off(h, p)), p);
+	pmp_report_t r;
+	cr_assert_eq(pmp_check(h, &r), 0, "%s", r.msg);
+	cr_assert_eq(r.used_blocks, 1);
+	cr_assert_eq(r.roots, 1);
+	cr_assert_eq(pmp_close(h), 0);
+	munmap(squat, 4096);
+	free(path);
+	t_rmtree(dir);
+}
+
+Test(files, growth_and_commit)
+{
+	char *dir = t_tmpdir(), *path = t_path(dir, "h");
+	pmp_heap_t *h = t_open(path, PMP_OPEN_CREATE, T_ADDR(11), 0);
+	pmp_stats_t st;
+	cr_assert_eq(pmp_stats(h, &st), 0);
+	uint64_t mapped0 = st.mapped;
+	cr_assert_eq(mapped0, 256 << 10);
+	char *big = pmp_malloc(h, 8 << 20);
+	cr_assert_not_null(big, "the heap grows past its initial size");
+	t_fill(big, 3, 0, 8 << 20);
+	cr_assert_eq(pmp_stats(h, &st), 0);
+	cr_assert_gt(st.mapped, mapped0 + (8 << 20));
+	cr_assert_geq(st.n_grow, 1);
+	struct stat fst;
+	cr_assert_eq(stat(path, &fst), 0);
+	cr_assert_geq((uint64_t)fst.st_size, st.mapped, "the file covers the grown heap");
+	cr_assert_eq(pmp_commit(h, big, 8 << 20), 0);
+	cr_assert_eq(pmp_commit(h, NULL, 0), 0);
+	cr_assert_eq(pmp_root_set(h, "big", big), 0);
+	t_check(h, "grown");
+	cr_assert_eq(pmp_close(h), 0);
+	h = t_open(path, PMP_OPEN_EXISTING, T_ADDR(11), 0);
+	big = pmp_root_get(h, "big");
+	cr_assert_not_null(big);
+	t_assert_pattern(big, 3, 8 << 20);
+	cr_assert_eq(pmp_stats(h, &st), 0);
+	cr_assert_gt(st.mapped, 8 << 20);
+	t_check(h, "reopened");
+	cr_assert_eq(pmp_close(h), 0);
+	free(path);
+	t_rmtree(dir);
+}

@@ -1,0 +1,308 @@
+/* checker.c: unit tests of pmp_check as an oracle that can fail: one corruption at a time, each must be reported
+ * with its exact enum pmp_problem, the offset where it is, and a message; undoing it must make the heap pass again.
+ *
+ * Holds: a fixture heap with isolated free blocks and zero-filled used blocks, and one test per kind of damage.
+ * Must never: accept "some error" where a specific problem is known, or corrupt two things in one case.
+ */
+#include "unit.h"
+
+#define LEN ((size_t)2 << 20)
+#define NB 16
+
+struct fix {
+	void *mem;
+	struct pmp_heap *h;
+	uint8_t *p[NB];
+};
+
+/* NB zeroed blocks of 128 bytes, 3, 7 and 11 freed */
+static void fix_init(struct fix *f)
+{
+	f->mem = u_map(LEN);
+	f->h = u_heap(f->mem, LEN);
+	for (int i = 0; i < NB; i++) {
+		f->p[i] = pmp_calloc(f->h, 1, 128 + (size_t)i * 16);
+		cr_assert_not_null(f->p[i]);
+	}
+	pmp_free(f->h, f->p[3]);
+	pmp_free(f->h, f->p[7]);
+	pmp_free(f->h, f->p[11]);
+	u_assert_check(f->h, "fixture");
+}
+
+static uint64_t boff(const struct fix *f, int i) { return u_off(f->h, f->p[i]); }
+static struct pmp_block_hdr *hdr(const struct fix *f, int i) { return _pmp_hdr(f->h, boff(f, i)); }
+
+/* the check must fail with exactly `problem`, at `off` unless off is ~0, with a message naming `word` */
+static void expect(struct fix *f, int problem, uint64_t off, const char *word)
+{
+	pmp_report_t r;
+	memset(&r, 0x5a, sizeof r);
+	int e = pmp_check(f->h, &r);
+	cr_assert_eq(e, PMP_ECORRUPT, "check returned %d (%s) for a corrupt heap", e, pmp_strerror(e));
+	cr_assert_eq(r.problem, problem, "problem %d, expected %d: %s", r.problem, problem, r.msg);
+	cr_assert(memchr(r.msg, 0, sizeof r.msg) != NULL, "message not terminated");
+	cr_assert_gt(strlen(r.msg), 10, "empty message");
+	if (word)
+		cr_assert(strstr(r.msg, word) != NULL, "message \"%s\" does not mention \"%s\"", r.msg, word);
+	if (off != ~(uint64_t)0) {
+		cr_assert_eq(r.offset, off, "reported at 0x%llx, damage at 0x%llx: %s", (unsigned long long)r.offset,
+			     (unsigned long long)off, r.msg);
+		cr_assert_eq(r.addr, (void *)(f->h->base + off), "addr is base + offset for a heap at its own address");
+	}
+	cr_assert_eq(pmp_check(f->h, NULL), PMP_ECORRUPT, "a NULL report must give the same verdict");
+}
+
+static void done(struct fix *f)
+{
+	u_assert_check(f->h, "after undoing the damage");
+	pmp_close(f->h);
+	munmap(f->mem, LEN);
+}
+
+Test(checker, size_word_into_payload)
+{
+	struct fix f;
+	fix_init(&f);
+	uint64_t old = hdr(&f, 5)->head;
+	hdr(&f, 5)->head = old + 32; /* now ends 32 bytes into block 6, whose payload is zero */
+	expect(&f, PMP_P_BLOCK, boff(&f, 6) + 32, "malformed");
+	hdr(&f, 5)->head = old;
+	done(&f);
+}
+
+Test(checker, size_word_past_the_end)
+{
+	struct fix f;
+	fix_init(&f);
+	uint64_t old = hdr(&f, 9)->head;
+	hdr(&f, 9)->head = (uint64_t)LEN * 4;
+	expect(&f, PMP_P_BLOCK, boff(&f, 9), "past the end");
+	hdr(&f, 9)->head = old;
+	done(&f);
+}
+
+Test(checker, unknown_flag_bit)
+{
+	struct fix f;
+	fix_init(&f);
+	hdr(&f, 2)->head |= 0x4;
+	expect(&f, PMP_P_BLOCK, boff(&f, 2), NULL);
+	hdr(&f, 2)->head &= ~(uint64_t)0x4;
+	done(&f);
+}
+
+Test(checker, prev_size_tag)
+{
+	struct fix f;
+	fix_init(&f);
+	hdr(&f, 9)->prev_size += 16;
+	expect(&f, PMP_P_PREVSIZE, boff(&f, 9), "boundary tag");
+	hdr(&f, 9)->prev_size -= 16;
+	/* the sentinel's tag too */
+	struct pmp_block_hdr *s = _pmp_hdr(f.h, _pmp_sentinel(f.h));
+	s->prev_size ^= 0x100;
+	expect(&f, PMP_P_PREVSIZE, _pmp_sentinel(f.h), "sentinel");
+	s->prev_size ^= 0x100;
+	done(&f);
+}
+
+Test(checker, end_sentinel_overwritten)
+{
+	struct fix f;
+	fix_init(&f);
+	struct pmp_block_hdr *s = _pmp_hdr(f.h, _pmp_sentinel(f.h));
+	s->head = 0;
+	expect(&f, PMP_P_BLOCK, _pmp_sentinel(f.h), "sentinel");
+	s->head = PMP_B_END;
+	done(&f);
+}
+
+Test(checker, two_adjacent_free_blocks)
+{
+	struct fix f;
+	fix_init(&f);
+	hdr(&f, 4)->head |= PMP_B_FREE; /* follows free block 3 */
+	expect(&f, PMP_P_ADJFREE, boff(&f, 4), "free block follows a free block");
+	hdr(&f, 4)->head &= ~(uint64_t)PMP_B_FREE;
+	done(&f);
+}
+
+Test(checker, free_block_missing_from_its_list)
+{
+	struct fix f;
+	fix_init(&f);
+	uint64_t b = boff(&f, 7), s = _pmp_bsize(hdr(&f, 7)->head);
+	_pmp_index_remove(f.h, b, s);
+	f.h->ctl->free_bytes += s; /* counters still agree: only the list is wrong */
+	f.h->ctl->free_blocks++;
+	expect(&f, PMP_P_INDEX, b, "no free list");
+	f.h->ctl->free_bytes -= s;
+	f.h->ctl->free_blocks--;
+	_pmp_index_insert(f.h, b, s);
+	u_assert_check(f.h, "block 7 back in its list");
+	/* the last free block (the tail), which no listed entry follows */
+	struct pmp_chain it;
+	uint64_t tail = 0, ts = 0;
+	_pmp_chain_start(&it);
+	while (_pmp_chain_next(f.h, &it) == 1)
+		if (it.free)
+			tail = it.off, ts = it.size;
+	cr_assert_gt(tail, boff(&f, NB - 1));
+	_pmp_index_remove(f.h, tail, ts);
+	f.h->ctl->free_bytes += ts;
+	f.h->ctl->free_blocks++;
+	expect(&f, PMP_P_INDEX, tail, "no free list");
+	f.h->ctl->free_bytes -= ts;
+	f.h->ctl->free_blocks--;
+	_pmp_index_insert(f.h, tail, ts);
+	done(&f);
+}
+
+Test(checker, free_block_in_the_wrong_list)
+{
+	struct fix f;
+	fix_init(&f);
+	uint64_t b = boff(&f, 11), s = _pmp_bsize(hdr(&f, 11)->head);
+	_pmp_index_remove(f.h, b, s);
+	_pmp_index_insert(f.h, b, s + 4096);
+	f.h->ctl->free_bytes -= 4096;
+	expect(&f, PMP_P_INDEX, b, "belongs in");
+	_pmp_index_remove(f.h, b, s + 4096);
+	f.h->ctl->free_bytes += 4096;
+	_pmp_index_insert(f.h, b, s);
+	done(&f);
+}
+
+Test(checker, used_block_in_a_list)
+{
+	struct fix f;
+	fix_init(&f);
+	uint64_t b = boff(&f, 5), s = _pmp_bsize(hdr(&f, 5)->head);
+	struct pmp_ctl saved = *f.h->ctl;
+	_pmp_index_insert(f.h, b, s);
+	f.h->ctl->free_bytes -= s;
+	f.h->ctl->free_blocks--;
+	expect(&f, PMP_P_INDEX, b, "not free");
+	*f.h->ctl = saved;
+	memset(f.p[5], 0, 16); /* the links the insert wrote into block 5's payload */
+	done(&f);
+}
+
+Test(checker, cycle_in_a_list_terminates)
+{
+	struct fix f;
+	fix_init(&f);
+	uint64_t b = boff(&f, 7);
+	struct pmp_free_links links = *_pmp_links(f.h, b);
+	_pmp_links(f.h, b)->next = b; /* points to itself */
+	expect(&f, PMP_P_INDEX, b, NULL);
+	*_pmp_links(f.h, b) = links;
+	done(&f);
+}
+
+Test(checker, bitmap_bit_of_an_empty_list)
+{
+	struct fix f;
+	fix_init(&f);
+	struct pmp_ctl *c = f.h->ctl;
+	cr_assert_eq(c->heads[0][1], 0, "list 0/1 (16-byte blocks) is always empty");
+	uint64_t fl = c->fl_bitmap;
+	uint32_t sl = c->sl_bitmap[0];
+	c->sl_bitmap[0] |= 2u;
+	c->fl_bitmap |= 1u;
+	expect(&f, PMP_P_INDEX, PMP_OFF_CTL, "bitmap");
+	c->sl_bitmap[0] = sl;
+	c->fl_bitmap = fl;
+	done(&f);
+}
+
+Test(checker, first_level_bit_cleared)
+{
+	struct fix f;
+	fix_init(&f);
+	struct pmp_ctl *c = f.h->ctl;
+	cr_assert_neq(c->fl_bitmap, 0);
+	unsigned top = _pmp_fls(c->fl_bitmap);
+	c->fl_bitmap &= ~((uint64_t)1 << top);
+	expect(&f, PMP_P_INDEX, PMP_OFF_CTL, "first-level");
+	c->fl_bitmap |= (uint64_t)1 << top;
+	done(&f);
+}
+
+Test(checker, counters)
+{
+	struct fix f;
+	fix_init(&f);
+	struct pmp_ctl *c = f.h->ctl;
+	c->used_blocks++;
+	expect(&f, PMP_P_STATS, PMP_OFF_CTL, "used blocks");
+	c->used_blocks--;
+	c->free_bytes -= 16;
+	expect(&f, PMP_P_STATS, PMP_OFF_CTL, "free blocks");
+	c->free_bytes += 16;
+	c->used_bytes += 32;
+	expect(&f, PMP_P_STATS, PMP_OFF_CTL, NULL);
+	c->used_bytes -= 32;
+	done(&f);
+}
+
+static struct pmp_root *root_entry(struct fix *f, const char *name)
+{
+	for (unsigned i = 0; i < PMP_ROOT_COUNT; i++)
+		if (f->h->roots[i].off && strcmp(f->h->roots[i].name, name) == 0)
+			return &f->h->roots[i];
+	cr_assert_fail("root %s not found", name);
+	return NULL;
+}
+
+Test(checker, root_inside_a_block)
+{
+	struct fix f;
+	fix_init(&f);
+	cr_assert_eq(pmp_root_set(f.h, "inner", f.p[2]), 0);
+	u_assert_check(f.h, "valid root");
+	struct pmp_root *e = root_entry(&f, "inner");
+	e->off += 16;
+	expect(&f, PMP_P_ROOT, boff(&f, 2) + 16, "inside");
+	e->off -= 16;
+	done(&f);
+}
+
+Test(checker, root_to_a_free_block)
+{
+	struct fix f;
+	fix_init(&f);
+	cr_assert_eq(pmp_root_set(f.h, "dangling", f.p[9]), 0);
+	u_assert_check(f.h, "valid root");
+	pmp_free(f.h, f.p[9]); /* 8 and 10 are used: block 9 stays a free block of its own */
+	expect(&f, PMP_P_ROOT, boff(&f, 9), "dangling");
+	pmp_report_t r;
+	pmp_check(f.h, &r);
+	cr_assert(strstr(r.msg, "free block") != NULL, "%s", r.msg);
+	cr_assert_eq(pmp_root_set(f.h, "dangling", NULL), 0);
+	done(&f);
+}
+
+Test(checker, root_outside_the_arena)
+{
+	struct fix f;
+	fix_init(&f);
+	cr_assert_eq(pmp_root_set(f.h, "far", f.p[0]), 0);
+	struct pmp_root *e = root_entry(&f, "far");
+	uint64_t old = e->off;
+	e->off = f.h->end + 4096;
+	expect(&f, PMP_P_ROOT, ~(uint64_t)0, "outside");
+	e->off = old;
+	done(&f);
+}
+
+Test(checker, superblock_mapped_size)
+{
+	struct fix f;
+	fix_init(&f);
+	f.h->sb.mapped += PMP_PAGE;
+	expect(&f, PMP_P_HEADER, 0, "mapped");
+	f.h->sb.mapped -= PMP_PAGE;
+	done(&f);
+}

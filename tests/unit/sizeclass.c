@@ -1,0 +1,153 @@
+/* sizeclass.c: unit tests of the size classes: request rounding (_pmp_adjust), the size-to-list mapping
+ * (_pmp_map_insert / _pmp_map_search) and the good-fit search over a real index (_pmp_index_find).
+ *
+ * Holds: properties checked over every block size up to 4 MiB and over sampled sizes up to the largest block.
+ * Must never: compare against a table copied from the implementation; each property is derived from what the
+ * allocator promises (a found block always fits, insert and search agree, the mapping is monotonic).
+ */
+#include "unit.h"
+
+/* smallest block size that _pmp_map_insert puts into list (fl, sl) */
+static uint64_t list_low(unsigned fl, unsigned sl)
+{
+	if (fl == 0)
+		return (uint64_t)sl << PMP_ALIGN_LOG2;
+	return (uint64_t)(PMP_SL_COUNT + sl) << (fl + PMP_FL_SHIFT - 1 - PMP_SL_LOG2);
+}
+
+static int list_cmp(unsigned f1, unsigned s1, unsigned f2, unsigned s2)
+{
+	if (f1 != f2)
+		return f1 < f2 ? -1 : 1;
+	return s1 < s2 ? -1 : s1 > s2;
+}
+
+Test(sizeclass, adjust_rounds_up_minimally)
+{
+	for (size_t n = 0; n < 70000; n++) {
+		uint64_t s = _pmp_adjust(n);
+		cr_assert(s >= n + PMP_HDR, "adjust(%zu) = %llu leaves no room", n, (unsigned long long)s);
+		cr_assert_eq(s % PMP_ALIGN, 0, "adjust(%zu) = %llu not aligned", n, (unsigned long long)s);
+		cr_assert(s >= PMP_MIN_BLOCK);
+		cr_assert(s == PMP_MIN_BLOCK || s - PMP_ALIGN < n + PMP_HDR, "adjust(%zu) = %llu wastes a granule", n,
+			  (unsigned long long)s);
+	}
+	cr_assert_eq(_pmp_adjust(0), PMP_MIN_BLOCK);
+	cr_assert_neq(_pmp_adjust((size_t)PMP_MAX_BLOCK - 64), 0);
+	cr_assert_eq(_pmp_adjust((size_t)PMP_MAX_BLOCK + 1), 0, "a request above the largest block must fail");
+	cr_assert_eq(_pmp_adjust(SIZE_MAX), 0, "SIZE_MAX must not wrap around to a small block");
+	cr_assert_eq(_pmp_adjust(SIZE_MAX - 15), 0);
+}
+
+/* every property of one block size s (a multiple of 16, >= the minimum block) */
+static void check_size(uint64_t s, unsigned *pf, unsigned *ps)
+{
+	unsigned fl, sl, sf, ss;
+	_pmp_map_insert(s, &fl, &sl);
+	cr_assert(fl < PMP_FL_COUNT && sl < PMP_SL_COUNT, "insert(%llu) = %u/%u out of range", (unsigned long long)s, fl,
+		  sl);
+	uint64_t lo = list_low(fl, sl);
+	cr_assert(lo <= s, "insert(%llu) = %u/%u whose smallest size is %llu", (unsigned long long)s, fl, sl,
+		  (unsigned long long)lo);
+	/* the next list starts above s */
+	unsigned nf = sl + 1 < PMP_SL_COUNT ? fl : fl + 1, ns = sl + 1 < PMP_SL_COUNT ? sl + 1 : 0;
+	if (fl == 0 && sl + 1 == PMP_SL_COUNT)
+		nf = 1, ns = 0;
+	cr_assert(list_low(nf, ns) > s, "insert(%llu) = %u/%u but list %u/%u starts at %llu", (unsigned long long)s, fl,
+		  sl, nf, ns, (unsigned long long)list_low(nf, ns));
+	/* monotonic in s */
+	if (pf)
+		cr_assert(list_cmp(*pf, *ps, fl, sl) <= 0, "insert not monotonic at %llu", (unsigned long long)s);
+	_pmp_map_search(s, &sf, &ss);
+	/* every block of the search list fits s: its smallest member is >= s */
+	if (sf < PMP_FL_COUNT) {
+		cr_assert(sl < PMP_SL_COUNT);
+		cr_assert(list_low(sf, ss) >= s, "search(%llu) = %u/%u holds blocks from %llu", (unsigned long long)s, sf, ss,
+			  (unsigned long long)list_low(sf, ss));
+	}
+	/* insert and search agree: search is the insert list when all its blocks fit, else the next one */
+	int c = list_cmp(fl, sl, sf, ss);
+	cr_assert(c <= 0, "search(%llu) below insert", (unsigned long long)s);
+	if (lo == s)
+		cr_assert_eq(c, 0, "search(%llu) skips the list that starts exactly at s", (unsigned long long)s);
+	else
+		cr_assert(sf == nf && ss == ns, "search(%llu) = %u/%u, expected the next list %u/%u", (unsigned long long)s,
+			  sf, ss, nf, ns);
+	if (pf) {
+		*pf = fl;
+		*ps = sl;
+	}
+}
+
+Test(sizeclass, every_small_size)
+{
+	unsigned pf = 0, ps = 0;
+	for (uint64_t s = PMP_MIN_BLOCK; s <= ((uint64_t)4 << 20); s += PMP_ALIGN)
+		check_size(s, &pf, &ps);
+}
+
+Test(sizeclass, sampled_huge_sizes)
+{
+	uint64_t seed = 42;
+	unsigned pf = 0, ps = 0;
+	/* every power of two and its neighbours, in order */
+	for (unsigned k = 6; k < 47; k++) {
+		uint64_t p = (uint64_t)1 << k;
+		check_size(p - 16, &pf, &ps);
+		check_size(p, &pf, &ps);
+		check_size(p + 16, &pf, &ps);
+	}
+	check_size(PMP_MAX_BLOCK - 16, NULL, NULL);
+	for (int i = 0; i < 200000; i++) {
+		uint64_t s = (u_rand(&seed) % PMP_MAX_BLOCK) & ~(uint64_t)15;
+		if (s < PMP_MIN_BLOCK)
+			s = PMP_MIN_BLOCK;
+		check_size(s, NULL, NULL);
+	}
+}
+
+/* _pmp_index_find on a real heap: whatever it returns fits the request, and it gives up only when no list at or
+ * above the search list holds a block. */
+Test(sizeclass, index_find_fits)
+{
+	size_t len = 64u << 20;
+	void *mem = u_map(len);
+	struct pmp_heap *h = u_heap(mem, len);
+	uint64_t seed = 7;
+	/* free blocks of many sizes, kept apart by small used blocks so that they cannot merge */
+	enum { N = 3000 };
+	static void *blk[N], *sep[N];
+	for (int i = 0; i < N; i++) {
+		size_t n = (size_t)(u_rand(&seed) % 3 == 0 ? u_rand(&seed) % 20000 : u_rand(&seed) % 600);
+		blk[i] = pmp_malloc(h, n);
+		sep[i] = pmp_malloc(h, 0);
+		cr_assert(blk[i] && sep[i]);
+	}
+	for (int i = 0; i < N; i += 2)
+		pmp_free(h, blk[i]);
+	u_assert_check(h, "after building the index");
+	for (uint64_t s = PMP_MIN_BLOCK; s < 40000; s += PMP_ALIGN) {
+		uint64_t b = _pmp_index_find(h, s);
+		if (b) {
+			uint64_t head = _pmp_hdr(h, b)->head;
+			cr_assert(head & PMP_B_FREE, "find(%llu) returned a used block", (unsigned long long)s);
+			cr_assert(_pmp_bsize(head) >= s, "find(%llu) returned a block of %llu", (unsigned long long)s,
+				  (unsigned long long)_pmp_bsize(head));
+		} else {
+			unsigned fl, sl;
+			_pmp_map_search(s, &fl, &sl);
+			for (unsigned f = fl; f < PMP_FL_COUNT; f++)
+				for (unsigned l = f == fl ? sl : 0; l < PMP_SL_COUNT; l++)
+					cr_assert_eq(h->ctl->heads[f][l], 0, "find(%llu) gave up although list %u/%u holds a block",
+						     (unsigned long long)s, f, l);
+		}
+	}
+	/* the biggest request that can be served is served */
+	pmp_stats_t st;
+	cr_assert_eq(pmp_stats(h, &st), 0);
+	void *big = pmp_malloc(h, st.largest_free);
+	cr_assert_not_null(big, "largest_free %llu could not be allocated", (unsigned long long)st.largest_free);
+	cr_assert_geq(pmp_usable_size(h, big), st.largest_free);
+	u_assert_check(h, "after the biggest allocation");
+	munmap(mem, len);
+}
