@@ -34,7 +34,7 @@ extern "C" {
 #define PMP_ECHECKSUM  (-3)  /* both superblock copies fail their checksum */
 #define PMP_EADDRINUSE (-4)  /* the heap's fixed address range is taken in this process */
 #define PMP_ESHORT     (-5)  /* file shorter than its superblock says (truncated) */
-#define PMP_EOWNER     (-6)  /* file owned by another user, group/world-writable, or with several links */
+#define PMP_EOWNER     (-6)  /* file owned by another user, group/world-writable, with several links, or replaced while opening */
 #define PMP_ELOCKED    (-7)  /* heap file in use by another process */
 #define PMP_ECORRUPT   (-8)  /* block chain or metadata inconsistent */
 #define PMP_ERDONLY    (-9)  /* heap opened read-only */
@@ -152,7 +152,7 @@ typedef struct pmp_report {
 	void *addr;             /* the same as an original (writer's) address */
 	char msg[256];          /* one line: what is wrong and where */
 	uint64_t blocks, used_blocks, free_blocks, cached_blocks, roots;
-	uint64_t bytes_used, bytes_free;
+	uint64_t bytes_used, bytes_free, bytes_cached;
 	int index_checked;      /* 0 when the free index was stale (read-only view of an unclean heap) */
 } pmp_report_t;
 /* 0 = consistent; PMP_ECORRUPT with r filled otherwise. r may be NULL. */

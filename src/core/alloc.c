@@ -37,7 +37,7 @@ uint64_t _pmp_block_of(const struct pmp_heap *h, const void *p, const char **why
 		return 0;
 	}
 	if (head & PMP_B_CACHED) {
-		*why = "block is in a thread cache (double free?)";
+		*why = "block is already free (held in a cache or quarantine: double free?)";
 		return 0;
 	}
 	if (_pmp_hdr(h, b + s)->prev_size != s) {
@@ -299,6 +299,66 @@ void _pmp_free_locked(struct pmp_heap *h, uint64_t b)
 	_pmp_index_insert(h, start, total);
 }
 
+/* ---- quarantine (check level 2): use after free is found when a block leaves it ---- */
+
+static uint8_t poison_byte(const struct pmp_heap *h) { return (h->flags & PMP_HEAP_ZERO_FREED) ? 0 : 0xdf; }
+
+static _Noreturn void fatal_written_after_free(const struct pmp_heap *h, uint64_t b, uint64_t at)
+{
+	char why[160], *o = why, *end = why + sizeof why - 1;
+	o = put_str(o, end, "freed block was written at offset ");
+	o = put_hex(o, end, at);
+	o = put_str(o, end, " after it was freed (use after free)");
+	*o = 0;
+	_pmp_fatal_pointer(h, "free", h->base + b + PMP_HDR, why);
+}
+
+/* a quarantined block leaves: its poison must be intact, then it is really freed */
+static void quarantine_leave(struct pmp_heap *h, uint64_t b)
+{
+	struct pmp_block_hdr *hd = _pmp_hdr(h, b);
+	uint64_t s = _pmp_bsize(hd->head);
+	const uint8_t *p = h->base + b + PMP_HDR, want = poison_byte(h);
+	for (uint64_t i = 0; i < s - PMP_HDR; i++)
+		if (p[i] != want)
+			fatal_written_after_free(h, b, i);
+	PMP_CRASHPOINT();
+	__atomic_store_n(&hd->head, s, __ATOMIC_RELEASE);
+	_pmp_free_locked(h, b);
+}
+
+void _pmp_release_locked(struct pmp_heap *h, uint64_t b)
+{
+	if (h->check_level < 2) {
+		_pmp_free_locked(h, b);
+		return;
+	}
+	struct pmp_block_hdr *hd = _pmp_hdr(h, b);
+	uint64_t s = _pmp_bsize(hd->head);
+	memset(h->base + b + PMP_HDR, poison_byte(h), s - PMP_HDR);
+	PMP_CRASHPOINT();
+	__atomic_store_n(&hd->head, s | PMP_B_CACHED, __ATOMIC_RELEASE); /* recovery frees it like a cached block */
+	if (h->q_count == PMP_QUARANTINE) {
+		uint64_t old = h->quarantine[h->q_head];
+		h->quarantine[h->q_head] = b;
+		h->q_head = (h->q_head + 1) % PMP_QUARANTINE;
+		quarantine_leave(h, old);
+	} else {
+		h->quarantine[(h->q_head + h->q_count) % PMP_QUARANTINE] = b;
+		h->q_count++;
+	}
+}
+
+void _pmp_quarantine_flush(struct pmp_heap *h)
+{
+	while (h->q_count) {
+		uint64_t b = h->quarantine[h->q_head];
+		h->q_head = (h->q_head + 1) % PMP_QUARANTINE;
+		h->q_count--;
+		quarantine_leave(h, b);
+	}
+}
+
 /* ---- resize in place ---- */
 
 /* Shrink or grow block b to `want` bytes without moving it; 1 on success. */
@@ -419,7 +479,7 @@ void pmp_free(pmp_heap_t *h, void *p)
 	_pmp_lock(h);
 	uint64_t b = checked_block(h, "free", p);
 	if (b)
-		_pmp_free_locked(h, b);
+		_pmp_release_locked(h, b);
 	_pmp_unlock(h);
 	errno = saved;
 }
@@ -455,7 +515,7 @@ void *pmp_realloc(pmp_heap_t *h, void *p, size_t n)
 	void *q = _pmp_alloc_locked(h, n, 0);
 	if (q) {
 		memcpy(q, p, old < n ? old : n);
-		_pmp_free_locked(h, b);
+		_pmp_release_locked(h, b);
 	}
 	_pmp_unlock(h);
 	return q;

@@ -100,10 +100,12 @@ static int check_chain(const struct pmp_heap *h, pmp_report_t *r, const uint64_t
 		r->blocks++;
 		if (it.grown && !h->index_stale)
 			return fail(h, r, PMP_P_BLOCK, it.off, "unfinished arena growth in a live heap");
-		if (hd->prev_size != last && !it.grown)
+		/* boundary tags are derived: after an unclean stop only recovery makes them right again */
+		if (hd->prev_size != last && !it.grown && !h->index_stale)
 			return fail(h, r, PMP_P_PREVSIZE, it.off, "boundary tag says previous block is %llu bytes, it is %llu",
 				    (unsigned long long)hd->prev_size, (unsigned long long)last);
-		if (it.free && last_free)
+		/* growth and recovery merge in a second store: after an unclean stop recovery finishes the merge */
+		if (it.free && last_free && !h->index_stale)
 			return fail(h, r, PMP_P_ADJFREE, it.off, "free block follows a free block");
 		uint64_t user = it.off + PMP_HDR;
 		if (ri < nroots && roots[ri] < user)
@@ -121,6 +123,7 @@ static int check_chain(const struct pmp_heap *h, pmp_report_t *r, const uint64_t
 			r->bytes_free += it.size;
 		} else if (it.cached) {
 			r->cached_blocks++;
+			r->bytes_cached += it.size;
 		} else {
 			r->used_blocks++;
 			r->bytes_used += it.size;
@@ -130,7 +133,7 @@ static int check_chain(const struct pmp_heap *h, pmp_report_t *r, const uint64_t
 	}
 	if (rc < 0)
 		return fail(h, r, PMP_P_BLOCK, it.off, "%s", it.why);
-	if (_pmp_hdr(h, it.off)->prev_size != last)
+	if (_pmp_hdr(h, it.off)->prev_size != last && !h->index_stale)
 		return fail(h, r, PMP_P_PREVSIZE, it.off, "end sentinel's boundary tag says %llu, last block is %llu",
 			    (unsigned long long)_pmp_hdr(h, it.off)->prev_size, (unsigned long long)last);
 	if (ri < nroots)
@@ -225,10 +228,21 @@ int _pmp_check_locked(struct pmp_heap *h, pmp_report_t *r)
 		return fail(h, r, PMP_P_STATS, PMP_OFF_CTL, "index counts %llu free blocks / %llu bytes, chain has %llu / %llu",
 			    (unsigned long long)c->free_blocks, (unsigned long long)c->free_bytes,
 			    (unsigned long long)r->free_blocks, (unsigned long long)r->bytes_free);
-	if (c->used_blocks != r->used_blocks || c->used_bytes != r->bytes_used)
+	/* cached (quarantined) blocks are still counted as used until they really are freed */
+	if (c->used_blocks != r->used_blocks + r->cached_blocks || c->used_bytes != r->bytes_used + r->bytes_cached)
 		return fail(h, r, PMP_P_STATS, PMP_OFF_CTL, "counters say %llu used blocks / %llu bytes, chain has %llu / %llu",
 			    (unsigned long long)c->used_blocks, (unsigned long long)c->used_bytes,
-			    (unsigned long long)r->used_blocks, (unsigned long long)r->bytes_used);
+			    (unsigned long long)(r->used_blocks + r->cached_blocks),
+			    (unsigned long long)(r->bytes_used + r->bytes_cached));
+	/* every cached block is one this handle holds in its quarantine, and every quarantined block is cached */
+	if (r->cached_blocks != h->q_count)
+		return fail(h, r, PMP_P_CACHE, PMP_OFF_ARENA, "%llu blocks are marked cached, the quarantine holds %u",
+			    (unsigned long long)r->cached_blocks, h->q_count);
+	for (unsigned i = 0; i < h->q_count; i++) {
+		uint64_t b = h->quarantine[(h->q_head + i) % PMP_QUARANTINE];
+		if (b < PMP_OFF_ARENA || b >= _pmp_sentinel(h) || !(_pmp_hdr(h, b)->head & PMP_B_CACHED))
+			return fail(h, r, PMP_P_CACHE, b, "quarantined block is not marked cached");
+	}
 	uint64_t cap = r->free_blocks, count = 0;
 	uint64_t *listed = NULL;
 	size_t len = (size_t)(cap * sizeof *listed + PMP_PAGE);

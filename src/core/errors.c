@@ -15,7 +15,7 @@ const char *pmp_strerror(int err)
 	case PMP_ECHECKSUM: return "superblock checksum mismatch in both copies";
 	case PMP_EADDRINUSE: return "the heap's fixed address range is already in use in this process";
 	case PMP_ESHORT: return "heap file is shorter than its superblock says (truncated)";
-	case PMP_EOWNER: return "heap file refused: owned by another user, group- or world-writable, or hard-linked";
+	case PMP_EOWNER: return "heap file refused: owned by another user, group- or world-writable, hard-linked, or replaced while opening";
 	case PMP_ELOCKED: return "heap file is in use by another process";
 	case PMP_ECORRUPT: return "heap is inconsistent (block chain or metadata damaged)";
 	case PMP_ERDONLY: return "heap is open read-only";

@@ -240,6 +240,7 @@ int pmp_close(pmp_heap_t *h)
 	_pmp_lock(h);
 	int e = 0;
 	if (!h->readonly) {
+		_pmp_quarantine_flush(h);
 		/* data first, then the clean mark: a power loss never shows "clean" over stale metadata */
 		if (h->ops.persist)
 			e = h->ops.persist(h, h->base, h->end);

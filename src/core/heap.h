@@ -60,6 +60,10 @@ struct pmp_heap {
 	int index_stale;        /* read-only view of an unclean heap: the free index is not trusted */
 	int check_level;        /* 0 none, 1 cheap checks on free (abort), 2 poison freed memory too */
 	uint32_t handle_size;   /* bytes of handle memory (os pages) when the core layer allocated it */
+	/* check level 2: freed blocks wait here poisoned and marked CACHED; a write to one is found when it leaves */
+#define PMP_QUARANTINE 32
+	uint64_t quarantine[PMP_QUARANTINE];
+	unsigned q_head, q_count;
 	struct pmp_heap_ops ops;
 	pmp_commit_fn user_commit;
 	void *user_commit_arg;
@@ -98,6 +102,10 @@ PMP_HIDDEN int _pmp_chain_sound(const struct pmp_heap *h);
 /* ---- allocation (alloc.c) ---- */
 PMP_HIDDEN void *_pmp_alloc_locked(struct pmp_heap *h, size_t n, size_t align);
 PMP_HIDDEN void _pmp_free_locked(struct pmp_heap *h, uint64_t b);
+/* free b now, or (check level 2) through the quarantine */
+PMP_HIDDEN void _pmp_release_locked(struct pmp_heap *h, uint64_t b);
+/* empty the quarantine, verifying every block (close, and before a full check) */
+PMP_HIDDEN void _pmp_quarantine_flush(struct pmp_heap *h);
 /* cheap validation of a user pointer; returns the block offset or 0 and a reason */
 PMP_HIDDEN uint64_t _pmp_block_of(const struct pmp_heap *h, const void *p, const char **why);
 PMP_HIDDEN _Noreturn void _pmp_fatal_pointer(const struct pmp_heap *h, const char *op, const void *p, const char *why);

@@ -179,6 +179,16 @@ static int open_writable(const char *path, const pmp_file_opts_t *o, struct pmp_
 	size_t map_len = 0;
 	if ((e = vet_writable(f->fd, &st)) != 0)
 		goto fail;
+	/* The checks ran on the descriptor; the path must still name that same file, or a link swapped in between
+	 * (a hard link dropped after open, a rename over the path) would pass them on someone else's behalf. */
+	struct pmp_os_stat now;
+	if ((e = _pmp_os_lstat(path, &now)) != 0 || now.dev != st.dev || now.ino != st.ino) {
+		e = e ? e : PMP_EOWNER;
+		goto fail;
+	}
+	/* and still one link after that: a link made between the first fstat and the lstat is seen here */
+	if ((e = vet_writable(f->fd, &st)) != 0)
+		goto fail;
 	if (!(o->flags & PMP_FILE_NOLOCK) && (e = _pmp_os_lock(f->fd, 1)) != 0) {
 		e = e == EAGAIN ? PMP_ELOCKED : e;
 		goto fail;
