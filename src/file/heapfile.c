@@ -154,22 +154,94 @@ fail:
 	return e;
 }
 
+/* Format a new heap in the file open on f->fd (ours, locked, empty or being created) and map it. */
+static int format_new(const pmp_file_opts_t *o, struct pmp_heap *h, const struct pmp_identity *id)
+{
+	struct heapfile *f = hf(h);
+	uint64_t reserve = o->reserve ? o->reserve : PMP_DEFAULT_RESERVE;
+	uint64_t initial = round_up(o->initial ? o->initial : PMP_DEFAULT_INITIAL, PMP_PAGE);
+	if (initial < PMP_HEAP_MIN)
+		initial = PMP_HEAP_MIN;
+	if (initial > reserve)
+		return EINVAL;
+	int e = _pmp_os_fallocate(f->fd, 0, initial);
+	if (e)
+		return e;
+	void *base, *addr = o->addr ? o->addr : PMP_DEFAULT_ADDR;
+	if ((e = _pmp_os_map(addr, (size_t)reserve, f->fd, 0, 1, 1, &base)) != 0)
+		return e == EEXIST ? PMP_EADDRINUSE : e;
+	f->file_size = initial;
+	f->map_len = (size_t)reserve;
+	if ((e = _pmp_heap_format(h, base, initial, reserve, PMP_LAYOUT_FILE, id)) != 0) {
+		_pmp_os_unmap(base, f->map_len);
+		return e;
+	}
+	return 0;
+}
+
+/* A new heap file appears at path complete or not at all: it is created, locked and formatted under a temporary
+ * name in the same directory, then renamed into place without replacing anything (EEXIST if path exists by then).
+ * A stop before the rename leaves only the temporary file (PATH.new.PID.N), never a half-made heap at path. */
+static int create_new(const char *path, const pmp_file_opts_t *o, struct pmp_heap *h)
+{
+	static unsigned counter;
+	struct heapfile *f = hf(h);
+	char tmp[4096], *t = tmp, *end = tmp + sizeof tmp - 1;
+	size_t n = strlen(path);
+	if (n + 48 >= sizeof tmp)
+		return ENAMETOOLONG;
+	memcpy(t, path, n);
+	t += n;
+	uint64_t parts[2] = {_pmp_os_pid(), __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED)};
+	memcpy(t, ".new", 4);
+	t += 4;
+	for (int i = 0; i < 2; i++) {
+		char d[24];
+		int k = 0;
+		uint64_t v = parts[i];
+		do
+			d[k++] = (char)('0' + v % 10);
+		while ((v /= 10) != 0 && k < 23);
+		*t++ = '.';
+		while (k > 0 && t < end)
+			*t++ = d[--k];
+	}
+	*t = 0;
+	int e = _pmp_os_open(tmp, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CREAT | O_EXCL, 0600, &f->fd);
+	if (e)
+		return e;
+	struct pmp_identity id;
+	if (!(o->flags & PMP_FILE_NOLOCK) && (e = _pmp_os_lock(f->fd, 1)) != 0) {
+		e = e == EAGAIN ? PMP_ELOCKED : e;
+		goto fail;
+	}
+	_pmp_identity_self(&id, o->exe);
+	if ((e = format_new(o, h, &id)) != 0)
+		goto fail;
+	if ((e = _pmp_os_rename_noreplace(tmp, path)) != 0) {
+		_pmp_os_unmap(h->base, f->map_len);
+		pthread_mutex_destroy(&h->lock);
+		goto fail;
+	}
+	return 0;
+fail:
+	_pmp_os_unlink(tmp);
+	_pmp_os_close(f->fd);
+	return e;
+}
+
 static int open_writable(const char *path, const pmp_file_opts_t *o, struct pmp_heap *h)
 {
 	struct heapfile *f = hf(h);
-	int created = 0, e;
 	const int base_flags = O_RDWR | O_NOFOLLOW | O_NONBLOCK;
-	if (o->mode == PMP_OPEN_CREATE) {
-		e = _pmp_os_open(path, base_flags | O_CREAT | O_EXCL, 0600, &f->fd);
-		created = !e;
-	} else {
-		e = _pmp_os_open(path, base_flags, 0, &f->fd);
-		if (e == ENOENT && o->mode == PMP_OPEN_ANY) {
-			e = _pmp_os_open(path, base_flags | O_CREAT | O_EXCL, 0600, &f->fd);
-			created = !e;
-			if (e == EEXIST) /* lost a race with another creator: open theirs */
-				e = _pmp_os_open(path, base_flags, 0, &f->fd);
-		}
+	if (o->mode == PMP_OPEN_CREATE)
+		return create_new(path, o, h);
+	int e = _pmp_os_open(path, base_flags, 0, &f->fd);
+	if (e == ENOENT && o->mode == PMP_OPEN_ANY) {
+		e = create_new(path, o, h);
+		if (e != EEXIST)
+			return e;
+		e = _pmp_os_open(path, base_flags, 0, &f->fd); /* lost a race with another creator: open theirs */
 	}
 	if (e)
 		return e;
@@ -194,28 +266,9 @@ static int open_writable(const char *path, const pmp_file_opts_t *o, struct pmp_
 		goto fail;
 	}
 	_pmp_identity_self(&id, o->exe);
-	if (created || (st.size == 0 && o->mode == PMP_OPEN_ANY)) {
-		/* a new heap (or an empty file of ours, left by a stop between create and format) */
-		uint64_t reserve = o->reserve ? o->reserve : PMP_DEFAULT_RESERVE;
-		uint64_t initial = round_up(o->initial ? o->initial : PMP_DEFAULT_INITIAL, PMP_PAGE);
-		if (initial < PMP_HEAP_MIN)
-			initial = PMP_HEAP_MIN;
-		if (initial > reserve) {
-			e = EINVAL;
-			goto fail;
-		}
-		if ((e = _pmp_os_fallocate(f->fd, 0, initial)) != 0)
-			goto fail;
-		map_len = (size_t)reserve;
-		void *addr = o->addr ? o->addr : PMP_DEFAULT_ADDR;
-		if ((e = _pmp_os_map(addr, map_len, f->fd, 0, 1, 1, &base)) != 0) {
-			e = e == EEXIST ? PMP_EADDRINUSE : e;
-			goto fail;
-		}
-		f->file_size = initial;
-		f->map_len = map_len;
-		e = _pmp_heap_format(h, base, initial, reserve, PMP_LAYOUT_FILE, &id);
-		if (e)
+	if (st.size == 0 && o->mode == PMP_OPEN_ANY) {
+		/* an empty file of ours at the path (made by hand): nothing in it to lose */
+		if ((e = format_new(o, h, &id)) != 0)
 			goto fail;
 		return 0;
 	}
@@ -247,8 +300,6 @@ static int open_writable(const char *path, const pmp_file_opts_t *o, struct pmp_
 fail:
 	if (base)
 		_pmp_os_unmap(base, map_len);
-	if (created)
-		_pmp_os_unlink(path);
 	_pmp_os_close(f->fd);
 	return e;
 }
