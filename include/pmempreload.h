@@ -159,7 +159,8 @@ typedef struct pmp_report {
 PMP_API int pmp_check(pmp_heap_t *h, pmp_report_t *r);
 
 /* ---- walk ---- */
-enum pmp_block_state { PMP_BLOCK_USED = 1, PMP_BLOCK_FREE = 2, PMP_BLOCK_CACHED = 3 };
+/* LOST: a used block that recovery made over a stretch of the chain damaged by a power loss (kept, never reused) */
+enum pmp_block_state { PMP_BLOCK_USED = 1, PMP_BLOCK_FREE = 2, PMP_BLOCK_CACHED = 3, PMP_BLOCK_LOST = 4 };
 typedef struct pmp_block {
 	void *addr;        /* user pointer (original address) */
 	void *data;        /* where the payload can be read in this process (differs from addr on a moved view) */
@@ -195,6 +196,12 @@ typedef struct pmp_info {
 	uint32_t writer_uid;
 	char writer_exe[256];
 	char writer_boot_id[40];
+	/* salvage: recovery of a chain damaged by a power loss (or damage to a heap that was open) */
+	uint32_t salvage_count;        /* times over the heap's life */
+	uint32_t salvage_roots;        /* roots dropped over the heap's life (no longer pointing at a block) */
+	uint64_t salvage_lost;         /* bytes kept as LOST blocks over the heap's life */
+	uint64_t last_lost_bytes;      /* this handle's own recovery, when it opened the heap */
+	uint32_t last_lost_regions, last_dropped_roots;
 } pmp_info_t;
 PMP_API int pmp_info(pmp_heap_t *h, pmp_info_t *i);
 

@@ -47,6 +47,11 @@ int cli_info(int argc, char **argv)
 		json_obj_end(&j);
 		json_u64(&j, "created_ns", i->created_ns);
 		json_u64(&j, "opened_ns", i->opened_ns);
+		json_obj(&j, "salvage");
+		json_u64(&j, "count", i->salvage_count);
+		json_u64(&j, "lost_bytes", i->salvage_lost);
+		json_u64(&j, "dropped_roots", i->salvage_roots);
+		json_obj_end(&j);
 		json_bool(&j, "crash_record", crash);
 		if (crash) {
 			char sn[32];
@@ -74,6 +79,10 @@ int cli_info(int argc, char **argv)
 		printf("  start:     %" PRIu64 " ticks after boot\n", i->writer_start);
 		printf("created:     %s\n", created);
 		printf("last opened: %s\n", opened);
+		if (i->salvage_count)
+			printf("salvaged:    %" PRIu32 " time(s): %" PRIu64 " bytes kept as lost blocks, %" PRIu32
+			       " root(s) dropped (a power loss damaged the chain)\n",
+			       i->salvage_count, i->salvage_lost, i->salvage_roots);
 		if (crash)
 			{
 			char sn[32];

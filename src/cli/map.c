@@ -19,7 +19,8 @@
 
 static const char *colour(int state)
 {
-	return state == PMP_BLOCK_USED ? "#3b7dd8" : state == PMP_BLOCK_FREE ? "#cfe8cf" : "#f0b429";
+	return state == PMP_BLOCK_USED ? "#3b7dd8" : state == PMP_BLOCK_FREE ? "#cfe8cf" :
+	       state == PMP_BLOCK_LOST ? "#c0392b" : "#f0b429";
 }
 
 static void xml(FILE *f, const char *s)
@@ -105,9 +106,9 @@ int cli_map(int argc, char **argv)
 	l.row_bytes = (uint64_t)WIDTH * l.bpp;
 	l.rows = (l.len + l.row_bytes - 1) / l.row_bytes;
 	uint64_t height = TOP + l.rows * (ROW_H + ROW_GAP) + 90 + 14 * (ch.nroots < 40 ? ch.nroots : 40);
-	uint64_t counts[4] = {0}, bytes[4] = {0};
+	uint64_t counts[5] = {0}, bytes[5] = {0};
 	for (size_t i = 0; i < ch.nblocks; i++) {
-		int s = ch.blocks[i].state & 3;
+		int s = ch.blocks[i].state >= 1 && ch.blocks[i].state <= 4 ? ch.blocks[i].state : 0;
 		counts[s]++;
 		bytes[s] += ch.blocks[i].block_size;
 	}
@@ -160,9 +161,10 @@ int cli_map(int argc, char **argv)
 	/* legend and scale */
 	uint64_t ly = TOP + l.rows * (ROW_H + ROW_GAP) + 20;
 	static const struct { int state; const char *label; } legend[] = {
-		{PMP_BLOCK_USED, "used"}, {PMP_BLOCK_FREE, "free"}, {PMP_BLOCK_CACHED, "cached (thread cache)"}};
+		{PMP_BLOCK_USED, "used"}, {PMP_BLOCK_FREE, "free"}, {PMP_BLOCK_CACHED, "cached (quarantine)"},
+		{PMP_BLOCK_LOST, "lost (salvaged)"}};
 	int lx = LEFT;
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < sizeof legend / sizeof legend[0]; i++) {
 		fprintf(f, "<rect x=\"%d\" y=\"%" PRIu64 "\" width=\"12\" height=\"12\" fill=\"%s\" stroke=\"#555\"/>"
 			   "<text x=\"%d\" y=\"%" PRIu64 "\">%s</text>\n", lx, ly, colour(legend[i].state), lx + 16, ly + 10,
 			legend[i].label);

@@ -163,6 +163,7 @@ const char *cli_state_name(int state)
 	case PMP_BLOCK_USED: return "used";
 	case PMP_BLOCK_FREE: return "free";
 	case PMP_BLOCK_CACHED: return "cached";
+	case PMP_BLOCK_LOST: return "lost";
 	default: return "?";
 	}
 }

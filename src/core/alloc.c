@@ -26,8 +26,11 @@ uint64_t _pmp_block_of(const struct pmp_heap *h, const void *p, const char **why
 		return 0;
 	}
 	uint64_t b = u - base - PMP_HDR;
-	const struct pmp_block_hdr *hd = _pmp_hdr(h, b);
-	uint64_t head = hd->head, s = _pmp_bsize(head);
+	uint64_t head = _pmp_head(h, b), s = _pmp_bsize(head);
+	if (!_pmp_head_valid(h, b, head)) {
+		*why = "no block starts here (invalid pointer or overwritten header)";
+		return 0;
+	}
 	if (head & PMP_B_FREE) {
 		*why = "block is already free (double free?)";
 		return 0;
@@ -40,17 +43,18 @@ uint64_t _pmp_block_of(const struct pmp_heap *h, const void *p, const char **why
 		*why = "block is already free (held in a cache or quarantine: double free?)";
 		return 0;
 	}
-	if (_pmp_hdr(h, b + s)->prev_size != s) {
+	if (!_pmp_prev_valid(h, b + s) || _pmp_prev(h, b + s) != s) {
 		*why = "next block's boundary tag disagrees (invalid pointer or heap overflow)";
 		return 0;
 	}
 	if (b > PMP_OFF_ARENA) {
-		uint64_t ps = hd->prev_size;
-		if (ps < PMP_MIN_BLOCK || ps > b - PMP_OFF_ARENA || _pmp_bsize(_pmp_hdr(h, b - ps)->head) != ps) {
+		uint64_t ps = _pmp_prev(h, b);
+		if (!_pmp_prev_valid(h, b) || ps < PMP_MIN_BLOCK || ps > b - PMP_OFF_ARENA ||
+		    _pmp_bsize(_pmp_hdr(h, b - ps)->head) != ps) {
 			*why = "boundary tag disagrees with the previous block (invalid pointer or heap underflow)";
 			return 0;
 		}
-	} else if (hd->prev_size != 0) {
+	} else if (_pmp_prev(h, b) != 0) {
 		*why = "first block has a previous size (overwritten header)";
 		return 0;
 	}
@@ -112,28 +116,28 @@ static int grow(struct pmp_heap *h, uint64_t need)
 	if (got < want)
 		return ENOMEM;
 	uint64_t s = got - old; /* the new block spans the old sentinel to the new one */
-	struct pmp_block_hdr *ns = _pmp_hdr(h, got - PMP_HDR);
+	uint64_t ns = got - PMP_HDR;
 	PMP_CRASHPOINT();
-	ns->prev_size = s;
+	_pmp_set_prev(h, ns, s);
 	PMP_CRASHPOINT();
-	ns->head = PMP_B_END;
+	_pmp_set_head(h, ns, PMP_B_END);
 	h->end = got;
 	h->sb.mapped = got;
 	_pmp_sb_publish(h);
 	uint64_t b = old - PMP_HDR;
 	PMP_CRASHPOINT();
-	__atomic_store_n(&_pmp_hdr(h, b)->head, s | PMP_B_FREE, __ATOMIC_RELEASE);
+	_pmp_set_head(h, b, s | PMP_B_FREE);
 	h->ctl->n_grow++;
 	/* merge with a free last block */
-	uint64_t ps = _pmp_hdr(h, b)->prev_size;
+	uint64_t ps = _pmp_prev(h, b);
 	if (b > PMP_OFF_ARENA && (_pmp_hdr(h, b - ps)->head & PMP_B_FREE)) {
 		uint64_t pb = b - ps;
 		_pmp_index_remove(h, pb, ps);
 		s += ps;
 		PMP_CRASHPOINT();
-		__atomic_store_n(&_pmp_hdr(h, pb)->head, s | PMP_B_FREE, __ATOMIC_RELEASE);
+		_pmp_set_head(h, pb, s | PMP_B_FREE);
 		PMP_CRASHPOINT();
-		ns->prev_size = s;
+		_pmp_set_prev(h, ns, s);
 		b = pb;
 	}
 	_pmp_index_insert(h, b, s);
@@ -149,20 +153,19 @@ static void use_block(struct pmp_heap *h, uint64_t b, uint64_t s, uint64_t want)
 	struct pmp_ctl *c = h->ctl;
 	if (s - want >= PMP_MIN_BLOCK) {
 		uint64_t t = b + want, ts = s - want;
-		struct pmp_block_hdr *th = _pmp_hdr(h, t);
 		PMP_CRASHPOINT();
-		th->prev_size = want;
+		_pmp_set_prev(h, t, want);
 		PMP_CRASHPOINT();
-		th->head = ts | PMP_B_FREE;
+		_pmp_set_head(h, t, ts | PMP_B_FREE);
 		PMP_CRASHPOINT();
-		_pmp_hdr(h, t + ts)->prev_size = ts;
+		_pmp_set_prev(h, t + ts, ts);
 		PMP_CRASHPOINT();
-		__atomic_store_n(&_pmp_hdr(h, b)->head, want, __ATOMIC_RELEASE);
+		_pmp_set_head(h, b, want);
 		_pmp_index_insert(h, t, ts);
 		s = want;
 	} else {
 		PMP_CRASHPOINT();
-		__atomic_store_n(&_pmp_hdr(h, b)->head, s, __ATOMIC_RELEASE);
+		_pmp_set_head(h, b, s);
 	}
 	c->used_bytes += s;
 	c->used_blocks++;
@@ -239,15 +242,14 @@ void *_pmp_alloc_locked(struct pmp_heap *h, size_t n, size_t align)
 		nb += align;
 	if (nb != b) {
 		uint64_t gap = nb - b, ns = s - gap;
-		struct pmp_block_hdr *nh = _pmp_hdr(h, nb);
 		PMP_CRASHPOINT();
-		nh->prev_size = gap;
+		_pmp_set_prev(h, nb, gap);
 		PMP_CRASHPOINT();
-		nh->head = ns | PMP_B_FREE;
+		_pmp_set_head(h, nb, ns | PMP_B_FREE);
 		PMP_CRASHPOINT();
-		_pmp_hdr(h, nb + ns)->prev_size = ns;
+		_pmp_set_prev(h, nb + ns, ns);
 		PMP_CRASHPOINT();
-		__atomic_store_n(&_pmp_hdr(h, b)->head, gap | PMP_B_FREE, __ATOMIC_RELEASE);
+		_pmp_set_head(h, b, gap | PMP_B_FREE);
 		_pmp_index_insert(h, b, gap);
 		b = nb;
 		s = ns;
@@ -278,7 +280,7 @@ void _pmp_free_locked(struct pmp_heap *h, uint64_t b)
 		total += ns;
 	}
 	if (b > PMP_OFF_ARENA) {
-		uint64_t ps = hd->prev_size;
+		uint64_t ps = _pmp_prev(h, b);
 		if (_pmp_hdr(h, b - ps)->head & PMP_B_FREE) {
 			_pmp_index_remove(h, b - ps, ps);
 			start -= ps;
@@ -287,9 +289,9 @@ void _pmp_free_locked(struct pmp_heap *h, uint64_t b)
 	}
 	/* one store makes the merged block; the boundary tag after it is derived */
 	PMP_CRASHPOINT();
-	__atomic_store_n(&_pmp_hdr(h, start)->head, total | PMP_B_FREE, __ATOMIC_RELEASE);
+	_pmp_set_head(h, start, total | PMP_B_FREE);
 	PMP_CRASHPOINT();
-	_pmp_hdr(h, start + total)->prev_size = total;
+	_pmp_set_prev(h, start + total, total);
 	if (zero) { /* absorbed headers are payload now: clear them only after the merge store */
 		if (n < start + total)
 			memset(h->base + n, 0, 2 * PMP_HDR);
@@ -323,7 +325,7 @@ static void quarantine_leave(struct pmp_heap *h, uint64_t b)
 		if (p[i] != want)
 			fatal_written_after_free(h, b, i);
 	PMP_CRASHPOINT();
-	__atomic_store_n(&hd->head, s, __ATOMIC_RELEASE);
+	_pmp_set_head(h, b, s);
 	_pmp_free_locked(h, b);
 }
 
@@ -337,7 +339,7 @@ void _pmp_release_locked(struct pmp_heap *h, uint64_t b)
 	uint64_t s = _pmp_bsize(hd->head);
 	memset(h->base + b + PMP_HDR, poison_byte(h), s - PMP_HDR);
 	PMP_CRASHPOINT();
-	__atomic_store_n(&hd->head, s | PMP_B_CACHED, __ATOMIC_RELEASE); /* recovery frees it like a cached block */
+	_pmp_set_head(h, b, s | PMP_B_CACHED); /* recovery frees it like a cached block */
 	if (h->q_count == PMP_QUARANTINE) {
 		uint64_t old = h->quarantine[h->q_head];
 		h->quarantine[h->q_head] = b;
@@ -382,21 +384,20 @@ static int resize_in_place(struct pmp_heap *h, uint64_t b, uint64_t want)
 		memset(h->base + b + want, 0, s - want); /* still our own payload: safe before the split */
 	if (avail - want >= PMP_MIN_BLOCK) {
 		uint64_t t = b + want, ts = avail - want;
-		struct pmp_block_hdr *th = _pmp_hdr(h, t);
 		PMP_CRASHPOINT();
-		th->prev_size = want;
+		_pmp_set_prev(h, t, want);
 		PMP_CRASHPOINT();
-		th->head = ts | PMP_B_FREE;
+		_pmp_set_head(h, t, ts | PMP_B_FREE);
 		PMP_CRASHPOINT();
-		_pmp_hdr(h, t + ts)->prev_size = ts;
+		_pmp_set_prev(h, t + ts, ts);
 		PMP_CRASHPOINT();
-		__atomic_store_n(&_pmp_hdr(h, b)->head, want, __ATOMIC_RELEASE);
+		_pmp_set_head(h, b, want);
 		_pmp_index_insert(h, t, ts);
 	} else {
 		PMP_CRASHPOINT();
-		__atomic_store_n(&_pmp_hdr(h, b)->head, avail, __ATOMIC_RELEASE);
+		_pmp_set_head(h, b, avail);
 		PMP_CRASHPOINT();
-		_pmp_hdr(h, b + avail)->prev_size = avail;
+		_pmp_set_prev(h, b + avail, avail);
 		want = avail;
 	}
 	c->used_bytes = c->used_bytes - s + want;

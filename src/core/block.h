@@ -20,8 +20,53 @@ static inline struct pmp_free_links *_pmp_links(const struct pmp_heap *h, uint64
 {
 	return (struct pmp_free_links *)(void *)(h->base + off + PMP_HDR);
 }
-static inline uint64_t _pmp_bsize(uint64_t head) { return head & ~(uint64_t)PMP_B_FLAGS; }
+static inline uint64_t _pmp_bsize(uint64_t head) { return head & PMP_W_SIZE; }
 static inline uint64_t _pmp_sentinel(const struct pmp_heap *h) { return h->end - PMP_HDR; }
+
+/* ---- header words with check bits (see format.h) ---- */
+#define PMP_K_HEAD 0x68656164u /* the kind of word enters the check: a prev word never passes for a head */
+#define PMP_K_PREV 0x70726576u
+
+static inline uint64_t _pmp_wcheck(uint64_t salt, uint64_t off, uint64_t value, uint64_t kind)
+{
+	uint64_t x = value ^ salt ^ (off * 0x9e3779b97f4a7c15ull) ^ (kind << 48);
+	x ^= x >> 31;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 29;
+	x *= 0x94d049bb133111ebull;
+	return x & ~PMP_W_VALUE;
+}
+/* the word to store at off for a value (size | flags, or a previous size) */
+static inline uint64_t _pmp_head_word(const struct pmp_heap *h, uint64_t off, uint64_t v)
+{
+	v &= PMP_W_VALUE;
+	return v | _pmp_wcheck(h->salt, off, v, PMP_K_HEAD);
+}
+static inline uint64_t _pmp_prev_word(const struct pmp_heap *h, uint64_t off, uint64_t v)
+{
+	v &= PMP_W_VALUE;
+	return v | _pmp_wcheck(h->salt, off + 8, v, PMP_K_PREV);
+}
+static inline int _pmp_head_valid(const struct pmp_heap *h, uint64_t off, uint64_t w)
+{
+	return w == _pmp_head_word(h, off, w);
+}
+static inline int _pmp_prev_valid(const struct pmp_heap *h, uint64_t off)
+{
+	uint64_t w = _pmp_hdr(h, off)->prev_size;
+	return w == _pmp_prev_word(h, off, w);
+}
+/* one 8-byte store each: a stop leaves the old word or the new one */
+static inline void _pmp_set_head(const struct pmp_heap *h, uint64_t off, uint64_t v)
+{
+	__atomic_store_n(&_pmp_hdr(h, off)->head, _pmp_head_word(h, off, v), __ATOMIC_RELEASE);
+}
+static inline void _pmp_set_prev(const struct pmp_heap *h, uint64_t off, uint64_t v)
+{
+	__atomic_store_n(&_pmp_hdr(h, off)->prev_size, _pmp_prev_word(h, off, v), __ATOMIC_RELAXED);
+}
+static inline uint64_t _pmp_prev(const struct pmp_heap *h, uint64_t off) { return _pmp_hdr(h, off)->prev_size & PMP_W_VALUE; }
+static inline uint64_t _pmp_head(const struct pmp_heap *h, uint64_t off) { return _pmp_hdr(h, off)->head; }
 
 /* block size for a request of n bytes; 0 if too large */
 static inline uint64_t _pmp_adjust(size_t n)

@@ -15,6 +15,7 @@ struct pmp_chain {
 	uint64_t head;      /* its raw head word */
 	int free;           /* FREE (or an interrupted growth block) */
 	int cached;         /* CACHED */
+	int lost;           /* LOST: a used block recovery made over damage */
 	int grown;          /* an end header before the end: interrupted growth */
 	const char *why;    /* when _pmp_chain_next returns -1 */
 };
@@ -26,14 +27,14 @@ static inline void _pmp_chain_start(struct pmp_chain *c)
 	c->why = 0;
 }
 
-/* 1: c describes the next block; 0: reached the end sentinel; -1: malformed header at c->off (c->why says how). */
-static inline int _pmp_chain_next(const struct pmp_heap *h, struct pmp_chain *c)
+/* The block at off. 1: c describes it; 0: off is the end sentinel; -1: malformed header at off (c->why says how). */
+static inline int _pmp_chain_at(const struct pmp_heap *h, uint64_t off, struct pmp_chain *c)
 {
-	uint64_t off = c->off ? c->off + c->size : PMP_OFF_ARENA, sent = _pmp_sentinel(h);
+	uint64_t sent = _pmp_sentinel(h);
 	c->off = off;
 	c->size = 0;
 	if (off == sent) {
-		if (_pmp_hdr(h, off)->head != PMP_B_END) {
+		if (!_pmp_head_valid(h, off, _pmp_head(h, off)) || (_pmp_head(h, off) & PMP_W_VALUE) != PMP_B_END) {
 			c->why = "end sentinel overwritten";
 			return -1;
 		}
@@ -46,9 +47,14 @@ static inline int _pmp_chain_next(const struct pmp_heap *h, struct pmp_chain *c)
 	uint64_t head = _pmp_hdr(h, off)->head, s = _pmp_bsize(head);
 	c->head = head;
 	c->grown = 0;
-	if (head == PMP_B_END) {
+	c->lost = 0;
+	if (!_pmp_head_valid(h, off, head)) {
+		c->why = "block header fails its check (torn, stale or overwritten)";
+		return -1;
+	}
+	if ((head & PMP_W_VALUE) == PMP_B_END) {
 		uint64_t gs = sent - off;
-		if (_pmp_hdr(h, sent)->prev_size != gs || gs < PMP_MIN_BLOCK) {
+		if (_pmp_prev(h, sent) != gs || gs < PMP_MIN_BLOCK) {
 			c->why = "end header before the end of the arena";
 			return -1;
 		}
@@ -58,18 +64,25 @@ static inline int _pmp_chain_next(const struct pmp_heap *h, struct pmp_chain *c)
 		c->grown = 1;
 		return 1;
 	}
-	if ((head & PMP_B_END) || (head & 0x4u) || s < PMP_MIN_BLOCK || s > sent - off) {
+	if ((head & PMP_B_END) || s < PMP_MIN_BLOCK || s > sent - off) {
 		c->why = s > sent - off ? "block size runs past the end of the arena" : "malformed block header";
 		return -1;
 	}
 	c->size = s;
 	c->free = (head & PMP_B_FREE) != 0;
 	c->cached = (head & PMP_B_CACHED) != 0;
-	if (c->free && c->cached) {
-		c->why = "block marked both free and cached";
+	c->lost = (head & PMP_B_LOST) != 0;
+	if (c->free + c->cached + c->lost > 1) {
+		c->why = "block marked with more than one of free, cached and lost";
 		return -1;
 	}
 	return 1;
+}
+
+/* The next block after c (the first one after _pmp_chain_start); same results as _pmp_chain_at. */
+static inline int _pmp_chain_next(const struct pmp_heap *h, struct pmp_chain *c)
+{
+	return _pmp_chain_at(h, c->off ? c->off + c->size : PMP_OFF_ARENA, c);
 }
 
 #endif

@@ -96,14 +96,14 @@ static int check_chain(const struct pmp_heap *h, pmp_report_t *r, const uint64_t
 	size_t ri = 0;
 	int rc;
 	while ((rc = _pmp_chain_next(h, &it)) == 1) {
-		const struct pmp_block_hdr *hd = _pmp_hdr(h, it.off);
 		r->blocks++;
 		if (it.grown && !h->index_stale)
 			return fail(h, r, PMP_P_BLOCK, it.off, "unfinished arena growth in a live heap");
 		/* boundary tags are derived: after an unclean stop only recovery makes them right again */
-		if (hd->prev_size != last && !it.grown && !h->index_stale)
-			return fail(h, r, PMP_P_PREVSIZE, it.off, "boundary tag says previous block is %llu bytes, it is %llu",
-				    (unsigned long long)hd->prev_size, (unsigned long long)last);
+		if ((!_pmp_prev_valid(h, it.off) || _pmp_prev(h, it.off) != last) && !it.grown && !h->index_stale)
+			return fail(h, r, PMP_P_PREVSIZE, it.off, "boundary tag says previous block is %llu bytes, it is %llu%s",
+				    (unsigned long long)_pmp_prev(h, it.off), (unsigned long long)last,
+				    _pmp_prev_valid(h, it.off) ? "" : " (and fails its check)");
 		/* growth and recovery merge in a second store: after an unclean stop recovery finishes the merge */
 		if (it.free && last_free && !h->index_stale)
 			return fail(h, r, PMP_P_ADJFREE, it.off, "free block follows a free block");
@@ -133,9 +133,9 @@ static int check_chain(const struct pmp_heap *h, pmp_report_t *r, const uint64_t
 	}
 	if (rc < 0)
 		return fail(h, r, PMP_P_BLOCK, it.off, "%s", it.why);
-	if (_pmp_hdr(h, it.off)->prev_size != last && !h->index_stale)
+	if ((!_pmp_prev_valid(h, it.off) || _pmp_prev(h, it.off) != last) && !h->index_stale)
 		return fail(h, r, PMP_P_PREVSIZE, it.off, "end sentinel's boundary tag says %llu, last block is %llu",
-			    (unsigned long long)_pmp_hdr(h, it.off)->prev_size, (unsigned long long)last);
+			    (unsigned long long)_pmp_prev(h, it.off), (unsigned long long)last);
 	if (ri < nroots)
 		return fail(h, r, PMP_P_ROOT, roots[ri], "root \"%s\" points outside the arena", root_name_of(h, roots[ri]));
 	return 0;
@@ -162,7 +162,7 @@ static int check_lists(const struct pmp_heap *h, pmp_report_t *r, uint64_t *list
 					return fail(h, r, PMP_P_INDEX, b, "free lists hold more entries than the chain has free blocks (cycle or stray entry)");
 				uint64_t head = _pmp_hdr(h, b)->head, s = _pmp_bsize(head);
 				unsigned f2, s2;
-				if ((head & PMP_B_FLAGS) != PMP_B_FREE || s < PMP_MIN_BLOCK)
+				if (!_pmp_head_valid(h, b, head) || (head & PMP_B_FLAGS) != PMP_B_FREE || s < PMP_MIN_BLOCK)
 					return fail(h, r, PMP_P_INDEX, b, "list %u/%u holds a block that is not free", fl, sl);
 				_pmp_map_insert(s, &f2, &s2);
 				if (f2 != fl || s2 != sl)
@@ -287,7 +287,7 @@ int pmp_walk(pmp_heap_t *h, pmp_walk_cb cb, void *user)
 		b.data = h->base + it.off + PMP_HDR;
 		b.size = (size_t)(it.size - PMP_HDR);
 		b.block_size = (size_t)it.size;
-		b.state = it.free ? PMP_BLOCK_FREE : it.cached ? PMP_BLOCK_CACHED : PMP_BLOCK_USED;
+		b.state = it.free ? PMP_BLOCK_FREE : it.cached ? PMP_BLOCK_CACHED : it.lost ? PMP_BLOCK_LOST : PMP_BLOCK_USED;
 		if ((ret = cb(&b, user)) != 0)
 			break;
 	}

@@ -64,7 +64,11 @@ struct pmp_sb {
 	uint32_t open_count;      /* times opened for writing */
 	char writer_boot_id[40];  /* boot id of the machine it ran on, NUL-terminated */
 	char writer_exe[256];     /* its executable path, NUL-terminated, truncated */
-	uint8_t _reserved[576];
+	uint64_t salt;            /* random at format: keys the check bits of every block header word */
+	uint64_t salvage_lost;    /* bytes recovery kept as LOST blocks, summed over every salvage */
+	uint32_t salvage_count;   /* times recovery had to salvage a damaged chain (power loss, outside damage) */
+	uint32_t salvage_roots;   /* roots recovery dropped because they no longer pointed at a block */
+	uint8_t _reserved[552];
 	uint64_t checksum;        /* _pmp_hash64 of bytes [0, 1016) */
 };
 _Static_assert(sizeof(struct pmp_sb) == 1024, "superblock is 1024 bytes");
@@ -75,6 +79,7 @@ _Static_assert(offsetof(struct pmp_sb, state) == 48, "sb layout");
 _Static_assert(offsetof(struct pmp_sb, off_arena) == 88, "sb layout");
 _Static_assert(offsetof(struct pmp_sb, writer_boot_id) == 144, "sb layout");
 _Static_assert(offsetof(struct pmp_sb, writer_exe) == 184, "sb layout");
+_Static_assert(offsetof(struct pmp_sb, salt) == 440, "sb layout");
 _Static_assert(offsetof(struct pmp_sb, checksum) == 1016, "sb layout");
 
 /* ---- TLSF parameters ---- */
@@ -121,10 +126,13 @@ _Static_assert(PMP_ROOTS_SIZE == 128 * sizeof(struct pmp_root), "root table size
 _Static_assert(PMP_PAGE % sizeof(struct pmp_root) == 0, "root entries never straddle a page");
 
 /* ---- block header: 16 bytes before every user pointer ----
- * prev_size: size of the physically previous block (0 for the first). Derived: rebuilt by recovery.
- * head:      size | flags. The size (a multiple of 16, >= PMP_MIN_BLOCK) is the ground truth of the chain.
+ * prev_size: bits 0-47 the size of the physically previous block (0 for the first). Derived: rebuilt by recovery.
+ * head:      bits 0-3 flags, bits 4-47 the size (a multiple of 16, >= PMP_MIN_BLOCK): the ground truth of the chain.
+ * Both words: bits 48-63 a check of (salt, offset, word kind, bits 0-47), so that a word torn by a power loss,
+ * left stale by out-of-order writeback, or overwritten by a stray store is told from a real header, and recovery
+ * can find the next real block after a damaged one. Every word is written whole (one 8-byte store).
  * A free block stores next/prev free-list offsets in its first 16 payload bytes.
- * The end sentinel (last 16 bytes of the arena) has head == PMP_B_END.
+ * The end sentinel (last 16 bytes of the arena) has flags PMP_B_END and size 0.
  */
 struct pmp_block_hdr {
 	uint64_t prev_size;
@@ -138,9 +146,12 @@ struct pmp_free_links {
 };
 
 #define PMP_B_FREE   0x1u  /* block is free */
-#define PMP_B_CACHED 0x2u  /* block is held by a thread cache (free for recovery, used for the index) */
+#define PMP_B_CACHED 0x2u  /* block is held by a cache or the quarantine (free for recovery, used for the index) */
+#define PMP_B_LOST   0x4u  /* used block made by recovery over a damaged stretch of the chain (kept, never reused) */
 #define PMP_B_END    0x8u  /* end sentinel (size 0) */
 #define PMP_B_FLAGS  0xfu
+#define PMP_W_VALUE  0x0000ffffffffffffull /* the value bits of a header word */
+#define PMP_W_SIZE   0x0000fffffffffff0ull /* the size bits of a head word */
 #define PMP_HDR 16u
 #define PMP_MIN_BLOCK 32u
 

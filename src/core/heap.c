@@ -63,6 +63,7 @@ static void handle_init(struct pmp_heap *h, uint8_t *base, const struct pmp_sb *
 	h->orig_base = sb->base;
 	h->reserved = sb->reserved;
 	h->end = sb->mapped;
+	h->salt = sb->salt;
 	h->ctl = (struct pmp_ctl *)(void *)(base + PMP_OFF_CTL);
 	h->roots = (struct pmp_root *)(void *)(base + PMP_OFF_ROOTS);
 	h->sb = *sb;
@@ -81,6 +82,7 @@ int _pmp_heap_format(struct pmp_heap *h, uint8_t *base, uint64_t mapped, uint64_
 	struct pmp_sb sb;
 	_pmp_sb_init(&sb, (uint64_t)(uintptr_t)base, reserved, mapped, layout);
 	sb.created_ns = _pmp_os_now_ns();
+	sb.salt = _pmp_os_random64();
 	_pmp_sb_set_writer(&sb, id, sb.created_ns);
 	/* Invalidate page 0 first: a stop during formatting must not leave an older heap's superblock looking valid
 	 * over a half-written new layout. */
@@ -88,16 +90,14 @@ int _pmp_heap_format(struct pmp_heap *h, uint8_t *base, uint64_t mapped, uint64_
 	memset(base + PMP_OFF_CTL, 0, PMP_OFF_ARENA - PMP_OFF_CTL);
 	handle_init(h, base, &sb);
 	uint64_t first = PMP_OFF_ARENA, s = mapped - PMP_HDR - first;
-	struct pmp_block_hdr *end = _pmp_hdr(h, mapped - PMP_HDR);
 	PMP_CRASHPOINT();
-	end->prev_size = s;
+	_pmp_set_prev(h, mapped - PMP_HDR, s);
 	PMP_CRASHPOINT();
-	end->head = PMP_B_END;
-	struct pmp_block_hdr *fb = _pmp_hdr(h, first);
+	_pmp_set_head(h, mapped - PMP_HDR, PMP_B_END);
 	PMP_CRASHPOINT();
-	fb->prev_size = 0;
+	_pmp_set_prev(h, first, 0);
 	PMP_CRASHPOINT();
-	fb->head = s | PMP_B_FREE;
+	_pmp_set_head(h, first, s | PMP_B_FREE);
 	_pmp_index_insert(h, first, s);
 	/* Both copies get written so that neither slot holds stale bytes of an earlier heap. */
 	_pmp_sb_publish(h);
@@ -114,11 +114,13 @@ int _pmp_heap_load(struct pmp_heap *h, uint8_t *base, const struct pmp_sb *sb, i
 		h->index_stale = sb->state != PMP_STATE_CLEAN;
 		return 0;
 	}
-	/* A damaged chain is refused before anything is written: the file stays as it was found. */
-	int e = _pmp_chain_sound(h);
-	if (e) {
+	/* A damaged chain in a heap that was closed cleanly is damage from outside (bit rot, tampering, a bad copy):
+	 * refused before anything is written, so the file stays as it was found. A dirty heap's chain may be damaged
+	 * by a power loss (pages written back in any order after the last pmp_commit): recovery salvages it. */
+	int sound = _pmp_chain_sound(h) == 0, dirty = sb->state != PMP_STATE_CLEAN;
+	if (!sound && !dirty) {
 		pthread_mutex_destroy(&h->lock);
-		return e;
+		return PMP_ECORRUPT;
 	}
 	/* Mark dirty before touching anything: from here on a stop means "rebuild the derived state". */
 	h->sb.state = PMP_STATE_DIRTY;
@@ -126,10 +128,16 @@ int _pmp_heap_load(struct pmp_heap *h, uint8_t *base, const struct pmp_sb *sb, i
 	_pmp_sb_publish(h);
 	/* The chain is the ground truth; the index is rebuilt on every writable open, not only after an unclean stop:
 	 * one bounded walk, and a clean flag can never vouch for a stale or damaged index. */
-	e = _pmp_recover(h);
+	int e = _pmp_recover(h, !sound);
 	if (e) {
 		pthread_mutex_destroy(&h->lock);
 		return e;
+	}
+	if (h->lost_regions || h->dropped_roots) {
+		h->sb.salvage_count++;
+		h->sb.salvage_lost += h->lost_bytes;
+		h->sb.salvage_roots += h->dropped_roots;
+		_pmp_sb_publish(h);
 	}
 	return 0;
 }
@@ -307,6 +315,12 @@ int pmp_info(pmp_heap_t *h, pmp_info_t *i)
 	i->writer_exe[sizeof i->writer_exe - 1] = 0;
 	memcpy(i->writer_boot_id, sb->writer_boot_id, sizeof i->writer_boot_id);
 	i->writer_boot_id[sizeof i->writer_boot_id - 1] = 0;
+	i->salvage_count = sb->salvage_count;
+	i->salvage_roots = sb->salvage_roots;
+	i->salvage_lost = sb->salvage_lost;
+	i->last_lost_bytes = h->lost_bytes;
+	i->last_lost_regions = h->lost_regions;
+	i->last_dropped_roots = h->dropped_roots;
 	_pmp_unlock(h);
 	return 0;
 }

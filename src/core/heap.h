@@ -51,6 +51,9 @@ struct pmp_heap {
 	uint64_t orig_base;     /* the address the heap belongs at (superblock base) */
 	uint64_t reserved;      /* bytes of address space at base */
 	uint64_t end;           /* bytes in use (superblock mapped); the end sentinel sits at end - 16 */
+	uint64_t salt;          /* superblock salt: keys the header check bits */
+	uint64_t lost_bytes;    /* what this handle's recovery salvaged (see pmp_info) */
+	uint32_t lost_regions, dropped_roots;
 	struct pmp_ctl *ctl;
 	struct pmp_root *roots;
 	struct pmp_sb sb;       /* latest published superblock image */
@@ -95,7 +98,8 @@ PMP_HIDDEN void _pmp_heap_handle_free(struct pmp_heap *h);
 PMP_HIDDEN void _pmp_identity_self(struct pmp_identity *id, const char *exe);
 
 /* ---- recovery and walk (recover.c) ---- */
-PMP_HIDDEN int _pmp_recover(struct pmp_heap *h);
+/* salvage: may a damaged chain be repaired (dirty heap) or must it be refused (PMP_ECORRUPT, nothing written) */
+PMP_HIDDEN int _pmp_recover(struct pmp_heap *h, int salvage);
 /* 0 if the block chain is walkable from the arena start to the end sentinel, else PMP_ECORRUPT; writes nothing */
 PMP_HIDDEN int _pmp_chain_sound(const struct pmp_heap *h);
 

@@ -1,10 +1,14 @@
 /* recover.c: rebuild everything derived (free index, boundary tags, counters) from the block chain after a heap was
- * not closed cleanly.
+ * not closed cleanly, and salvage a chain damaged by a power loss.
  *
  * Holds: one walk that releases cached blocks, finishes an interrupted growth, merges adjacent free blocks, rewrites
- * prev_size tags and refills the TLSF index.
- * Must never: change the size of a used block, or make a store that a second stop (kill during recovery) could not
- * recover from again: merges are single stores to the surviving head, everything else is derived.
+ * prev_size tags and refills the TLSF index. With salvage (a dirty heap whose chain is not walkable: pages written
+ * back in any order after the last pmp_commit), a header that fails its check starts a damaged stretch that ends
+ * at the next header that passes its check; the stretch becomes one LOST block, kept as used so that no byte that
+ * may hold live data is handed out again, and roots that no longer point at a block are dropped.
+ * Must never: change the size of a used block except to absorb a 16-byte damaged stretch, free a byte that a header
+ * passing its check says is used, or make a store that a second stop (kill during recovery) could not recover from
+ * again: merges are single stores to the surviving head, everything else is derived.
  */
 #include <string.h>
 
@@ -20,57 +24,146 @@ int _pmp_chain_sound(const struct pmp_heap *h)
 	return r < 0 ? PMP_ECORRUPT : 0;
 }
 
-int _pmp_recover(struct pmp_heap *h)
+/* the first offset after off where a block passing its check starts (or the sentinel) */
+static uint64_t resync(const struct pmp_heap *h, uint64_t off)
+{
+	uint64_t sent = _pmp_sentinel(h);
+	struct pmp_chain c;
+	for (uint64_t y = off + PMP_ALIGN; y < sent; y += PMP_ALIGN)
+		if (_pmp_chain_at(h, y, &c) == 1)
+			return y;
+	return sent;
+}
+
+/* salvage only: drop roots that do not point at the user pointer of a used (or lost) block */
+static void drop_bad_roots(struct pmp_heap *h)
+{
+	for (unsigned i = 0; i < PMP_ROOT_COUNT; i++) {
+		struct pmp_root *r = &h->roots[i];
+		uint64_t off = r->off, b = off - PMP_HDR;
+		if (!off)
+			continue;
+		struct pmp_chain it;
+		int ok = 0;
+		/* a root is a block start iff the walk meets it; roots are few, so walk once per root */
+		_pmp_chain_start(&it);
+		while (off >= PMP_OFF_ARENA + PMP_HDR && _pmp_chain_next(h, &it) == 1 && it.off <= b)
+			if (it.off == b) {
+				ok = !it.free && !it.cached;
+				break;
+			}
+		if (!ok || !memchr(r->name, 0, sizeof r->name)) {
+			PMP_CRASHPOINT();
+			__atomic_store_n(&r->off, 0, __ATOMIC_RELEASE);
+			h->dropped_roots++;
+		}
+	}
+}
+
+int _pmp_recover(struct pmp_heap *h, int salvage)
 {
 	struct pmp_ctl *c = h->ctl;
 	c->fl_bitmap = 0;
 	memset(c->sl_bitmap, 0, sizeof c->sl_bitmap);
 	memset(c->heads, 0, sizeof c->heads);
 	c->used_bytes = c->used_blocks = c->free_bytes = c->free_blocks = 0;
+	h->lost_bytes = 0;
+	h->lost_regions = h->dropped_roots = 0;
+
+	uint64_t sent = _pmp_sentinel(h);
+	if (salvage && (!_pmp_head_valid(h, sent, _pmp_head(h, sent)) || (_pmp_head(h, sent) & PMP_W_VALUE) != PMP_B_END)) {
+		PMP_CRASHPOINT();
+		_pmp_set_head(h, sent, PMP_B_END); /* its boundary tag is written at the end of the walk */
+	}
 
 	struct pmp_chain it;
-	_pmp_chain_start(&it);
-	uint64_t run = 0, run_size = 0, last = 0; /* last: size of the block before the current one */
-	int r;
-	while ((r = _pmp_chain_next(h, &it)) == 1) {
-		struct pmp_block_hdr *hd = _pmp_hdr(h, it.off);
+	uint64_t run = 0, run_size = 0;    /* the free run being merged */
+	uint64_t last = 0, last_off = 0;  /* size and offset of the block before the current one */
+	uint64_t off = PMP_OFF_ARENA;
+	while (off < sent) {
+		int r = _pmp_chain_at(h, off, &it);
+		if (r < 0) {
+			if (!salvage)
+				return PMP_ECORRUPT;
+			uint64_t head = _pmp_head(h, off);
+			if (_pmp_head_valid(h, off, head) && (head & PMP_W_VALUE) == PMP_B_END) {
+				/* an interrupted growth whose new sentinel never reached the disk: free space to the end */
+				it.size = sent - off;
+				it.free = 1;
+				it.cached = it.lost = 0;
+			} else {
+				uint64_t y = resync(h, off);
+				if (y - off < PMP_MIN_BLOCK && off > PMP_OFF_ARENA) {
+					/* 16 damaged bytes: the block before absorbs them */
+					uint64_t grow_to = (run ? run_size : last) + (y - off);
+					uint64_t at = run ? run : last_off;
+					PMP_CRASHPOINT();
+					_pmp_set_head(h, at, grow_to | (_pmp_head(h, at) & PMP_B_FLAGS));
+					if (run)
+						run_size = grow_to;
+					else {
+						c->used_bytes += y - off;
+						last = grow_to;
+					}
+					h->lost_bytes += y - off;
+					h->lost_regions++;
+					off = y;
+					continue;
+				}
+				if (y - off < PMP_MIN_BLOCK)
+					y = resync(h, y); /* at the arena start: take the next header too */
+				it.size = y - off;
+				it.free = it.cached = 0;
+				it.lost = 1;
+				PMP_CRASHPOINT();
+				_pmp_set_head(h, off, it.size | PMP_B_LOST);
+				h->lost_bytes += it.size;
+				h->lost_regions++;
+			}
+		}
 		if (it.free || it.cached) {
 			if (run) {
 				run_size += it.size;
 				PMP_CRASHPOINT();
-				__atomic_store_n(&_pmp_hdr(h, run)->head, run_size | PMP_B_FREE, __ATOMIC_RELEASE);
+				_pmp_set_head(h, run, run_size | PMP_B_FREE);
 			} else {
 				PMP_CRASHPOINT();
-				hd->prev_size = last;
-				run = it.off;
+				_pmp_set_prev(h, off, last);
+				run = off;
 				run_size = it.size;
-				if (hd->head != (run_size | PMP_B_FREE)) {
+				if (_pmp_head(h, off) != _pmp_head_word(h, off, run_size | PMP_B_FREE)) {
 					PMP_CRASHPOINT();
-					__atomic_store_n(&hd->head, run_size | PMP_B_FREE, __ATOMIC_RELEASE);
+					_pmp_set_head(h, off, run_size | PMP_B_FREE);
 				}
 			}
-			/* continue after the merged run: the iterator steps by the size it read */
+			off += it.size;
 			continue;
 		}
 		if (run) {
 			_pmp_index_insert(h, run, run_size);
 			last = run_size;
+			last_off = run;
 			run = 0;
 		}
 		PMP_CRASHPOINT();
-		hd->prev_size = last;
+		_pmp_set_prev(h, off, last);
 		c->used_bytes += it.size;
 		c->used_blocks++;
 		last = it.size;
+		last_off = off;
+		off += it.size;
 	}
-	if (r < 0)
+	if (off != sent)
 		return PMP_ECORRUPT;
 	if (run) {
 		_pmp_index_insert(h, run, run_size);
 		last = run_size;
 	}
-	_pmp_hdr(h, _pmp_sentinel(h))->prev_size = last;
+	PMP_CRASHPOINT();
+	_pmp_set_prev(h, sent, last);
 	if (c->used_bytes > c->peak_used)
 		c->peak_used = c->used_bytes;
+	if (salvage)
+		drop_bad_roots(h);
 	return 0;
 }

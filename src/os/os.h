@@ -51,7 +51,8 @@ uint32_t _pmp_os_euid(void);
 uint64_t _pmp_os_tid(void);
 int _pmp_os_exe_path(char *buf, size_t len);                 /* readlink /proc/self/exe */
 int _pmp_os_boot_id(char *buf, size_t len);                  /* /proc/sys/kernel/random/boot_id */
-uint64_t _pmp_os_start_time(uint64_t pid);                   /* /proc/PID/stat field 22, 0 if unknown */
+uint64_t _pmp_os_start_time(uint64_t pid);
+uint64_t _pmp_os_random64(void);                             /* getrandom, else a mix of time, pid and address */                   /* /proc/PID/stat field 22, 0 if unknown */
 
 #ifdef PMP_CRASHPOINTS
 /* crash-point enumeration (test builds only): the core calls _pmp_crashpoint before every store to the heap */

@@ -344,6 +344,19 @@ uint64_t _pmp_os_start_time(uint64_t pid)
 	return v;
 }
 
+uint64_t _pmp_os_random64(void)
+{
+	uint64_t v = 0;
+	if (syscall(SYS_getrandom, &v, sizeof v, 1 /* GRND_NONBLOCK */) == (long)sizeof v)
+		return v;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	v = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^ ((uint64_t)getpid() << 16) ^ (uint64_t)(uintptr_t)&v;
+	v ^= v >> 31;
+	v *= 0x9e3779b97f4a7c15ull;
+	return v ^ (v >> 29);
+}
+
 void _pmp_os_write_err(const char *msg)
 {
 	size_t len = strlen(msg);

@@ -202,7 +202,11 @@ static void run_writer(const char *dir, const char *path, uint64_t seed, unsigne
 
 /* ================= the parent: images ================= */
 
-struct counts { long images, invalid, lost, torn, open_fail; };
+struct counts { long images, invalid, lost, torn, open_fail, salvaged, lost_bytes; };
+
+/* what the last check_image's recovery had to salvage (a chain damaged by the mix of pages) */
+static int g_salvaged;
+static uint64_t g_lost_bytes;
 
 static int check_image(const char *img, const struct expect *ex, const char *cls, unsigned pair, char *why, size_t wl)
 {
@@ -213,6 +217,9 @@ static int check_image(const char *img, const struct expect *ex, const char *cls
 		snprintf(why, wl, "INVALID %s image of pair %u: open: %d %s", cls, pair, e, pmp_strerror(e));
 		return 1;
 	}
+	pmp_info_t info;
+	g_salvaged = pmp_info(h, &info) == 0 && (info.last_lost_regions || info.last_dropped_roots);
+	g_lost_bytes = g_salvaged ? info.last_lost_bytes : 0;
 	pmp_report_t r;
 	if ((e = pmp_check(h, &r)) != 0) {
 		snprintf(why, wl, "INVALID %s image of pair %u: pmp_check: %s", cls, pair, r.msg);
@@ -250,6 +257,10 @@ static int check_image(const char *img, const struct expect *ex, const char *cls
 static void account(struct counts *c, int rc, const char *why)
 {
 	c->images++;
+	c->salvaged += g_salvaged;
+	c->lost_bytes += (long)g_lost_bytes;
+	g_salvaged = 0;
+	g_lost_bytes = 0;
 	if (rc == 0)
 		return;
 	if (rc == 1)
@@ -384,8 +395,8 @@ int main(void)
 	static const char *names[3] = {"synced state S", "current state C (= kill -9)", "mixed S/C pages + torn"};
 	long fails = 0;
 	for (int c = 0; c < 3; c++) {
-		printf("powerloss: %-32s %5ld images: %ld invalid, %ld lost roots, %ld torn roots\n", names[c], cnt[c].images,
-		       cnt[c].invalid, cnt[c].lost, cnt[c].torn);
+		printf("powerloss: %-32s %5ld images: %ld invalid, %ld lost roots, %ld torn roots; %ld salvaged (%ld bytes kept as lost)\n",
+		       names[c], cnt[c].images, cnt[c].invalid, cnt[c].lost, cnt[c].torn, cnt[c].salvaged, cnt[c].lost_bytes);
 		fails += cnt[c].invalid + cnt[c].lost + cnt[c].torn;
 	}
 	printf("powerloss: %u crash points\n", got);

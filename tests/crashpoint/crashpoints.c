@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "core/heap.h"
+#include "core/block.h"
 #include "pmempreload.h"
 
 #define NBLK 24
@@ -251,11 +251,11 @@ static int enumerate_recovery(long *points, long *kills)
 			/* leave recovery work, as stops inside free and a thread cache would: block 6 marked free next to
 			 * free block 5 (unmerged), block 10 marked cached next to free block 9. Then die without closing. */
 			struct table *t = table(h);
-			struct pmp_block_hdr *b6 = (struct pmp_block_hdr *)((char *)t->blk[6] - PMP_HDR);
-			struct pmp_block_hdr *b10 = (struct pmp_block_hdr *)((char *)t->blk[10] - PMP_HDR);
+			uint64_t b6 = (uint64_t)((uint8_t *)t->blk[6] - h->base) - PMP_HDR;
+			uint64_t b10 = (uint64_t)((uint8_t *)t->blk[10] - h->base) - PMP_HDR;
 			t->blk[6] = t->blk[10] = NULL;
-			b6->head |= PMP_B_FREE;
-			b10->head |= PMP_B_CACHED;
+			_pmp_set_head(h, b6, (_pmp_head(h, b6) & PMP_W_VALUE) | PMP_B_FREE);
+			_pmp_set_head(h, b10, (_pmp_head(h, b10) & PMP_W_VALUE) | PMP_B_CACHED);
 			_exit(0);
 		}
 		int st;

@@ -65,8 +65,9 @@ Test(checker, size_word_into_payload)
 	struct fix f;
 	fix_init(&f);
 	uint64_t old = hdr(&f, 5)->head;
-	hdr(&f, 5)->head = old + 32; /* now ends 32 bytes into block 6, whose payload is zero */
-	expect(&f, PMP_P_BLOCK, boff(&f, 6) + 32, "malformed");
+	/* a well-formed word (its check passes) that ends 32 bytes into block 6, whose payload is zero */
+	_pmp_set_head(f.h, boff(&f, 5), (old & PMP_W_VALUE) + 32);
+	expect(&f, PMP_P_BLOCK, boff(&f, 6) + 32, "fails its check");
 	hdr(&f, 5)->head = old;
 	done(&f);
 }
@@ -76,19 +77,34 @@ Test(checker, size_word_past_the_end)
 	struct fix f;
 	fix_init(&f);
 	uint64_t old = hdr(&f, 9)->head;
-	hdr(&f, 9)->head = (uint64_t)LEN * 4;
+	_pmp_set_head(f.h, boff(&f, 9), (uint64_t)LEN * 4);
 	expect(&f, PMP_P_BLOCK, boff(&f, 9), "past the end");
 	hdr(&f, 9)->head = old;
 	done(&f);
 }
 
-Test(checker, unknown_flag_bit)
+Test(checker, contradictory_flags)
 {
 	struct fix f;
 	fix_init(&f);
-	hdr(&f, 2)->head |= 0x4;
-	expect(&f, PMP_P_BLOCK, boff(&f, 2), NULL);
-	hdr(&f, 2)->head &= ~(uint64_t)0x4;
+	uint64_t old = hdr(&f, 2)->head;
+	_pmp_set_head(f.h, boff(&f, 2), (old & PMP_W_VALUE) | PMP_B_FREE | PMP_B_CACHED);
+	expect(&f, PMP_P_BLOCK, boff(&f, 2), "more than one");
+	hdr(&f, 2)->head = old;
+	done(&f);
+}
+
+Test(checker, header_word_fails_its_check)
+{
+	/* one flipped bit, in the value or in the check, makes a header word that no store of the allocator writes */
+	struct fix f;
+	fix_init(&f);
+	uint64_t old = hdr(&f, 2)->head;
+	hdr(&f, 2)->head = old ^ ((uint64_t)1 << 52);
+	expect(&f, PMP_P_BLOCK, boff(&f, 2), "fails its check");
+	hdr(&f, 2)->head = old ^ 0x10;
+	expect(&f, PMP_P_BLOCK, boff(&f, 2), "fails its check");
+	hdr(&f, 2)->head = old;
 	done(&f);
 }
 
@@ -112,9 +128,10 @@ Test(checker, end_sentinel_overwritten)
 	struct fix f;
 	fix_init(&f);
 	struct pmp_block_hdr *s = _pmp_hdr(f.h, _pmp_sentinel(f.h));
+	uint64_t old = s->head;
 	s->head = 0;
 	expect(&f, PMP_P_BLOCK, _pmp_sentinel(f.h), "sentinel");
-	s->head = PMP_B_END;
+	s->head = old;
 	done(&f);
 }
 
@@ -122,9 +139,10 @@ Test(checker, two_adjacent_free_blocks)
 {
 	struct fix f;
 	fix_init(&f);
-	hdr(&f, 4)->head |= PMP_B_FREE; /* follows free block 3 */
+	uint64_t old = hdr(&f, 4)->head;
+	_pmp_set_head(f.h, boff(&f, 4), (old & PMP_W_VALUE) | PMP_B_FREE); /* follows free block 3 */
 	expect(&f, PMP_P_ADJFREE, boff(&f, 4), "free block follows a free block");
-	hdr(&f, 4)->head &= ~(uint64_t)PMP_B_FREE;
+	hdr(&f, 4)->head = old;
 	done(&f);
 }
 
