@@ -136,6 +136,7 @@ static int grow(struct pmp_heap *h, uint64_t need)
 		s += ps;
 		PMP_CRASHPOINT();
 		_pmp_set_head(h, pb, s | PMP_B_FREE);
+		_pmp_forget_head(h, b);
 		PMP_CRASHPOINT();
 		_pmp_set_prev(h, ns, s);
 		b = pb;
@@ -148,7 +149,7 @@ static int grow(struct pmp_heap *h, uint64_t need)
 
 /* Take free block b (size s, already out of the index) for a block of size want <= s: split the tail off when it is
  * big enough, then mark the head used in one store. */
-static void use_block(struct pmp_heap *h, uint64_t b, uint64_t s, uint64_t want)
+static void use_block(struct pmp_heap *h, uint64_t b, uint64_t s, uint64_t want, int holes)
 {
 	struct pmp_ctl *c = h->ctl;
 	if (s - want >= PMP_MIN_BLOCK) {
@@ -161,6 +162,8 @@ static void use_block(struct pmp_heap *h, uint64_t b, uint64_t s, uint64_t want)
 		_pmp_set_prev(h, t + ts, ts);
 		PMP_CRASHPOINT();
 		_pmp_set_head(h, b, want);
+		if (holes) /* the tail keeps whatever pages of the block were given back */
+			_pmp_mark_holes(h, t, ts);
 		_pmp_index_insert(h, t, ts);
 		s = want;
 	} else {
@@ -222,7 +225,15 @@ void *_pmp_alloc_locked(struct pmp_heap *h, size_t n, size_t align)
 			errno = ENOMEM;
 			return NULL;
 		}
-		use_block(h, b, s, want);
+		int holes = _pmp_may_have_holes(h, b, s);
+		/* pages given back are backed again before a byte of them is used (a full disk: ENOMEM, not SIGBUS);
+		 * the 48 bytes after the block are the tail's header, links and marker */
+		if (holes && _pmp_back(h, b, b + want + 3 * PMP_HDR)) {
+			_pmp_index_insert(h, b, s);
+			errno = ENOMEM;
+			return NULL;
+		}
+		use_block(h, b, s, want, holes);
 		return h->base + b + PMP_HDR;
 	}
 	/* Over-allocate so that a front gap of at least a minimum block can be split off before the aligned block. */
@@ -240,6 +251,12 @@ void *_pmp_alloc_locked(struct pmp_heap *h, size_t n, size_t align)
 	uint64_t nb = (uint64_t)(user - (uintptr_t)h->base) - PMP_HDR;
 	if (nb != b && nb - b < PMP_MIN_BLOCK)
 		nb += align;
+	int holes = _pmp_may_have_holes(h, b, s);
+	if (holes && _pmp_back(h, nb, nb + want + 3 * PMP_HDR)) {
+		_pmp_index_insert(h, b, s);
+		errno = ENOMEM;
+		return NULL;
+	}
 	if (nb != b) {
 		uint64_t gap = nb - b, ns = s - gap;
 		PMP_CRASHPOINT();
@@ -250,11 +267,13 @@ void *_pmp_alloc_locked(struct pmp_heap *h, size_t n, size_t align)
 		_pmp_set_prev(h, nb + ns, ns);
 		PMP_CRASHPOINT();
 		_pmp_set_head(h, b, gap | PMP_B_FREE);
+		if (holes) /* the front gap keeps the marker where it was (keyed by b): still valid */
+			_pmp_mark_holes(h, b, gap);
 		_pmp_index_insert(h, b, gap);
 		b = nb;
 		s = ns;
 	}
-	use_block(h, b, s, want);
+	use_block(h, b, s, want, holes);
 	return h->base + b + PMP_HDR;
 }
 
@@ -273,15 +292,18 @@ void _pmp_free_locked(struct pmp_heap *h, uint64_t b)
 		memset(h->base + b + PMP_HDR, 0, s - PMP_HDR);
 	else if (h->check_level >= 2)
 		memset(h->base + b + PMP_HDR, 0xdf, s - PMP_HDR);
+	int holes = 0;
 	uint64_t n = b + s, nhead = _pmp_hdr(h, n)->head;
 	if (nhead & PMP_B_FREE) {
 		uint64_t ns = _pmp_bsize(nhead);
+		holes |= _pmp_may_have_holes(h, n, ns);
 		_pmp_index_remove(h, n, ns);
 		total += ns;
 	}
 	if (b > PMP_OFF_ARENA) {
 		uint64_t ps = _pmp_prev(h, b);
 		if (_pmp_hdr(h, b - ps)->head & PMP_B_FREE) {
+			holes |= _pmp_may_have_holes(h, b - ps, ps);
 			_pmp_index_remove(h, b - ps, ps);
 			start -= ps;
 			total += ps;
@@ -292,12 +314,30 @@ void _pmp_free_locked(struct pmp_heap *h, uint64_t b)
 	_pmp_set_head(h, start, total | PMP_B_FREE);
 	PMP_CRASHPOINT();
 	_pmp_set_prev(h, start + total, total);
+	if (n < start + total)
+		_pmp_forget_head(h, n);
+	if (start != b)
+		_pmp_forget_head(h, b);
 	if (zero) { /* absorbed headers are payload now: clear them only after the merge store */
 		if (n < start + total)
 			memset(h->base + n, 0, 2 * PMP_HDR);
 		if (start != b)
 			memset(h->base + b, 0, PMP_HDR);
 	}
+	/* a large block gives its interior pages back; the merged block's first 48 bytes (header, links, marker)
+	 * stay, and so does the page of the next header. The marker is written before the punch: a stop between
+	 * them costs an fallocate later, never an unbacked write. */
+	if (h->ops.discard && s >= PMP_PUNCH_MIN) {
+		uint64_t from = (b + 3 * PMP_HDR + PMP_PAGE - 1) & ~(uint64_t)(PMP_PAGE - 1);
+		uint64_t to = (b + s) & ~(uint64_t)(PMP_PAGE - 1);
+		if (to > from) {
+			_pmp_mark_holes(h, start, total);
+			if (h->ops.discard(h, from, to - from) == 0)
+				holes = 1;
+		}
+	}
+	if (holes)
+		_pmp_mark_holes(h, start, total);
 	_pmp_index_insert(h, start, total);
 }
 
@@ -370,14 +410,18 @@ static int resize_in_place(struct pmp_heap *h, uint64_t b, uint64_t want)
 	uint64_t s = _pmp_bsize(_pmp_hdr(h, b)->head);
 	uint64_t n = b + s, nhead = _pmp_hdr(h, n)->head;
 	uint64_t avail = s, ns = 0;
+	int holes = 0;
 	if (nhead & PMP_B_FREE) {
 		ns = _pmp_bsize(nhead);
 		avail += ns;
+		holes = _pmp_may_have_holes(h, n, ns);
 	}
 	if (want > avail)
 		return 0;
 	if (want <= s && s - want < PMP_MIN_BLOCK)
 		return 1; /* nothing worth giving back */
+	if (holes && want > s && _pmp_back(h, n, b + want + 3 * PMP_HDR))
+		return 0; /* the neighbour's pages cannot be backed again (full disk): move instead, or fail */
 	if (ns)
 		_pmp_index_remove(h, n, ns);
 	if (want < s && (h->flags & PMP_HEAP_ZERO_FREED))
@@ -392,10 +436,16 @@ static int resize_in_place(struct pmp_heap *h, uint64_t b, uint64_t want)
 		_pmp_set_prev(h, t + ts, ts);
 		PMP_CRASHPOINT();
 		_pmp_set_head(h, b, want);
+		if (ns && t != n) /* the neighbour's header is inside the grown block or the new tail now */
+			_pmp_forget_head(h, n);
+		if (holes)
+			_pmp_mark_holes(h, t, ts);
 		_pmp_index_insert(h, t, ts);
 	} else {
 		PMP_CRASHPOINT();
 		_pmp_set_head(h, b, avail);
+		if (ns)
+			_pmp_forget_head(h, n);
 		PMP_CRASHPOINT();
 		_pmp_set_prev(h, b + avail, avail);
 		want = avail;

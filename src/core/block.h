@@ -8,6 +8,7 @@
 #ifndef PMP_BLOCK_H
 #define PMP_BLOCK_H
 
+#include <errno.h>
 #include <stdint.h>
 
 #include "heap.h"
@@ -65,6 +66,13 @@ static inline void _pmp_set_prev(const struct pmp_heap *h, uint64_t off, uint64_
 {
 	__atomic_store_n(&_pmp_hdr(h, off)->prev_size, _pmp_prev_word(h, off, v), __ATOMIC_RELAXED);
 }
+/* A header absorbed by a merge is payload now; left as it was it would still pass its check, and recovery, resyncing
+ * after damage, could take it for a block of a layout long gone. Called after the merge store, never before. */
+static inline void _pmp_forget_head(const struct pmp_heap *h, uint64_t off)
+{
+	PMP_CRASHPOINT();
+	__atomic_store_n(&_pmp_hdr(h, off)->head, 0, __ATOMIC_RELAXED);
+}
 static inline uint64_t _pmp_prev(const struct pmp_heap *h, uint64_t off) { return _pmp_hdr(h, off)->prev_size & PMP_W_VALUE; }
 static inline uint64_t _pmp_head(const struct pmp_heap *h, uint64_t off) { return _pmp_hdr(h, off)->head; }
 
@@ -75,6 +83,30 @@ static inline uint64_t _pmp_adjust(size_t n)
 		return 0;
 	uint64_t s = ((uint64_t)n + PMP_HDR + PMP_ALIGN - 1) & ~(uint64_t)(PMP_ALIGN - 1);
 	return s < PMP_MIN_BLOCK ? PMP_MIN_BLOCK : s;
+}
+
+/* ---- pages given back to the file system (see PMP_HOLES in format.h) ---- */
+static inline uint64_t *_pmp_holes_word(const struct pmp_heap *h, uint64_t b)
+{
+	return (uint64_t *)(void *)(h->base + b + 2 * PMP_HDR);
+}
+/* may free block b (size s) contain punched pages? */
+static inline int _pmp_may_have_holes(const struct pmp_heap *h, uint64_t b, uint64_t s)
+{
+	return h->ops.reserve && s >= 3 * PMP_HDR && *_pmp_holes_word(h, b) == (PMP_HOLES ^ b);
+}
+static inline void _pmp_mark_holes(const struct pmp_heap *h, uint64_t b, uint64_t s)
+{
+	if (s >= 3 * PMP_HDR)
+		*_pmp_holes_word(h, b) = PMP_HOLES ^ b;
+}
+/* back the pages of [from, to) with disk blocks again (to is capped at the heap's end); 0 or ENOMEM */
+static inline int _pmp_back(struct pmp_heap *h, uint64_t from, uint64_t to)
+{
+	uint64_t a = from & ~(uint64_t)(PMP_PAGE - 1), z = (to + PMP_PAGE - 1) & ~(uint64_t)(PMP_PAGE - 1);
+	if (z > h->end)
+		z = h->end;
+	return z > a && h->ops.reserve(h, a, z - a) ? ENOMEM : 0;
 }
 
 static inline unsigned _pmp_fls(uint64_t x) { return 63u - (unsigned)__builtin_clzll(x); }

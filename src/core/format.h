@@ -143,7 +143,11 @@ _Static_assert(sizeof(struct pmp_block_hdr) == 16, "block header is 16 bytes");
 struct pmp_free_links {
 	uint64_t next; /* heap offset of the next block in the same list, 0 = none */
 	uint64_t prev; /* heap offset of the previous block, 0 = this is the head */
+	/* then, in free blocks of at least 48 bytes: PMP_HOLES ^ offset when pages of the block may have been given
+	 * back to the file system (punched); they are fallocated again before any byte of them is reused */
 };
+#define PMP_HOLES 0x484f4c45535f5f5full     /* "HOLES___" */
+#define PMP_PUNCH_MIN ((uint64_t)1 << 20)  /* freed blocks this big give their interior pages back */
 
 #define PMP_B_FREE   0x1u  /* block is free */
 #define PMP_B_CACHED 0x2u  /* block is held by a cache or the quarantine (free for recovery, used for the index) */

@@ -32,6 +32,11 @@ struct pmp_heap;
 struct pmp_heap_ops {
 	/* make the heap at least `want` bytes long from base; set *got to the new length. 0 or an errno value. */
 	int (*grow)(struct pmp_heap *h, uint64_t want, uint64_t *got);
+	/* give the disk blocks of [off, off+len) back (page-aligned; the bytes read as zero afterwards). Optional. */
+	int (*discard)(struct pmp_heap *h, uint64_t off, uint64_t len);
+	/* make [off, off+len) backed by disk blocks again before it is written (page-aligned); ENOMEM on a full disk.
+	 * Required when discard is set. */
+	int (*reserve)(struct pmp_heap *h, uint64_t off, uint64_t len);
 	/* persist [addr, addr+len) of the heap (page-aligned). 0 or an errno value. */
 	int (*persist)(struct pmp_heap *h, void *addr, size_t len);
 	/* release what the layer owns (mapping, descriptor, handle memory) after the core closed the heap */

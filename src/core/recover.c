@@ -24,13 +24,16 @@ int _pmp_chain_sound(const struct pmp_heap *h)
 	return r < 0 ? PMP_ECORRUPT : 0;
 }
 
-/* the first offset after off where a block passing its check starts (or the sentinel) */
+/* the first offset after off where a block starts whose header passes its check and whose size the next block's
+ * boundary tag confirms (or the sentinel). The confirmation turns away a header of a layout long gone, which could
+ * otherwise claim bytes of blocks that are live now. */
 static uint64_t resync(const struct pmp_heap *h, uint64_t off)
 {
 	uint64_t sent = _pmp_sentinel(h);
 	struct pmp_chain c;
 	for (uint64_t y = off + PMP_ALIGN; y < sent; y += PMP_ALIGN)
-		if (_pmp_chain_at(h, y, &c) == 1)
+		if (_pmp_chain_at(h, y, &c) == 1 &&
+		    (y + c.size == sent || (_pmp_prev_valid(h, y + c.size) && _pmp_prev(h, y + c.size) == c.size)))
 			return y;
 	return sent;
 }
@@ -78,6 +81,7 @@ int _pmp_recover(struct pmp_heap *h, int salvage)
 
 	struct pmp_chain it;
 	uint64_t run = 0, run_size = 0;    /* the free run being merged */
+	int run_holes = 0;                 /* a block of the run may have punched pages */
 	uint64_t last = 0, last_off = 0;  /* size and offset of the block before the current one */
 	uint64_t off = PMP_OFF_ARENA;
 	while (off < sent) {
@@ -115,6 +119,8 @@ int _pmp_recover(struct pmp_heap *h, int salvage)
 				it.size = y - off;
 				it.free = it.cached = 0;
 				it.lost = 1;
+				if (h->ops.reserve && _pmp_back(h, off, off + PMP_HDR))
+					return ENOMEM; /* the damaged header's page was given back and the disk is full */
 				PMP_CRASHPOINT();
 				_pmp_set_head(h, off, it.size | PMP_B_LOST);
 				h->lost_bytes += it.size;
@@ -122,10 +128,13 @@ int _pmp_recover(struct pmp_heap *h, int salvage)
 			}
 		}
 		if (it.free || it.cached) {
+			if (it.free && !it.grown && _pmp_may_have_holes(h, off, it.size))
+				run_holes = 1;
 			if (run) {
 				run_size += it.size;
 				PMP_CRASHPOINT();
 				_pmp_set_head(h, run, run_size | PMP_B_FREE);
+				_pmp_forget_head(h, off);
 			} else {
 				PMP_CRASHPOINT();
 				_pmp_set_prev(h, off, last);
@@ -140,10 +149,13 @@ int _pmp_recover(struct pmp_heap *h, int salvage)
 			continue;
 		}
 		if (run) {
+			if (run_holes)
+				_pmp_mark_holes(h, run, run_size);
 			_pmp_index_insert(h, run, run_size);
 			last = run_size;
 			last_off = run;
 			run = 0;
+			run_holes = 0;
 		}
 		PMP_CRASHPOINT();
 		_pmp_set_prev(h, off, last);
@@ -156,6 +168,8 @@ int _pmp_recover(struct pmp_heap *h, int salvage)
 	if (off != sent)
 		return PMP_ECORRUPT;
 	if (run) {
+		if (run_holes)
+			_pmp_mark_holes(h, run, run_size);
 		_pmp_index_insert(h, run, run_size);
 		last = run_size;
 	}

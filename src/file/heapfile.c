@@ -58,6 +58,17 @@ static int file_grow(struct pmp_heap *h, uint64_t want, uint64_t *got)
 	return 0;
 }
 
+static int file_discard(struct pmp_heap *h, uint64_t off, uint64_t len)
+{
+	return _pmp_os_punch_hole(hf(h)->fd, off, len);
+}
+
+static int file_reserve(struct pmp_heap *h, uint64_t off, uint64_t len)
+{
+	int e = _pmp_os_fallocate(hf(h)->fd, off, len);
+	return e == ENOSPC || e == EDQUOT ? ENOMEM : e;
+}
+
 static int file_persist(struct pmp_heap *h, void *addr, size_t len)
 {
 	uintptr_t a = (uintptr_t)addr & ~(uintptr_t)(PMP_PAGE - 1);
@@ -323,14 +334,19 @@ int pmp_file_open(const char *path, const pmp_file_opts_t *opts, pmp_heap_t **ou
 	struct heapfile *f = hf(h);
 	f->fd = -1;
 	f->grow_step = o.grow ? round_up(o.grow, PMP_PAGE) : PMP_DEFAULT_GROW;
+	/* the hooks are in place before the open: recovery inside it may need to back pages again */
+	h->ops.grow = file_grow;
+	if (o.mode != PMP_OPEN_READONLY) {
+		h->ops.discard = file_discard;
+		h->ops.reserve = file_reserve;
+	}
+	h->ops.persist = file_persist;
+	h->ops.release = file_release;
 	e = o.mode == PMP_OPEN_READONLY ? open_readonly(path, &o, h) : open_writable(path, &o, h);
 	if (e) {
 		_pmp_heap_handle_free(h);
 		return e;
 	}
-	h->ops.grow = file_grow;
-	h->ops.persist = file_persist;
-	h->ops.release = file_release;
 	if (o.flags & PMP_FILE_ZERO_FREED)
 		h->flags |= PMP_HEAP_ZERO_FREED;
 	*out = h;
