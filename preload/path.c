@@ -72,7 +72,7 @@ int _pmp_path_expand(const char *pat, uint64_t pid, char *out, size_t len)
 		}
 		switch (*++p) {
 		case 'p': o = _pmp_fmt_u64(o, end, pid); break;
-		case 'u': o = _pmp_fmt_u64(o, end, _pmp_os_uid()); break;
+		case 'u': o = _pmp_fmt_u64(o, end, _pmp_os_euid()); break; /* the user the files are created as: the same one the directory check compares with */
 		case 't': o = _pmp_fmt_u64(o, end, _pmp_os_now_ns() / 1000000000u); break;
 		case 'e':
 			_pmp_exe_name(exe, sizeof exe);
