@@ -147,21 +147,30 @@ static int grow(struct pmp_heap *h, uint64_t need)
 
 /* ---- split and use ---- */
 
+/* Split block b of `total` bytes into [b, b+first) with head flags ff and the rest with flags sf; returns the offset
+ * of the second part. The order keeps the chain walkable after a stop at any store: the second part's tags first,
+ * then the first part shrinks in one store (until then the chain sees the whole block). */
+static uint64_t split(const struct pmp_heap *h, uint64_t b, uint64_t total, uint64_t first, uint64_t ff, uint64_t sf)
+{
+	uint64_t t = b + first, ts = total - first;
+	PMP_CRASHPOINT();
+	_pmp_set_prev(h, t, first);
+	PMP_CRASHPOINT();
+	_pmp_set_head(h, t, ts | sf);
+	PMP_CRASHPOINT();
+	_pmp_set_prev(h, t + ts, ts);
+	PMP_CRASHPOINT();
+	_pmp_set_head(h, b, first | ff);
+	return t;
+}
+
 /* Take free block b (size s, already out of the index) for a block of size want <= s: split the tail off when it is
  * big enough, then mark the head used in one store. */
 static void use_block(struct pmp_heap *h, uint64_t b, uint64_t s, uint64_t want, int holes)
 {
 	struct pmp_ctl *c = h->ctl;
 	if (s - want >= PMP_MIN_BLOCK) {
-		uint64_t t = b + want, ts = s - want;
-		PMP_CRASHPOINT();
-		_pmp_set_prev(h, t, want);
-		PMP_CRASHPOINT();
-		_pmp_set_head(h, t, ts | PMP_B_FREE);
-		PMP_CRASHPOINT();
-		_pmp_set_prev(h, t + ts, ts);
-		PMP_CRASHPOINT();
-		_pmp_set_head(h, b, want);
+		uint64_t ts = s - want, t = split(h, b, s, want, 0, PMP_B_FREE);
 		if (holes) /* the tail keeps whatever pages of the block were given back */
 			_pmp_mark_holes(h, t, ts);
 		_pmp_index_insert(h, t, ts);
@@ -259,14 +268,7 @@ void *_pmp_alloc_locked(struct pmp_heap *h, size_t n, size_t align)
 	}
 	if (nb != b) {
 		uint64_t gap = nb - b, ns = s - gap;
-		PMP_CRASHPOINT();
-		_pmp_set_prev(h, nb, gap);
-		PMP_CRASHPOINT();
-		_pmp_set_head(h, nb, ns | PMP_B_FREE);
-		PMP_CRASHPOINT();
-		_pmp_set_prev(h, nb + ns, ns);
-		PMP_CRASHPOINT();
-		_pmp_set_head(h, b, gap | PMP_B_FREE);
+		split(h, b, s, gap, PMP_B_FREE, PMP_B_FREE); /* the front gap stays free; the rest is used below */
 		if (holes) /* the front gap keeps the marker where it was (keyed by b): still valid */
 			_pmp_mark_holes(h, b, gap);
 		_pmp_index_insert(h, b, gap);
@@ -427,15 +429,7 @@ static int resize_in_place(struct pmp_heap *h, uint64_t b, uint64_t want)
 	if (want < s && (h->flags & PMP_HEAP_ZERO_FREED))
 		memset(h->base + b + want, 0, s - want); /* still our own payload: safe before the split */
 	if (avail - want >= PMP_MIN_BLOCK) {
-		uint64_t t = b + want, ts = avail - want;
-		PMP_CRASHPOINT();
-		_pmp_set_prev(h, t, want);
-		PMP_CRASHPOINT();
-		_pmp_set_head(h, t, ts | PMP_B_FREE);
-		PMP_CRASHPOINT();
-		_pmp_set_prev(h, t + ts, ts);
-		PMP_CRASHPOINT();
-		_pmp_set_head(h, b, want);
+		uint64_t ts = avail - want, t = split(h, b, avail, want, 0, PMP_B_FREE);
 		if (ns && t != n) /* the neighbour's header is inside the grown block or the new tail now */
 			_pmp_forget_head(h, n);
 		if (holes)
