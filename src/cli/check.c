@@ -26,13 +26,10 @@ static const char *problem_name(int p)
 
 int cli_check(int argc, char **argv)
 {
-	int json = 0, n;
-	const char *pos[1];
+	int json = 0;
 	const struct cli_opt opts[] = {{"--json", NULL, &json}, {NULL, NULL, NULL}};
-	if (cli_args(argc, argv, opts, pos, 1, 1, &n))
-		return CLI_ERR;
 	struct cli_heap ch;
-	if (cli_open(pos[0], &ch))
+	if (cli_open_args(argc, argv, opts, &ch))
 		return CLI_ERR;
 	pmp_report_t r;
 	memset(&r, 0, sizeof r);

@@ -64,6 +64,8 @@ struct cli_opt {
  * Returns 0, or CLI_ERR after printing the problem and the verb's usage. */
 int cli_args(int argc, char **argv, const struct cli_opt *opts, const char **pos, int min_pos, int max_pos,
 	     int *npos);
+/* the common front of a verb that takes options and one heap file: parse, then open; CLI_ERR on failure */
+int cli_open_args(int argc, char **argv, const struct cli_opt *opts, struct cli_heap *ch);
 /* numbers: decimal or 0x hex; sizes also take K/M/G/T. 0 or -1 (message printed) */
 int cli_parse_addr(const char *s, uint64_t *out);
 int cli_parse_size(const char *s, uint64_t *out);

@@ -148,13 +148,10 @@ static void symbolise(const pmp_crash_info_t *ci, const struct cli_heap *ch, str
 
 int cli_crash(int argc, char **argv)
 {
-	int json = 0, raw = 0, n;
-	const char *pos[1];
+	int json = 0, raw = 0;
 	const struct cli_opt opts[] = {{"--json", NULL, &json}, {"--raw", NULL, &raw}, {NULL, NULL, NULL}};
-	if (cli_args(argc, argv, opts, pos, 1, 1, &n))
-		return CLI_ERR;
 	struct cli_heap ch;
-	if (cli_open(pos[0], &ch))
+	if (cli_open_args(argc, argv, opts, &ch))
 		return CLI_ERR;
 	pmp_crash_info_t *ci = calloc(1, sizeof *ci);
 	struct frame *fr = calloc(PMP_CRASH_MAX_FRAMES, sizeof *fr);

@@ -11,13 +11,10 @@
 
 int cli_info(int argc, char **argv)
 {
-	int json = 0, n;
-	const char *pos[1];
+	int json = 0;
 	const struct cli_opt opts[] = {{"--json", NULL, &json}, {NULL, NULL, NULL}};
-	if (cli_args(argc, argv, opts, pos, 1, 1, &n))
-		return CLI_ERR;
 	struct cli_heap ch;
-	if (cli_open(pos[0], &ch))
+	if (cli_open_args(argc, argv, opts, &ch))
 		return CLI_ERR;
 	const pmp_info_t *i = &ch.info;
 	pmp_crash_info_t *ci = calloc(1, sizeof *ci);

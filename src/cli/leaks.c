@@ -25,13 +25,10 @@ static void mark_at(const struct cli_heap *ch, uint64_t a, uint8_t *mark, size_t
 
 int cli_leaks(int argc, char **argv)
 {
-	int json = 0, n;
-	const char *pos[1];
+	int json = 0;
 	const struct cli_opt opts[] = {{"--json", NULL, &json}, {NULL, NULL, NULL}};
-	if (cli_args(argc, argv, opts, pos, 1, 1, &n))
-		return CLI_ERR;
 	struct cli_heap ch;
-	if (cli_open(pos[0], &ch))
+	if (cli_open_args(argc, argv, opts, &ch))
 		return CLI_ERR;
 	int brc = cli_load_blocks(&ch);
 	if (brc == CLI_ERR || cli_load_roots(&ch)) {

@@ -78,13 +78,10 @@ static void point(const struct layout *l, uint64_t a, double *x, double *y)
 
 int cli_map(int argc, char **argv)
 {
-	int n;
-	const char *out = NULL, *pos[1];
+	const char *out = NULL;
 	const struct cli_opt opts[] = {{"-o", &out, NULL}, {"--output", &out, NULL}, {NULL, NULL, NULL}};
-	if (cli_args(argc, argv, opts, pos, 1, 1, &n))
-		return CLI_ERR;
 	struct cli_heap ch;
-	if (cli_open(pos[0], &ch))
+	if (cli_open_args(argc, argv, opts, &ch))
 		return CLI_ERR;
 	int brc = cli_load_blocks(&ch);
 	if (brc == CLI_ERR || cli_load_roots(&ch)) {

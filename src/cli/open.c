@@ -167,3 +167,12 @@ const char *cli_state_name(int state)
 	default: return "?";
 	}
 }
+
+int cli_open_args(int argc, char **argv, const struct cli_opt *opts, struct cli_heap *ch)
+{
+	const char *pos[1];
+	int n;
+	if (cli_args(argc, argv, opts, pos, 1, 1, &n))
+		return CLI_ERR;
+	return cli_open(pos[0], ch) ? CLI_ERR : 0;
+}

@@ -41,13 +41,10 @@ static void human(uint64_t v, char *buf, size_t len)
 
 int cli_stats(int argc, char **argv)
 {
-	int json = 0, n;
-	const char *pos[1];
+	int json = 0;
 	const struct cli_opt opts[] = {{"--json", NULL, &json}, {NULL, NULL, NULL}};
-	if (cli_args(argc, argv, opts, pos, 1, 1, &n))
-		return CLI_ERR;
 	struct cli_heap ch;
-	if (cli_open(pos[0], &ch))
+	if (cli_open_args(argc, argv, opts, &ch))
 		return CLI_ERR;
 	pmp_stats_t s;
 	int e = pmp_stats(ch.h, &s);
