@@ -4,6 +4,7 @@
  * Workloads (seeded, identical for every allocator): `pairs` malloc+free of one small size; `churn` a working set of
  * 20,000 live blocks of 16..1024 bytes replaced at random; `mixed` sizes 16 B..256 KiB with a skewed distribution and
  * realloc; `threads` churn in 4 threads. Prints one line per workload: name, operations, seconds, Mops/s.
+ * --check-cost N times pmp_check and reopening (clean, and after an unclean stop) of a heap with N live blocks.
  * Must never: assert on absolute times (machines are shared and noisy; scripts/bench.sh takes medians and ratios), or
  * leave its heap file behind.
  */
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "pmempreload.h"
@@ -144,6 +146,72 @@ static const struct { const char *name; uint64_t (*fn)(uint64_t); uint64_t n; } 
 	{"threads", threads, 3000000},
 };
 
+/* --check-cost N: a file heap with N live blocks (and N/4 free ones): time pmp_check, a clean reopen and an unclean
+ * reopen (recovery), each the median of 5 */
+static int check_cost(long n)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/tmp/mallocbench-check.%d.heap", (int)getpid());
+	pmp_file_opts_t o = {.mode = PMP_OPEN_CREATE, .addr = (void *)0x6f0000000000ull, .reserve = (size_t)64 << 30};
+	pmp_heap_t *h;
+	int e = pmp_file_open(path, &o, &h);
+	if (e) {
+		fprintf(stderr, "mallocbench: %s: %s\n", path, pmp_strerror(e));
+		return 2;
+	}
+	uint64_t s = 99;
+	for (long i = 0; i < n + n / 4; i++) {
+		void *p = pmp_malloc(h, 16 + (size_t)(rng(&s) % 200));
+		if (i % 5 == 4)
+			pmp_free(h, p);
+	}
+	double t[5], r[5], u[5];
+	for (int k = 0; k < 5; k++) {
+		double a = now();
+		e = pmp_check(h, NULL);
+		t[k] = now() - a;
+		if (e) {
+			fprintf(stderr, "mallocbench: check failed\n");
+			return 1;
+		}
+	}
+	pmp_close(h);
+	o.mode = PMP_OPEN_EXISTING;
+	for (int k = 0; k < 5; k++) { /* clean reopen: the chain is checked, the index rebuilt */
+		double a = now();
+		e = pmp_file_open(path, &o, &h);
+		r[k] = now() - a;
+		if (e)
+			return 2;
+		pmp_close(h);
+	}
+	for (int k = 0; k < 5; k++) { /* unclean: a child opens and _exits, the parent reopens */
+		pid_t pid = fork();
+		if (pid == 0) {
+			_exit(pmp_file_open(path, &o, &h) ? 1 : 0);
+		}
+		int st;
+		waitpid(pid, &st, 0);
+		double a = now();
+		e = pmp_file_open(path, &o, &h);
+		u[k] = now() - a;
+		if (e)
+			return 2;
+		pmp_close(h);
+	}
+	for (int k = 0; k < 5; k++) /* sort each column for the median */
+		for (int j = k + 1; j < 5; j++) {
+			double x;
+			if (t[j] < t[k]) { x = t[j]; t[j] = t[k]; t[k] = x; }
+			if (r[j] < r[k]) { x = r[j]; r[j] = r[k]; r[k] = x; }
+			if (u[j] < u[k]) { x = u[j]; u[j] = u[k]; u[k] = x; }
+		}
+	printf("check-cost: %ld live blocks: pmp_check %.1f ms, clean reopen %.1f ms, unclean reopen %.1f ms (medians of 5)\n",
+	       n, t[2] * 1e3, r[2] * 1e3, u[2] * 1e3);
+	unlink(path);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char path[64] = "";
@@ -160,10 +228,12 @@ int main(int argc, char **argv)
 			}
 		} else if (strcmp(argv[i], "--scale") == 0 && i + 1 < argc) {
 			scale = atof(argv[++i]);
+		} else if (strcmp(argv[i], "--check-cost") == 0 && i + 1 < argc) {
+			return check_cost(atol(argv[i + 1]));
 		} else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
 			only = argv[++i];
 		} else {
-			fprintf(stderr, "usage: mallocbench [--api] [--scale F] [--only WORKLOAD]\n");
+			fprintf(stderr, "usage: mallocbench [--api] [--scale F] [--only WORKLOAD] | --check-cost N\n");
 			return 2;
 		}
 	}
