@@ -43,13 +43,14 @@ uint64_t _pmp_block_of(const struct pmp_heap *h, const void *p, const char **why
 		*why = "block is already free (held in a cache or quarantine: double free?)";
 		return 0;
 	}
-	if (!_pmp_prev_valid(h, b + s) || _pmp_prev(h, b + s) != s) {
+	/* the neighbours' tags are compared by value: their check bits serve recovery, the value is what matters here */
+	if (_pmp_prev(h, b + s) != s) {
 		*why = "next block's boundary tag disagrees (invalid pointer or heap overflow)";
 		return 0;
 	}
 	if (b > PMP_OFF_ARENA) {
 		uint64_t ps = _pmp_prev(h, b);
-		if (!_pmp_prev_valid(h, b) || ps < PMP_MIN_BLOCK || ps > b - PMP_OFF_ARENA ||
+		if (ps < PMP_MIN_BLOCK || ps > b - PMP_OFF_ARENA ||
 		    _pmp_bsize(_pmp_hdr(h, b - ps)->head) != ps) {
 			*why = "boundary tag disagrees with the previous block (invalid pointer or heap underflow)";
 			return 0;

@@ -33,6 +33,7 @@ static inline int _pmp_chain_at(const struct pmp_heap *h, uint64_t off, struct p
 	uint64_t sent = _pmp_sentinel(h);
 	c->off = off;
 	c->size = 0;
+	c->free = c->cached = c->lost = c->grown = 0;
 	if (off == sent) {
 		if (!_pmp_head_valid(h, off, _pmp_head(h, off)) || (_pmp_head(h, off) & PMP_W_VALUE) != PMP_B_END) {
 			c->why = "end sentinel overwritten";
