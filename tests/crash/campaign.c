@@ -556,8 +556,9 @@ int main(void)
 		if (!st.running)
 			st.kills_startup++;
 
-		/* 2. one kill in three: a second process opens the unclean heap and dies during recovery */
-		if (cr_below(&rng, 3) == 0) {
+		/* 2. one kill in three: a second process opens the unclean heap and dies during recovery (only once a heap
+		 * exists: creation is atomic, so a workload killed before its first report may have left no file) */
+		if (st.ever_ran && cr_below(&rng, 3) == 0) {
 			uint64_t avg = open_n ? open_us_sum / open_n : 300;
 			uint64_t d = cr_below(&rng, avg + avg / 4 + 1);
 			st.opened = 0;
