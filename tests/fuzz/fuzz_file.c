@@ -40,13 +40,21 @@ static unsigned char *slurp(const char *p, size_t *n)
 	return b;
 }
 
+static char dir[4096];
+
+static void cleanup(void)
+{
+	unlink(img_path);
+	rmdir(dir);
+}
+
 static void init(void)
 {
 	const char *t = getenv("TMPDIR");
-	char dir[4096];
 	snprintf(dir, sizeof dir, "%s/pmp-fuzz-file-XXXXXX", t && *t ? t : "/tmp");
 	if (!mkdtemp(dir))
 		abort();
+	atexit(cleanup); /* the scratch image and its directory go with the process */
 	char path[4200];
 	snprintf(path, sizeof path, "%s/template.heap", dir);
 	snprintf(img_path, sizeof img_path, "%s/image.heap", dir);
