@@ -39,6 +39,8 @@ struct cli_heap {
 
 /* Open read-only at the original address, elsewhere when it is taken. 0, or CLI_ERR with one line printed. */
 int cli_open(const char *path, struct cli_heap *ch);
+/* cli_open, then cli_load_blocks; *brc is what cli_load_blocks returned. CLI_ERR (heap closed) on failure */
+int cli_open_blocks(const char *path, struct cli_heap *ch, int *brc);
 void cli_close(struct cli_heap *ch);
 /* CLI_OK; CLI_FAIL when the chain is damaged part way (a warning is printed, the blocks before it are kept);
  * CLI_ERR when nothing could be read. */

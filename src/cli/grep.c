@@ -25,13 +25,9 @@ int cli_grep(int argc, char **argv)
 		return CLI_ERR;
 	}
 	struct cli_heap ch;
-	if (cli_open(pos[0], &ch))
+	int brc;
+	if (cli_open_blocks(pos[0], &ch, &brc))
 		return CLI_ERR;
-	int brc = cli_load_blocks(&ch);
-	if (brc == CLI_ERR) {
-		cli_close(&ch);
-		return CLI_ERR;
-	}
 	struct cli_json j;
 	if (json) {
 		json_begin(&j, stdout, "grep");
@@ -101,13 +97,9 @@ int cli_strings(int argc, char **argv)
 	if (!min)
 		min = 1;
 	struct cli_heap ch;
-	if (cli_open(pos[0], &ch))
+	int brc;
+	if (cli_open_blocks(pos[0], &ch, &brc))
 		return CLI_ERR;
-	int brc = cli_load_blocks(&ch);
-	if (brc == CLI_ERR) {
-		cli_close(&ch);
-		return CLI_ERR;
-	}
 	struct cli_json j;
 	if (json) {
 		json_begin(&j, stdout, "strings");

@@ -99,13 +99,9 @@ int cli_dump(int argc, char **argv)
 		return CLI_ERR;
 	}
 	struct cli_heap ch;
-	if (cli_open(pos[0], &ch))
+	int brc;
+	if (cli_open_blocks(pos[0], &ch, &brc))
 		return CLI_ERR;
-	int brc = cli_load_blocks(&ch);
-	if (brc == CLI_ERR) {
-		cli_close(&ch);
-		return CLI_ERR;
-	}
 	const pmp_block_t *b = cli_block_at(&ch, a);
 	if (!b) {
 		cli_errorf("%s: 0x%" PRIx64 " is not in any block", ch.path, a);

@@ -176,3 +176,15 @@ int cli_open_args(int argc, char **argv, const struct cli_opt *opts, struct cli_
 		return CLI_ERR;
 	return cli_open(pos[0], ch) ? CLI_ERR : 0;
 }
+
+int cli_open_blocks(const char *path, struct cli_heap *ch, int *brc)
+{
+	if (cli_open(path, ch))
+		return CLI_ERR;
+	*brc = cli_load_blocks(ch);
+	if (*brc == CLI_ERR) {
+		cli_close(ch);
+		return CLI_ERR;
+	}
+	return 0;
+}
