@@ -39,7 +39,10 @@ struct cli_heap {
 
 /* Open read-only at the original address, elsewhere when it is taken. 0, or CLI_ERR with one line printed. */
 int cli_open(const char *path, struct cli_heap *ch);
-/* cli_open, then cli_load_blocks; *brc is what cli_load_blocks returned. CLI_ERR (heap closed) on failure */
+/* cli_load_blocks (and cli_load_roots when roots): *brc is what cli_load_blocks returned; on failure the heap is
+ * closed and CLI_ERR returned */
+int cli_load(struct cli_heap *ch, int roots, int *brc);
+/* cli_open, then cli_load without roots */
 int cli_open_blocks(const char *path, struct cli_heap *ch, int *brc);
 void cli_close(struct cli_heap *ch);
 /* CLI_OK; CLI_FAIL when the chain is damaged part way (a warning is printed, the blocks before it are kept);

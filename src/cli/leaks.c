@@ -30,11 +30,9 @@ int cli_leaks(int argc, char **argv)
 	struct cli_heap ch;
 	if (cli_open_args(argc, argv, opts, &ch))
 		return CLI_ERR;
-	int brc = cli_load_blocks(&ch);
-	if (brc == CLI_ERR || cli_load_roots(&ch)) {
-		cli_close(&ch);
+	int brc;
+	if (cli_load(&ch, 1, &brc))
 		return CLI_ERR;
-	}
 	uint8_t *mark = calloc(ch.nblocks ? ch.nblocks : 1, 1);
 	size_t *work = malloc((ch.nblocks ? ch.nblocks : 1) * sizeof *work), nw = 0;
 	if (!mark || !work) {

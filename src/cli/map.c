@@ -83,11 +83,9 @@ int cli_map(int argc, char **argv)
 	struct cli_heap ch;
 	if (cli_open_args(argc, argv, opts, &ch))
 		return CLI_ERR;
-	int brc = cli_load_blocks(&ch);
-	if (brc == CLI_ERR || cli_load_roots(&ch)) {
-		cli_close(&ch);
+	int brc;
+	if (cli_load(&ch, 1, &brc))
 		return CLI_ERR;
-	}
 	FILE *f = stdout;
 	if (out && strcmp(out, "-") && !(f = fopen(out, "w"))) {
 		cli_errorf("%s: %s", out, strerror(errno));

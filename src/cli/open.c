@@ -177,14 +177,17 @@ int cli_open_args(int argc, char **argv, const struct cli_opt *opts, struct cli_
 	return cli_open(pos[0], ch) ? CLI_ERR : 0;
 }
 
-int cli_open_blocks(const char *path, struct cli_heap *ch, int *brc)
+int cli_load(struct cli_heap *ch, int roots, int *brc)
 {
-	if (cli_open(path, ch))
-		return CLI_ERR;
 	*brc = cli_load_blocks(ch);
-	if (*brc == CLI_ERR) {
+	if (*brc == CLI_ERR || (roots && cli_load_roots(ch))) {
 		cli_close(ch);
 		return CLI_ERR;
 	}
 	return 0;
+}
+
+int cli_open_blocks(const char *path, struct cli_heap *ch, int *brc)
+{
+	return cli_open(path, ch) ? CLI_ERR : cli_load(ch, 0, brc);
 }

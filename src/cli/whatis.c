@@ -30,13 +30,8 @@ static int load(int argc, char **argv, struct cli_heap *ch, uint64_t *addr, int 
 	const struct cli_opt opts[] = {{"--json", NULL, json}, {NULL, NULL, NULL}};
 	if (cli_args(argc, argv, opts, pos, 2, 2, &n) || cli_parse_addr(pos[1], addr))
 		return CLI_ERR;
-	if (cli_open(pos[0], ch))
+	if (cli_open(pos[0], ch) || cli_load(ch, 1, brc))
 		return CLI_ERR;
-	*brc = cli_load_blocks(ch);
-	if (*brc == CLI_ERR || cli_load_roots(ch)) {
-		cli_close(ch);
-		return CLI_ERR;
-	}
 	*b = cli_block_at(ch, *addr);
 	return CLI_OK;
 }
