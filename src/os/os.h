@@ -27,7 +27,6 @@ int _pmp_os_pread(int fd, void *buf, size_t len, uint64_t off, size_t *got);
 int _pmp_os_ftruncate(int fd, uint64_t size);
 int _pmp_os_fallocate(int fd, uint64_t off, uint64_t len);   /* reserves disk blocks; extends the file */
 int _pmp_os_punch_hole(int fd, uint64_t off, uint64_t len);  /* gives disk blocks back, size unchanged */
-int _pmp_os_fsync(int fd);
 int _pmp_os_mkdir(const char *path, unsigned mode);          /* 0 also when it exists as a directory */
 int _pmp_os_unlink(const char *path);
 /* OFD lock on the whole file: exclusive (write) or shared; EAGAIN when another open file description holds it */
@@ -41,7 +40,6 @@ int _pmp_os_unmap(void *addr, size_t len);
 int _pmp_os_msync(void *addr, size_t len);                   /* MS_SYNC; addr page-aligned */
 int _pmp_os_pages_alloc(size_t len, void **out);             /* private anonymous zeroed memory */
 int _pmp_os_pages_free(void *p, size_t len);
-int _pmp_os_range_free(void *addr, size_t len);              /* 0 if no mapping overlaps [addr, addr+len), else EEXIST */
 
 /* identity and time */
 uint64_t _pmp_os_now_ns(void);                               /* CLOCK_REALTIME */

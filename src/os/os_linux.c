@@ -155,16 +155,6 @@ int _pmp_os_punch_hole(int fd, uint64_t off, uint64_t len)
 	return r < 0 ? errno : 0;
 }
 
-int _pmp_os_fsync(int fd)
-{
-	FAULT(PMP_OS_MSYNC);
-	int r;
-	do
-		r = fsync(fd);
-	while (r < 0 && errno == EINTR);
-	return r < 0 ? errno : 0;
-}
-
 int _pmp_os_mkdir(const char *path, unsigned mode)
 {
 	if (mkdir(path, (mode_t)mode) == 0)
@@ -247,16 +237,6 @@ int _pmp_os_pages_alloc(size_t len, void **out)
 int _pmp_os_pages_free(void *p, size_t len)
 {
 	return munmap(p, len) < 0 ? errno : 0;
-}
-
-int _pmp_os_range_free(void *addr, size_t len)
-{
-	/* msync fails with ENOMEM on unmapped pages: probe page by page would be slow; probe with a reservation. */
-	void *p = mmap(addr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
-	if (p == MAP_FAILED)
-		return errno == EEXIST ? EEXIST : errno;
-	munmap(p, len);
-	return p == addr ? 0 : EEXIST;
 }
 
 /* ---- identity and time ---- */
