@@ -49,8 +49,8 @@ uint32_t _pmp_os_euid(void);
 uint64_t _pmp_os_tid(void);
 int _pmp_os_exe_path(char *buf, size_t len);                 /* readlink /proc/self/exe */
 int _pmp_os_boot_id(char *buf, size_t len);                  /* /proc/sys/kernel/random/boot_id */
-uint64_t _pmp_os_start_time(uint64_t pid);
-uint64_t _pmp_os_random64(void);                             /* getrandom, else a mix of time, pid and address */                   /* /proc/PID/stat field 22, 0 if unknown */
+uint64_t _pmp_os_start_time(uint64_t pid);                   /* /proc/PID/stat field 22, 0 if unknown */
+uint64_t _pmp_os_random64(void);                             /* getrandom, else a mix of time, pid and address */
 
 #ifdef PMP_CRASHPOINTS
 /* crash-point enumeration (test builds only): the core calls _pmp_crashpoint before every store to the heap */
@@ -75,5 +75,17 @@ int _pmp_os_write(int fd, const void *buf, size_t len);
 
 /* 1 if every page of [addr, addr+len) is mapped (mincore); async-signal-safe, for walking a crashed stack */
 int _pmp_os_mapped(const void *addr, size_t len);
+
+/* give the file open on fd the name path again (it was unlinked); EEXIST if path exists */
+int _pmp_os_relink(int fd, const char *path);
+/* RLIMIT_AS soft limit in bytes, 0 when unlimited */
+uint64_t _pmp_os_as_limit(void);
+/* this process's address space size in bytes (/proc/self/statm), 0 if unknown */
+uint64_t _pmp_os_vm_size(void);
+/* end the process now (exit_group): no atexit handler, no destructor */
+_Noreturn void _pmp_os_exit_group(int status);
+/* the execve and execveat system calls; they return only on failure, with the errno value */
+int _pmp_os_execve(const char *path, char *const argv[], char *const envp[]);
+int _pmp_os_execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags);
 
 #endif

@@ -2,8 +2,10 @@
  *
  * Holds: thin wrappers over the system calls the heap needs, each returning 0 or an errno value, and the fault
  * injection switch used by tests.
- * Must never: allocate (no stdio, strerror, dlsym, opendir), retry silently on errors other than EINTR, or know
- * anything about the heap format.
+ * Must never: allocate (no stdio, strerror, dlsym, opendir), retry silently on errors other than EINTR, know
+ * anything about the heap format, or be a thread cancellation point: the allocator calls these with its locks
+ * held, and a thread cancelled inside one would leave them held (so the calls that libc makes cancellation points,
+ * open, close, pread, write, fallocate, fcntl, msync, go through syscall(), which is not one).
  */
 #include "os.h"
 
@@ -14,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -64,7 +67,7 @@ int _pmp_os_open(const char *path, int flags, unsigned mode, int *fd)
 	FAULT(PMP_OS_OPEN);
 	int r;
 	do
-		r = open(path, flags | O_CLOEXEC, (mode_t)mode);
+		r = (int)syscall(SYS_openat, AT_FDCWD, path, flags | O_CLOEXEC, (mode_t)mode);
 	while (r < 0 && errno == EINTR);
 	if (r < 0)
 		return errno;
@@ -74,7 +77,7 @@ int _pmp_os_open(const char *path, int flags, unsigned mode, int *fd)
 
 int _pmp_os_close(int fd)
 {
-	return close(fd) < 0 && errno != EINTR ? errno : 0;
+	return syscall(SYS_close, fd) < 0 && errno != EINTR ? errno : 0;
 }
 
 static void fill_stat(const struct stat *s, struct pmp_os_stat *st)
@@ -111,7 +114,7 @@ int _pmp_os_pread(int fd, void *buf, size_t len, uint64_t off, size_t *got)
 {
 	size_t done = 0;
 	while (done < len) {
-		ssize_t r = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
+		ssize_t r = syscall(SYS_pread64, fd, (char *)buf + done, len - done, (off_t)(off + done));
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -130,7 +133,7 @@ int _pmp_os_ftruncate(int fd, uint64_t size)
 	FAULT(PMP_OS_TRUNCATE);
 	int r;
 	do
-		r = ftruncate(fd, (off_t)size);
+		r = (int)syscall(SYS_ftruncate, fd, (off_t)size);
 	while (r < 0 && errno == EINTR);
 	return r < 0 ? errno : 0;
 }
@@ -140,7 +143,7 @@ int _pmp_os_fallocate(int fd, uint64_t off, uint64_t len)
 	FAULT(PMP_OS_FALLOCATE);
 	int r;
 	do
-		r = fallocate(fd, 0, (off_t)off, (off_t)len);
+		r = (int)syscall(SYS_fallocate, fd, 0, (off_t)off, (off_t)len);
 	while (r < 0 && errno == EINTR);
 	/* Without fallocate support a sparse file would turn a full disk into SIGBUS: refuse instead. */
 	return r < 0 ? errno : 0;
@@ -150,7 +153,7 @@ int _pmp_os_punch_hole(int fd, uint64_t off, uint64_t len)
 {
 	int r;
 	do
-		r = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len);
+		r = (int)syscall(SYS_fallocate, fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len);
 	while (r < 0 && errno == EINTR);
 	return r < 0 ? errno : 0;
 }
@@ -181,7 +184,7 @@ int _pmp_os_lock(int fd, int exclusive)
 	fl.l_whence = SEEK_SET;
 	int r;
 	do
-		r = fcntl(fd, F_OFD_SETLK, &fl);
+		r = (int)syscall(SYS_fcntl, fd, F_OFD_SETLK, &fl);
 	while (r < 0 && errno == EINTR);
 	if (r < 0)
 		return errno == EACCES ? EAGAIN : errno;
@@ -220,7 +223,7 @@ int _pmp_os_msync(void *addr, size_t len)
 	FAULT(PMP_OS_MSYNC);
 	int r;
 	do
-		r = msync(addr, len, MS_SYNC);
+		r = (int)syscall(SYS_msync, addr, len, MS_SYNC);
 	while (r < 0 && errno == EINTR);
 	return r < 0 ? errno : 0;
 }
@@ -267,11 +270,12 @@ int _pmp_os_exe_path(char *buf, size_t len)
 
 static int read_small(const char *path, char *buf, size_t len, size_t *got)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno;
-	int r = _pmp_os_pread(fd, buf, len, 0, got);
-	close(fd);
+	int fd;
+	int r = _pmp_os_open(path, O_RDONLY, 0, &fd);
+	if (r)
+		return r;
+	r = _pmp_os_pread(fd, buf, len, 0, got);
+	_pmp_os_close(fd);
 	return r;
 }
 
@@ -341,7 +345,7 @@ void _pmp_os_write_err(const char *msg)
 {
 	size_t len = strlen(msg);
 	while (len > 0) {
-		ssize_t w = write(2, msg, len);
+		ssize_t w = syscall(SYS_write, 2, msg, len);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
@@ -415,7 +419,7 @@ int _pmp_os_write(int fd, const void *buf, size_t len)
 {
 	const char *b = buf;
 	while (len > 0) {
-		ssize_t w = write(fd, b, len);
+		ssize_t w = syscall(SYS_write, fd, b, len);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0)
@@ -435,4 +439,51 @@ int _pmp_os_mapped(const void *addr, size_t len)
 	if (z - a > sizeof vec * 4096)
 		return 0;
 	return mincore((void *)a, z - a, vec) == 0;
+}
+
+int _pmp_os_relink(int fd, const char *path)
+{
+	/* linkat(AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH; the /proc link of the descriptor works for its owner */
+	char proc[32] = "/proc/self/fd/";
+	size_t n = 14 + put_u64(proc + 14, (uint64_t)fd);
+	proc[n] = 0;
+	return syscall(SYS_linkat, AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) < 0 ? errno : 0;
+}
+
+uint64_t _pmp_os_as_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+		return 0;
+	return (uint64_t)rl.rlim_cur;
+}
+
+uint64_t _pmp_os_vm_size(void)
+{
+	char buf[128];
+	size_t got = 0;
+	if (read_small("/proc/self/statm", buf, sizeof buf - 1, &got) || got == 0)
+		return 0;
+	uint64_t pages = 0;
+	for (size_t i = 0; i < got && buf[i] >= '0' && buf[i] <= '9'; i++)
+		pages = pages * 10 + (uint64_t)(buf[i] - '0');
+	return pages * 4096;
+}
+
+_Noreturn void _pmp_os_exit_group(int status)
+{
+	for (;;)
+		syscall(SYS_exit_group, status);
+}
+
+int _pmp_os_execve(const char *path, char *const argv[], char *const envp[])
+{
+	syscall(SYS_execve, path, argv, envp);
+	return errno;
+}
+
+int _pmp_os_execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags)
+{
+	syscall(SYS_execveat, dirfd, path, argv, envp, flags);
+	return errno;
 }
