@@ -114,7 +114,7 @@ PMP_API void pmp_free(pmp_heap_t *h, void *p);
 PMP_API void *pmp_calloc(pmp_heap_t *h, size_t nmemb, size_t size);
 PMP_API void *pmp_realloc(pmp_heap_t *h, void *p, size_t n);
 PMP_API void *pmp_reallocarray(pmp_heap_t *h, void *p, size_t nmemb, size_t size);
-/* any power-of-two alignment (EINVAL otherwise), including above the page size */
+/* any power-of-two alignment (EINVAL otherwise), including above the page size; above 2^40, NULL with ENOMEM */
 PMP_API void *pmp_memalign(pmp_heap_t *h, size_t align, size_t n);
 PMP_API size_t pmp_usable_size(pmp_heap_t *h, const void *p);
 /* 1 if p lies in the heap's reserved range (it may still not be a block start) */
@@ -157,6 +157,17 @@ typedef struct pmp_report {
 } pmp_report_t;
 /* 0 = consistent; PMP_ECORRUPT with r filled otherwise. r may be NULL. */
 PMP_API int pmp_check(pmp_heap_t *h, pmp_report_t *r);
+
+/* Checks the heap makes as it runs (every heap starts at level 1):
+ *  0  none;
+ *  1  cheap checks on free and realloc: an invalid pointer or a double free aborts with one message;
+ *  2  also: freed memory is poisoned and held in a quarantine (a write after free aborts when the block leaves
+ *     it), and every 2^every_log2 operations the next stretch of the heap is checked (a bounded number of blocks,
+ *     so the cost does not grow with the heap); a problem aborts with one message.
+ * every_log2: PMP_CHECK_EVERY_MIN..40, 0 = PMP_CHECK_EVERY_DEFAULT. 0, or EINVAL. */
+#define PMP_CHECK_EVERY_MIN 4
+#define PMP_CHECK_EVERY_DEFAULT 10
+PMP_API int pmp_set_check(pmp_heap_t *h, int level, unsigned every_log2);
 
 /* ---- walk ---- */
 /* LOST: a used block that recovery made over a stretch of the chain damaged by a power loss (kept, never reused) */
@@ -202,7 +213,14 @@ typedef struct pmp_info {
 	uint64_t salvage_lost;         /* bytes kept as LOST blocks over the heap's life */
 	uint64_t last_lost_bytes;      /* this handle's own recovery, when it opened the heap */
 	uint32_t last_lost_regions, last_dropped_roots;
+	int end_reason;                /* PMP_END_*: how the last writer let go of the heap */
 } pmp_info_t;
+/* end_reason: a heap that is not clean and has PMP_END_NONE was open when its writer died (crash, kill -9), or its
+ * writer still runs */
+#define PMP_END_NONE  0 /* still open, or the writer died */
+#define PMP_END_CLOSE 1 /* pmp_close */
+#define PMP_END_EXIT  2 /* process exit (exit, return from main, _exit, _Exit) under the preload */
+#define PMP_END_EXEC  3 /* the process executed another program (execve) under the preload */
 PMP_API int pmp_info(pmp_heap_t *h, pmp_info_t *i);
 
 /* ---- crash record (written by the preload's fatal-signal handler) ---- */

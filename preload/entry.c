@@ -34,51 +34,84 @@ static inline struct pmp_heap *alloc_heap(void)
 	}
 	if (_pmp_depth)
 		return NULL;
-	return __atomic_load_n(&_pmp_heap, __ATOMIC_ACQUIRE);
+	return _pmp_writable_heap();
 }
 
 uint64_t _pmp_fallback_allocs;
 #define FALLBACK_COUNT() __atomic_add_fetch(&_pmp_fallback_allocs, 1, __ATOMIC_RELAXED)
 
-/* PMEMPRELOAD_CHECK=2:N: a full pmp_check every 2^N heap operations */
-static uint64_t op_count;
+/* Every call into an allocator, the heap or the fallback, runs at depth > 0: a fork from a signal handler then
+ * knows this thread may hold an allocator lock, and a nested call (a signal handler's malloc) goes to the
+ * fallback instead of re-entering the heap. */
+#define ENTER() (_pmp_depth++)
+#define LEAVE() (_pmp_depth--)
 
-static void periodic_check(struct pmp_heap *h)
+static void *fb_malloc(size_t n)
 {
-	uint64_t n = __atomic_add_fetch(&op_count, 1, __ATOMIC_RELAXED);
-	if (n & (((uint64_t)1 << _pmp_opts.check_every_log2) - 1))
-		return;
-	pmp_report_t r;
-	if (pmp_check(h, &r) != 0) {
-		_pmp_log(0, "PMEMPRELOAD_CHECK=2: heap inconsistent: ", r.msg, "");
-		_pmp_os_fatal("pmempreload: aborting on a corrupt heap\n");
-	}
+	FALLBACK_COUNT();
+	ENTER();
+	void *p = jefb_malloc(n);
+	LEAVE();
+	return p;
+}
+static void *fb_calloc(size_t nmemb, size_t size)
+{
+	FALLBACK_COUNT();
+	ENTER();
+	void *p = jefb_calloc(nmemb, size);
+	LEAVE();
+	return p;
+}
+static void *fb_realloc(void *q, size_t n)
+{
+	FALLBACK_COUNT();
+	ENTER();
+	void *p = jefb_realloc(q, n);
+	LEAVE();
+	return p;
+}
+static void *fb_aligned(size_t align, size_t n)
+{
+	FALLBACK_COUNT();
+	ENTER();
+	void *p = jefb_aligned_alloc(align, n);
+	LEAVE();
+	return p;
+}
+static void fb_free(void *p)
+{
+	ENTER();
+	jefb_free(p);
+	LEAVE();
+}
+static size_t fb_usable(void *p)
+{
+	ENTER();
+	size_t n = jefb_malloc_usable_size(p);
+	LEAVE();
+	return n;
 }
 
-#define ENTER() (_pmp_depth++)
-#define LEAVE(h)                                              \
-	do {                                                  \
-		_pmp_depth--;                                 \
-		if (__builtin_expect(_pmp_opts.check >= 2, 0)) \
-			periodic_check(h);                    \
-	} while (0)
-
-/* The heap could not serve n bytes (ENOMEM): apply PMEMPRELOAD_ON_FULL. align 0 = plain, zero = calloc. */
-static void *when_full(size_t n, size_t align, int zero)
+/* The heap did not serve n bytes. EROFS: it was sealed meanwhile (exit or exec under way): the fallback, always.
+ * ENOMEM: PMEMPRELOAD_ON_FULL decides. align 0 = plain, zero = calloc. */
+static void *heap_failed(size_t n, size_t align, int zero)
 {
-	switch (_pmp_opts.on_full) {
-	case FULL_ENOMEM:
-		errno = ENOMEM;
-		return NULL;
-	case FULL_ABORT:
-		_pmp_os_fatal("pmempreload: heap full (PMEMPRELOAD_ON_FULL=abort)\n");
-	default:
-		break;
+	if (errno != EROFS) {
+		if (n > PMP_MAX_BLOCK || align > ((size_t)1 << 40))
+			return NULL; /* no allocator can serve it: ENOMEM stands */
+		switch (_pmp_opts.on_full) {
+		case FULL_ENOMEM:
+			errno = ENOMEM;
+			return NULL;
+		case FULL_ABORT:
+			_pmp_os_fatal("pmempreload: heap full (PMEMPRELOAD_ON_FULL=abort)\n");
+		default:
+			break;
+		}
 	}
-	FALLBACK_COUNT();
 	if (align)
-		return jefb_aligned_alloc(align, n);
-	return zero ? jefb_calloc(1, n) : jefb_malloc(n);
+		return fb_aligned(align, n);
+	return zero ? fb_calloc(1, n) : fb_malloc(n);
 }
 
 EXPORT void *malloc(size_t n)
@@ -87,13 +120,12 @@ EXPORT void *malloc(size_t n)
 	if (__builtin_expect(h != NULL, 1)) {
 		ENTER();
 		void *p = pmp_malloc(h, n);
-		LEAVE(h);
-		if (__builtin_expect(p != NULL, 1) || n > PMP_MAX_BLOCK)
+		LEAVE();
+		if (__builtin_expect(p != NULL, 1))
 			return p;
-		return when_full(n, 0, 0);
+		return heap_failed(n, 0, 0);
 	}
-	FALLBACK_COUNT();
-	return jefb_malloc(n);
+	return fb_malloc(n);
 }
 
 EXPORT void *calloc(size_t nmemb, size_t size)
@@ -107,13 +139,12 @@ EXPORT void *calloc(size_t nmemb, size_t size)
 	if (h) {
 		ENTER();
 		void *p = pmp_calloc(h, nmemb, size);
-		LEAVE(h);
-		if (p || n > PMP_MAX_BLOCK)
+		LEAVE();
+		if (p)
 			return p;
-		return when_full(n, 0, 1);
+		return heap_failed(n, 0, 1);
 	}
-	FALLBACK_COUNT();
-	return jefb_calloc(nmemb, size);
+	return fb_calloc(nmemb, size);
 }
 
 EXPORT void free(void *p)
@@ -124,14 +155,14 @@ EXPORT void free(void *p)
 	if (_pmp_routes(p)) {
 		/* a heap block: freed only when the heap is writable and this thread is not already inside it; otherwise
 		 * (read-only heap, sealed at exit, nested call from a signal handler) it is left in place */
-		struct pmp_heap *h = __atomic_load_n(&_pmp_heap, __ATOMIC_ACQUIRE);
-		if (h && !_pmp_depth) {
+		struct pmp_heap *h = _pmp_depth ? NULL : _pmp_writable_heap();
+		if (h) {
 			ENTER();
 			pmp_free(h, p);
-			LEAVE(h);
+			LEAVE();
 		}
 	} else {
-		jefb_free(p);
+		fb_free(p);
 	}
 	errno = saved;
 }
@@ -147,60 +178,68 @@ static size_t heap_usable(const void *p)
 	return h ? pmp_usable_size(h, p) : 0;
 }
 
+/* A heap block's data moves to the fallback (the heap cannot hold n bytes, or takes no more writes); the block is
+ * freed when h is given. */
+static void *move_out(void *p, size_t n, struct pmp_heap *h)
+{
+	size_t old = heap_usable(p);
+	void *q = fb_malloc(n);
+	if (q) {
+		memcpy(q, p, old < n ? old : n);
+		if (h) {
+			ENTER();
+			pmp_free(h, p);
+			LEAVE();
+		}
+	}
+	return q;
+}
+
 EXPORT void *realloc(void *p, size_t n)
 {
 	if (!p)
 		return malloc(n);
 	if (_pmp_routes(p)) {
-		struct pmp_heap *h = _pmp_depth ? NULL : __atomic_load_n(&_pmp_heap, __ATOMIC_ACQUIRE);
+		struct pmp_heap *h = _pmp_depth ? NULL : _pmp_writable_heap();
 		if (h) {
 			ENTER();
 			void *q = pmp_realloc(h, p, n);
-			LEAVE(h);
-			if (q || n == 0 || errno != ENOMEM || n > PMP_MAX_BLOCK)
+			LEAVE();
+			if (q || n == 0 || n > PMP_MAX_BLOCK)
 				return q;
-			size_t old = heap_usable(p);
-			q = when_full(n, 0, 0);
-			if (q) {
-				memcpy(q, p, old < n ? old : n);
-				ENTER();
-				pmp_free(h, p);
-				LEAVE(h);
-			}
-			return q;
+			if (errno == EROFS) /* sealed meanwhile: the block stays, its data moves */
+				return move_out(p, n, NULL);
+			if (errno != ENOMEM || _pmp_opts.on_full == FULL_ENOMEM)
+				return NULL;
+			if (_pmp_opts.on_full == FULL_ABORT)
+				_pmp_os_fatal("pmempreload: heap full (PMEMPRELOAD_ON_FULL=abort)\n");
+			return move_out(p, n, h);
 		}
 		/* no writable heap: move the data out, leave the block */
-		if (n == 0)
-			return NULL;
-		size_t old = heap_usable(p);
-		void *q = jefb_malloc(n);
-		if (q)
-			memcpy(q, p, old < n ? old : n);
-		return q;
+		return n ? move_out(p, n, NULL) : NULL;
 	}
 	struct pmp_heap *h = alloc_heap();
 	if (h && n > 0) {
 		/* a block from before init (or from a nested call) moves into the heap */
 		ENTER();
 		void *q = pmp_malloc(h, n);
-		LEAVE(h);
+		LEAVE();
 		if (q) {
-			size_t old = jefb_malloc_usable_size(p);
+			size_t old = fb_usable(p);
 			memcpy(q, p, old < n ? old : n);
-			jefb_free(p);
+			fb_free(p);
 			return q;
 		}
 		if (n > PMP_MAX_BLOCK)
 			return NULL;
-		if (_pmp_opts.on_full == FULL_ENOMEM) {
+		if (errno != EROFS && _pmp_opts.on_full == FULL_ENOMEM) {
 			errno = ENOMEM;
 			return NULL;
 		}
-		if (_pmp_opts.on_full == FULL_ABORT)
+		if (errno != EROFS && _pmp_opts.on_full == FULL_ABORT)
 			_pmp_os_fatal("pmempreload: heap full (PMEMPRELOAD_ON_FULL=abort)\n");
 	}
-	FALLBACK_COUNT();
-	return jefb_realloc(p, n);
+	return fb_realloc(p, n);
 }
 
 EXPORT void *reallocarray(void *p, size_t nmemb, size_t size)
@@ -222,13 +261,16 @@ static void *aligned(size_t align, size_t n)
 	if (h) {
 		ENTER();
 		void *p = pmp_memalign(h, align, n);
-		LEAVE(h);
-		if (p || n > PMP_MAX_BLOCK || align > ((size_t)1 << 40))
+		LEAVE();
+		if (p)
 			return p;
-		return when_full(n, align, 0);
+		return heap_failed(n, align, 0);
 	}
-	FALLBACK_COUNT();
-	return jefb_aligned_alloc(align, n);
+	if (align > ((size_t)1 << 40)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return fb_aligned(align, n);
 }
 
 EXPORT void *aligned_alloc(size_t align, size_t n)
@@ -286,7 +328,7 @@ EXPORT size_t malloc_usable_size(void *p)
 		return 0;
 	if (_pmp_routes(p))
 		return heap_usable(p);
-	return jefb_malloc_usable_size(p);
+	return fb_usable(p);
 }
 
 /* ---- stand-ins: the glibc knobs have no meaning here, the statistics come from the heap ---- */

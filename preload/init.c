@@ -2,7 +2,7 @@
  *
  * Holds: the state (uninit -> init -> active | inert), the thread-local depth guard, the routing range, the choice
  * of heap file per mode (fresh: a new file, never an existing one; open: reopen ours, refuse a foreign or locked
- * one; readonly), the exit handler that deletes or seals the file according to PMEMPRELOAD_KEEP.
+ * one; readonly), a reservation that fits under RLIMIT_AS. What the end of the process does is in exit.c.
  * Must never: allocate, use stdio, dlsym or strerror on the init path (it runs inside the first malloc call, before
  * libc is fully up); unmap the heap (calls arrive after our destructor); write into or delete a heap file this
  * process does not own.
@@ -18,16 +18,15 @@
 
 int _pmp_state;
 __thread int _pmp_depth __attribute__((tls_model("initial-exec")));
-struct pmp_heap *_pmp_heap;
 uintptr_t _pmp_lo, _pmp_len;
-struct shim_file _pmp_file = {.fd = -1};
+struct shim_file _pmp_file;
 
 /* ---- choosing and opening the heap file ---- */
 
-static int same_file_as_ours(const char *path)
+int _pmp_file_is_ours(void)
 {
 	struct pmp_os_stat st;
-	return _pmp_os_lstat(path, &st) == 0 && st.dev == _pmp_file.dev && st.ino == _pmp_file.ino;
+	return _pmp_os_lstat(_pmp_file.path, &st) == 0 && st.dev == _pmp_file.dev && st.ino == _pmp_file.ino;
 }
 
 /* Is the existing heap file at path the heap of this process's previous image (exec without fork: same pid,
@@ -66,6 +65,27 @@ static int append_suffix(char *path, size_t len, const char *base, unsigned i)
 	return 0;
 }
 
+/* The address space to reserve for a new heap: PMEMPRELOAD_SIZE, shrunk to a quarter of what RLIMIT_AS leaves, so
+ * that the program keeps room for its own mappings (and a fork its snapshot); 0 when not even a minimal heap fits. */
+static uint64_t reservation(uint64_t want)
+{
+	uint64_t limit = _pmp_os_as_limit();
+	if (!limit)
+		return want;
+	uint64_t used = _pmp_os_vm_size(), room = limit > used ? (limit - used) / 4 : 0;
+	room &= ~(uint64_t)(PMP_PAGE - 1);
+	if (room >= want)
+		return want;
+	if (room < PMP_HEAP_MIN) {
+		_pmp_log(1, "RLIMIT_AS leaves no room for a heap; using the fallback allocator", "", "");
+		return 0;
+	}
+	char n[24], *e = _pmp_fmt_u64(n, n + sizeof n - 1, room >> 20);
+	*e = 0;
+	_pmp_log(2, "RLIMIT_AS: heap reservation shrunk to MiB: ", n, "");
+	return room;
+}
+
 int _pmp_open_heap(uint64_t pid, struct pmp_heap **out)
 {
 	const struct shim_opts *o = &_pmp_opts;
@@ -79,9 +99,11 @@ int _pmp_open_heap(uint64_t pid, struct pmp_heap **out)
 	pmp_file_opts_t fo;
 	memset(&fo, 0, sizeof fo);
 	fo.addr = (void *)(uintptr_t)o->addr;
-	fo.reserve = o->size;
-	if (o->size < PMP_DEFAULT_INITIAL)
-		fo.initial = o->size;
+	fo.reserve = reservation(o->size);
+	if (!fo.reserve)
+		return ENOMEM;
+	if (fo.reserve < PMP_DEFAULT_INITIAL)
+		fo.initial = fo.reserve;
 	if (o->zero)
 		fo.flags |= PMP_FILE_ZERO_FREED;
 	char *path = _pmp_file.path;
@@ -113,10 +135,9 @@ int _pmp_open_heap(uint64_t pid, struct pmp_heap **out)
 	return EEXIST;
 }
 
-void _pmp_file_adopt(struct pmp_heap *h)
+void _pmp_file_adopt(void)
 {
 	struct pmp_os_stat st;
-	_pmp_file.fd = _pmp_file_fd(h);
 	if (_pmp_os_lstat(_pmp_file.path, &st))
 		return;
 	_pmp_file.dev = st.dev;
@@ -145,16 +166,15 @@ static int open_process_heap(void)
 		_pmp_log(1, "reason: ", pmp_strerror(e), "");
 		return 0;
 	}
-	h->check_level = _pmp_opts.check;
+	pmp_set_check(h, _pmp_opts.check, _pmp_opts.check_every_log2);
 	_pmp_file.owner_pid = pid;
 	_pmp_file.keep = _pmp_opts.keep;
-	_pmp_file_adopt(h);
-	if (_pmp_opts.keep == KEEP_NEVER && !h->readonly && same_file_as_ours(_pmp_file.path))
+	_pmp_file_adopt();
+	if (_pmp_opts.keep == KEEP_NEVER && !h->readonly && _pmp_file_is_ours())
 		_pmp_os_unlink(_pmp_file.path); /* nothing is left behind, even after kill -9 */
 	__atomic_store_n(&_pmp_lo, (uintptr_t)h->base, __ATOMIC_RELAXED);
 	__atomic_store_n(&_pmp_len, (uintptr_t)h->reserved, __ATOMIC_RELAXED);
-	__atomic_store_n(&_pmp_heap, h->readonly ? NULL : h, __ATOMIC_RELEASE);
-	__atomic_store_n(&_pmp_default_heap, h, __ATOMIC_RELEASE);
+	_pmp_heap_set_default(h);
 	_pmp_fork_install();
 	if (_pmp_opts.crash)
 		_pmp_crash_install();
@@ -182,38 +202,3 @@ __attribute__((constructor)) static void shim_start(void)
 		_pmp_shim_init();
 }
 
-/* Clean exit. KEEP=crash/never: the file goes. KEEP=always: the heap is marked clean (and msynced with SYNC=exit).
- * Either way the heap is then sealed: late calls from other destructors and atexit handlers allocate from the
- * fallback and leave heap blocks in place, so the file is exactly the heap at exit. Nothing is unmapped. */
-__attribute__((destructor)) static void shim_exit(void)
-{
-	struct pmp_heap *h = __atomic_load_n(&_pmp_heap, __ATOMIC_ACQUIRE);
-	if (_pmp_opts.log >= 3) {
-		pmp_stats_t s;
-		char a[128], *o = a, *end = a + sizeof a - 1;
-		memset(&s, 0, sizeof s);
-		if (h)
-			pmp_stats(h, &s);
-		o = _pmp_fmt_str(o, end, "heap mallocs ");
-		o = _pmp_fmt_u64(o, end, s.n_malloc);
-		o = _pmp_fmt_str(o, end, ", fallback allocations ");
-		o = _pmp_fmt_u64(o, end, __atomic_load_n(&_pmp_fallback_allocs, __ATOMIC_RELAXED));
-		*o = 0;
-		_pmp_log(3, "exit: ", a, "");
-	}
-	if (__atomic_load_n(&_pmp_state, __ATOMIC_ACQUIRE) != ST_ACTIVE || !h || _pmp_file.owner_pid != _pmp_os_pid())
-		return;
-	__atomic_store_n(&_pmp_heap, NULL, __ATOMIC_RELEASE);
-	if (_pmp_file.keep != KEEP_ALWAYS) {
-		if (same_file_as_ours(_pmp_file.path))
-			_pmp_os_unlink(_pmp_file.path);
-		return;
-	}
-	_pmp_lock(h);
-	if (_pmp_opts.sync == SYNC_EXIT && h->ops.persist)
-		h->ops.persist(h, h->base, h->end);
-	_pmp_heap_mark_clean(h);
-	if (_pmp_opts.sync == SYNC_EXIT && h->ops.persist)
-		h->ops.persist(h, h->base, PMP_PAGE);
-	_pmp_unlock(h);
-}

@@ -62,7 +62,7 @@ static const struct opt table[] = {
 	{"PMEMPRELOAD_ON_FULL", K_ENUM, OFF(on_full), w_full, 0, 0, "fallback, enomem or abort"},
 	{"PMEMPRELOAD_SYNC", K_ENUM, OFF(sync), w_sync, 0, 0, "none, commit or exit"},
 	{"PMEMPRELOAD_TRACK", K_ENUM, OFF(track), w_track, 0, 0, "off or callsite"},
-	{"PMEMPRELOAD_CHECK", K_CHECK, OFF(check), NULL, 0, 2, "0, 1, 2 or 2:N (full check every 2^N ops, N 4..40)"},
+	{"PMEMPRELOAD_CHECK", K_CHECK, OFF(check), NULL, 0, 2, "0, 1, 2 or 2:N (a check step every 2^N ops, N 4..40)"},
 	{"PMEMPRELOAD_ZERO", K_LEVEL, OFF(zero), NULL, 0, 1, "0 or 1"},
 	{"PMEMPRELOAD_CRASH", K_LEVEL, OFF(crash), NULL, 0, 1, "0 or 1"},
 	{"PMEMPRELOAD_LOG", K_LEVEL, OFF(log), NULL, 0, 3, "0, 1, 2 or 3"},
@@ -81,7 +81,7 @@ static void defaults(struct shim_opts *o)
 	o->sync = SYNC_NONE;
 	o->track = TRACK_OFF;
 	o->check = 1;
-	o->check_every_log2 = 16;
+	o->check_every_log2 = 0; /* the core's default */
 	o->zero = 0;
 	o->crash = 1;
 	o->log = 1;

@@ -67,9 +67,6 @@ PMP_HIDDEN char *_pmp_fmt_str(char *o, char *end, const char *s);
 enum { ST_UNINIT = 0, ST_INIT = 1, ST_ACTIVE = 2, ST_INERT = 3 };
 PMP_HIDDEN extern int _pmp_state;
 PMP_HIDDEN extern __thread int _pmp_depth __attribute__((tls_model("initial-exec")));
-/* writable process heap; NULL when inert, read-only, or after the exit handler sealed the file (late calls then
- * allocate from the fallback and frees of heap blocks are dropped, so the file stays as it was at exit) */
-PMP_HIDDEN extern struct pmp_heap *_pmp_heap;
 PMP_HIDDEN extern uintptr_t _pmp_lo, _pmp_len; /* routing range: [lo, lo+len) belongs to the heap */
 PMP_HIDDEN void _pmp_shim_init(void);
 PMP_HIDDEN extern uint64_t _pmp_fallback_allocs; /* allocations served by jemalloc (statistics for the log) */
@@ -78,18 +75,30 @@ struct shim_file {
 	char path[SHIM_PATH_MAX]; /* expanded path of the heap file this process owns */
 	uint64_t owner_pid;       /* the process that owns the file (a forked child does not) */
 	uint64_t dev, ino;        /* identity of the file, to never unlink someone else's */
-	int fd;                   /* the heap file descriptor (for closing in a forked child), -1 if unknown */
 	int keep;                 /* resolved KEEP policy */
 };
 PMP_HIDDEN extern struct shim_file _pmp_file;
 /* open the process heap at an expanded path under the current options; 0 or an error (PMP_E* / errno) */
 PMP_HIDDEN int _pmp_open_heap(uint64_t pid, struct pmp_heap **out);
-/* after a successful open: record fd/dev/ino of _pmp_file.path */
-PMP_HIDDEN void _pmp_file_adopt(struct pmp_heap *h);
+/* after a successful open: record dev/ino of _pmp_file.path */
+PMP_HIDDEN void _pmp_file_adopt(void);
+/* is the file at _pmp_file.path still the one this process opened (never unlink someone else's)? */
+PMP_HIDDEN int _pmp_file_is_ours(void);
 
-/* ---- fork (fork.c) and crash (crash.c) ---- */
+/* The process heap when this thread may allocate from it: NULL when inert, read-only, or sealed (after exit or
+ * during an exec: late calls then allocate from the fallback and frees of heap blocks are dropped, so the file stays
+ * as it was sealed). The core refuses a sealed heap again under its lock, so a race with sealing is harmless. */
+static inline struct pmp_heap *_pmp_writable_heap(void)
+{
+	struct pmp_heap *h = __atomic_load_n(&_pmp_default_heap, __ATOMIC_ACQUIRE);
+	return h && !h->readonly && !__atomic_load_n(&h->sealed, __ATOMIC_RELAXED) ? h : NULL;
+}
+
+/* ---- fork (fork.c), ending and exec (exit.c), crash (crash.c) ---- */
 PMP_HIDDEN void _pmp_fork_install(void);
 PMP_HIDDEN void _pmp_crash_install(void);
+/* the fallback's own fork handlers (jemalloc registers them through this renamed pthread_atfork) */
+PMP_HIDDEN int jefb_pthread_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void));
 
 static inline int _pmp_routes(const void *p)
 {

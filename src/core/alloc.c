@@ -105,12 +105,12 @@ void _pmp_fatal_pointer(const struct pmp_heap *h, const char *op, const void *p,
  * between the last two leaves an end header before the end, which recovery and the walk read as that free block. */
 static int grow(struct pmp_heap *h, uint64_t need)
 {
-	if (!h->ops.grow)
+	if (!h->ops->grow)
 		return ENOMEM;
 	uint64_t old = h->end, want = old + need + PMP_HDR, got = 0;
 	if (want < old || want > h->reserved)
 		return ENOMEM;
-	int e = h->ops.grow(h, want, &got);
+	int e = h->ops->grow(h, want, &got);
 	if (e)
 		return e;
 	got &= ~(uint64_t)(PMP_ALIGN - 1);
@@ -330,12 +330,12 @@ void _pmp_free_locked(struct pmp_heap *h, uint64_t b)
 	/* a large block gives its interior pages back; the merged block's first 48 bytes (header, links, marker)
 	 * stay, and so does the page of the next header. The marker is written before the punch: a stop between
 	 * them costs an fallocate later, never an unbacked write. */
-	if (h->ops.discard && s >= PMP_PUNCH_MIN) {
+	if (h->ops->discard && s >= PMP_PUNCH_MIN) {
 		uint64_t from = (b + 3 * PMP_HDR + PMP_PAGE - 1) & ~(uint64_t)(PMP_PAGE - 1);
 		uint64_t to = (b + s) & ~(uint64_t)(PMP_PAGE - 1);
 		if (to > from) {
 			_pmp_mark_holes(h, start, total);
-			if (h->ops.discard(h, from, to - from) == 0)
+			if (h->ops->discard(h, from, to - from) == 0)
 				holes = 1;
 		}
 	}
@@ -453,6 +453,13 @@ static int resize_in_place(struct pmp_heap *h, uint64_t b, uint64_t want)
 
 /* ---- public entry points ---- */
 
+/* a sealed heap (closed, or the process is exiting or executing another program) gives nothing out */
+static void *sealed_fail(void)
+{
+	errno = EROFS;
+	return NULL;
+}
+
 static int writable(pmp_heap_t *h)
 {
 	if (!h) {
@@ -471,7 +478,8 @@ void *pmp_malloc(pmp_heap_t *h, size_t n)
 	if (!writable(h))
 		return NULL;
 	_pmp_lock(h);
-	void *p = _pmp_alloc_locked(h, n, 0);
+	void *p = h->sealed ? sealed_fail() : _pmp_alloc_locked(h, n, 0);
+	_pmp_check_tick(h);
 	_pmp_unlock(h);
 	return p;
 }
@@ -480,12 +488,17 @@ void *pmp_memalign(pmp_heap_t *h, size_t align, size_t n)
 {
 	if (!writable(h))
 		return NULL;
-	if (align == 0 || (align & (align - 1)) || align > ((size_t)1 << 40)) {
+	if (align == 0 || (align & (align - 1))) {
 		errno = EINVAL;
 		return NULL;
 	}
+	if (align > ((size_t)1 << 40)) { /* a valid alignment no heap can serve: out of memory, as glibc says */
+		errno = ENOMEM;
+		return NULL;
+	}
 	_pmp_lock(h);
-	void *p = _pmp_alloc_locked(h, n, align);
+	void *p = h->sealed ? sealed_fail() : _pmp_alloc_locked(h, n, align);
+	_pmp_check_tick(h);
 	_pmp_unlock(h);
 	return p;
 }
@@ -523,9 +536,12 @@ void pmp_free(pmp_heap_t *h, void *p)
 		return;
 	}
 	_pmp_lock(h);
-	uint64_t b = checked_block(h, "free", p);
-	if (b)
-		_pmp_release_locked(h, b);
+	if (!h->sealed) { /* a sealed heap stays exactly as it was sealed: the block is left in place */
+		uint64_t b = checked_block(h, "free", p);
+		if (b)
+			_pmp_release_locked(h, b);
+		_pmp_check_tick(h);
+	}
 	_pmp_unlock(h);
 	errno = saved;
 }
@@ -546,6 +562,10 @@ void *pmp_realloc(pmp_heap_t *h, void *p, size_t n)
 		return NULL;
 	}
 	_pmp_lock(h);
+	if (h->sealed) {
+		_pmp_unlock(h);
+		return sealed_fail();
+	}
 	uint64_t b = checked_block(h, "realloc", p);
 	if (!b) {
 		_pmp_unlock(h);
@@ -553,6 +573,7 @@ void *pmp_realloc(pmp_heap_t *h, void *p, size_t n)
 		return NULL;
 	}
 	h->ctl->n_realloc++;
+	_pmp_check_tick(h);
 	if (resize_in_place(h, b, want)) {
 		_pmp_unlock(h);
 		return p;

@@ -91,7 +91,7 @@ static inline uint64_t *_pmp_holes_word(const struct pmp_heap *h, uint64_t b)
 /* may free block b (size s) contain punched pages? */
 static inline int _pmp_may_have_holes(const struct pmp_heap *h, uint64_t b, uint64_t s)
 {
-	return h->ops.reserve && s >= 3 * PMP_HDR && *_pmp_holes_word(h, b) == (PMP_HOLES ^ b);
+	return h->ops->reserve && s >= 3 * PMP_HDR && *_pmp_holes_word(h, b) == (PMP_HOLES ^ b);
 }
 static inline void _pmp_mark_holes(const struct pmp_heap *h, uint64_t b, uint64_t s)
 {
@@ -104,7 +104,7 @@ static inline int _pmp_back(struct pmp_heap *h, uint64_t from, uint64_t to)
 	uint64_t a = from & ~(uint64_t)(PMP_PAGE - 1), z = (to + PMP_PAGE - 1) & ~(uint64_t)(PMP_PAGE - 1);
 	if (z > h->end)
 		z = h->end;
-	return z > a && h->ops.reserve(h, a, z - a) ? ENOMEM : 0;
+	return z > a && h->ops->reserve(h, a, z - a) ? ENOMEM : 0;
 }
 
 static inline unsigned _pmp_fls(uint64_t x) { return 63u - (unsigned)__builtin_clzll(x); }

@@ -296,3 +296,102 @@ int pmp_walk(pmp_heap_t *h, pmp_walk_cb cb, void *user)
 		return PMP_ECORRUPT;
 	return ret;
 }
+
+/* ---- check level 2: the incremental check ---- */
+
+#define STEP_BLOCKS 256
+
+/* what can be checked of block it (the chain iterator's view) from its own header, its successor's boundary tag
+ * and its free-list links: NULL, or what is wrong */
+static const char *block_locally_wrong(const struct pmp_heap *h, const struct pmp_chain *it)
+{
+	uint64_t n = it->off + it->size;
+	if (it->grown)
+		return "unfinished arena growth in a live heap";
+	if (!_pmp_prev_valid(h, n) || _pmp_prev(h, n) != it->size)
+		return "the next block's boundary tag disagrees with this block's size";
+	if (it->cached) {
+		for (unsigned i = 0; i < h->q_count; i++)
+			if (h->quarantine[(h->q_head + i) % PMP_QUARANTINE] == it->off)
+				return NULL;
+		return "block marked cached that no quarantine holds";
+	}
+	if (!it->free)
+		return NULL;
+	if (n != _pmp_sentinel(h) && (_pmp_head(h, n) & PMP_B_FREE))
+		return "free block followed by a free block";
+	const struct pmp_free_links *l = _pmp_links(h, it->off);
+	unsigned fl, sl;
+	_pmp_map_insert(it->size, &fl, &sl);
+	uint64_t sent = _pmp_sentinel(h);
+	if (l->prev == 0 ? h->ctl->heads[fl][sl] != it->off
+			 : l->prev < PMP_OFF_ARENA || l->prev >= sent || _pmp_links(h, l->prev)->next != it->off)
+		return "free block not linked from its free list";
+	if (l->next && (l->next < PMP_OFF_ARENA || l->next >= sent || _pmp_links(h, l->next)->prev != it->off))
+		return "free list link after this block does not point back";
+	return NULL;
+}
+
+/* the roots and the quarantine, checked once per pass over the chain */
+static const char *tables_wrong(const struct pmp_heap *h, uint64_t *where)
+{
+	for (unsigned i = 0; i < PMP_ROOT_COUNT; i++) {
+		const struct pmp_root *e = &h->roots[i];
+		uint64_t off = __atomic_load_n(&e->off, __ATOMIC_ACQUIRE);
+		*where = PMP_OFF_ROOTS + i * sizeof *e;
+		if (!off)
+			continue;
+		if (!memchr(e->name, 0, sizeof e->name) || !e->name[0])
+			return "root entry has no valid name";
+		uint64_t b = off - PMP_HDR, head;
+		if (off < PMP_OFF_ARENA + PMP_HDR || b >= _pmp_sentinel(h) || (off & (PMP_ALIGN - 1)) ||
+		    !_pmp_head_valid(h, b, head = _pmp_head(h, b)) || (head & PMP_B_FLAGS))
+			return "root does not point at a live block";
+	}
+	for (unsigned i = 0; i < h->q_count; i++) {
+		uint64_t b = h->quarantine[(h->q_head + i) % PMP_QUARANTINE];
+		*where = b;
+		if (b < PMP_OFF_ARENA || b >= _pmp_sentinel(h) || !(_pmp_head(h, b) & PMP_B_CACHED))
+			return "quarantined block is not marked cached";
+	}
+	return NULL;
+}
+
+void _pmp_check_step_slow(struct pmp_heap *h)
+{
+	struct pmp_chain it;
+	const char *why = NULL;
+	uint64_t off = h->check_cursor, where = 0;
+	/* the cursor is a block start the last step saw; a merge since may have absorbed it (its header was then
+	 * forgotten): start the pass again */
+	if (off && _pmp_chain_at(h, off, &it) != 1)
+		off = 0;
+	if (!off)
+		off = PMP_OFF_ARENA;
+	for (unsigned n = 0; n < STEP_BLOCKS; n++) {
+		int r = _pmp_chain_at(h, off, &it);
+		if (r < 0) {
+			why = it.why;
+			where = off;
+			break;
+		}
+		if (r == 0) { /* the end: the pass is complete */
+			why = tables_wrong(h, &where);
+			off = 0;
+			break;
+		}
+		if ((why = block_locally_wrong(h, &it)) != NULL) {
+			where = off;
+			break;
+		}
+		off += it.size;
+	}
+	h->check_cursor = off;
+	h->check_ops = 0;
+	if (why) {
+		char msg[256];
+		snprintf(msg, sizeof msg, "pmempreload: check level 2: heap inconsistent at offset 0x%llx (address 0x%llx): %s\n",
+			 (unsigned long long)where, (unsigned long long)(h->orig_base + where), why);
+		_pmp_os_fatal(msg);
+	}
+}

@@ -20,8 +20,8 @@ static struct pmp_crash *area(const struct pmp_heap *h)
 
 void _pmp_crash_write(struct pmp_heap *h, const struct pmp_crash *rec)
 {
-	if (h->readonly)
-		return;
+	if (!_pmp_heap_writable(h))
+		return; /* read-only, or sealed clean: the file stays as it was */
 	struct pmp_crash *c = area(h);
 	__atomic_store_n(&c->magic, 0, __ATOMIC_RELEASE);
 	size_t n = offsetof(struct pmp_crash, modules) + rec->nmodules * sizeof rec->modules[0];

@@ -34,6 +34,7 @@
 
 #define PMP_STATE_CLEAN 0x434c45414eu /* "CLEAN" */
 #define PMP_STATE_DIRTY 0x4449525459u /* "DIRTY" */
+/* end_reason values: PMP_END_* of pmempreload.h (0 none: open, or the writer died) */
 
 /* superblock layout flags */
 #define PMP_LAYOUT_FILE 0x1u       /* heap lives in a file (else caller memory) */
@@ -68,7 +69,8 @@ struct pmp_sb {
 	uint64_t salvage_lost;    /* bytes recovery kept as LOST blocks, summed over every salvage */
 	uint32_t salvage_count;   /* times recovery had to salvage a damaged chain (power loss, outside damage) */
 	uint32_t salvage_roots;   /* roots recovery dropped because they no longer pointed at a block */
-	uint8_t _reserved[552];
+	uint32_t end_reason;      /* PMP_END_*: how the last writer let go (0 while open, or when it died) */
+	uint8_t _reserved[548];
 	uint64_t checksum;        /* _pmp_hash64 of bytes [0, 1016) */
 };
 _Static_assert(sizeof(struct pmp_sb) == 1024, "superblock is 1024 bytes");
@@ -80,6 +82,7 @@ _Static_assert(offsetof(struct pmp_sb, off_arena) == 88, "sb layout");
 _Static_assert(offsetof(struct pmp_sb, writer_boot_id) == 144, "sb layout");
 _Static_assert(offsetof(struct pmp_sb, writer_exe) == 184, "sb layout");
 _Static_assert(offsetof(struct pmp_sb, salt) == 440, "sb layout");
+_Static_assert(offsetof(struct pmp_sb, end_reason) == 464, "sb layout");
 _Static_assert(offsetof(struct pmp_sb, checksum) == 1016, "sb layout");
 
 /* ---- TLSF parameters ---- */

@@ -19,6 +19,11 @@ pmp_heap_t *pmp_default(void)
 	return __atomic_load_n(&_pmp_default_heap, __ATOMIC_ACQUIRE);
 }
 
+void _pmp_heap_set_default(struct pmp_heap *h)
+{
+	__atomic_store_n(&_pmp_default_heap, h, __ATOMIC_RELEASE);
+}
+
 /* ---- handle memory ---- */
 
 int _pmp_heap_handle_alloc(struct pmp_heap **out, size_t extra)
@@ -68,6 +73,7 @@ static void handle_init(struct pmp_heap *h, uint8_t *base, const struct pmp_sb *
 	h->roots = (struct pmp_root *)(void *)(base + PMP_OFF_ROOTS);
 	h->sb = *sb;
 	h->check_level = 1;
+	h->check_every_log2 = PMP_CHECK_EVERY_DEFAULT;
 	pthread_mutex_init(&h->lock, NULL);
 }
 
@@ -124,6 +130,7 @@ int _pmp_heap_load(struct pmp_heap *h, uint8_t *base, const struct pmp_sb *sb, i
 	}
 	/* Mark dirty before touching anything: from here on a stop means "rebuild the derived state". */
 	h->sb.state = PMP_STATE_DIRTY;
+	h->sb.end_reason = PMP_END_NONE;
 	_pmp_sb_set_writer(&h->sb, id, _pmp_os_now_ns());
 	_pmp_sb_publish(h);
 	/* The chain is the ground truth; the index is rebuilt on every writable open, not only after an unclean stop:
@@ -142,12 +149,36 @@ int _pmp_heap_load(struct pmp_heap *h, uint8_t *base, const struct pmp_sb *sb, i
 	return 0;
 }
 
-void _pmp_heap_mark_clean(struct pmp_heap *h)
+int _pmp_heap_seal(struct pmp_heap *h, int persist, uint32_t end_reason)
 {
-	if (h->readonly)
-		return;
-	h->sb.state = PMP_STATE_CLEAN;
-	_pmp_sb_publish(h);
+	int e = 0;
+	_pmp_lock(h);
+	if (_pmp_heap_writable(h)) {
+		_pmp_quarantine_flush(h);
+		/* data first, then the clean mark: a power loss never shows "clean" over stale metadata */
+		if (persist && h->ops->persist)
+			e = h->ops->persist(h, h->base, h->end);
+		h->sb.state = PMP_STATE_CLEAN;
+		h->sb.end_reason = end_reason;
+		_pmp_sb_publish(h);
+		if (persist && h->ops->persist && !e)
+			e = h->ops->persist(h, h->base, PMP_PAGE);
+		__atomic_store_n(&h->sealed, 1, __ATOMIC_RELEASE);
+	}
+	_pmp_unlock(h);
+	return e;
+}
+
+void _pmp_heap_unseal(struct pmp_heap *h)
+{
+	_pmp_lock(h);
+	if (h->sealed) {
+		h->sb.state = PMP_STATE_DIRTY;
+		h->sb.end_reason = PMP_END_NONE;
+		_pmp_sb_publish(h);
+		__atomic_store_n(&h->sealed, 0, __ATOMIC_RELEASE);
+	}
+	_pmp_unlock(h);
 }
 
 /* ---- heaps on caller memory ---- */
@@ -163,11 +194,15 @@ static int mem_release(struct pmp_heap *h)
 	return 0;
 }
 
+static const struct pmp_heap_ops mem_ops_table = {
+	.name = "memory",
+	.persist = mem_persist,
+	.release = mem_release,
+};
+
 static void mem_ops(struct pmp_heap *h, const pmp_heap_opts_t *o)
 {
-	h->ops.grow = NULL;
-	h->ops.persist = mem_persist;
-	h->ops.release = mem_release;
+	h->ops = &mem_ops_table;
 	if (o) {
 		h->flags = o->flags;
 		h->user_commit = o->commit;
@@ -190,12 +225,12 @@ int pmp_heap_create_opts(void *mem, size_t len, const pmp_heap_opts_t *opts, pmp
 		return e;
 	struct pmp_identity id;
 	_pmp_identity_self(&id, NULL);
+	mem_ops(h, opts);
 	e = _pmp_heap_format(h, mem, len, len, 0, &id);
 	if (e) {
 		_pmp_heap_handle_free(h);
 		return e;
 	}
-	mem_ops(h, opts);
 	*out = h;
 	return 0;
 }
@@ -225,11 +260,11 @@ int pmp_heap_attach_opts(void *mem, const pmp_heap_opts_t *opts, pmp_heap_t **ou
 		return e;
 	struct pmp_identity id;
 	_pmp_identity_self(&id, NULL);
+	mem_ops(h, opts);
 	if ((e = _pmp_heap_load(h, mem, &sb, 0, &id)) != 0) {
 		_pmp_heap_handle_free(h);
 		return e;
 	}
-	mem_ops(h, opts);
 	*out = h;
 	return 0;
 }
@@ -245,21 +280,24 @@ int pmp_close(pmp_heap_t *h)
 		return EINVAL;
 	if (pmp_default() == h)
 		return EBUSY; /* the process heap lives until the process ends */
-	_pmp_lock(h);
-	int e = 0;
-	if (!h->readonly) {
-		_pmp_quarantine_flush(h);
-		/* data first, then the clean mark: a power loss never shows "clean" over stale metadata */
-		if (h->ops.persist)
-			e = h->ops.persist(h, h->base, h->end);
-		_pmp_heap_mark_clean(h);
-		if (h->ops.persist && !e)
-			e = h->ops.persist(h, h->base, PMP_PAGE);
-	}
-	_pmp_unlock(h);
+	int e = _pmp_heap_seal(h, 1, PMP_END_CLOSE);
 	pthread_mutex_destroy(&h->lock);
-	int e2 = h->ops.release ? h->ops.release(h) : 0;
+	int e2 = h->ops->release ? h->ops->release(h) : 0;
 	return e ? e : e2;
+}
+
+int pmp_set_check(pmp_heap_t *h, int level, unsigned every_log2)
+{
+	if (!h || level < 0 || level > 2 || (every_log2 && (every_log2 < PMP_CHECK_EVERY_MIN || every_log2 > 40)))
+		return EINVAL;
+	_pmp_lock(h);
+	if (h->check_level >= 2 && level < 2)
+		_pmp_quarantine_flush(h); /* nothing may stay marked cached once no quarantine holds it */
+	h->check_level = level;
+	h->check_every_log2 = every_log2 ? every_log2 : PMP_CHECK_EVERY_DEFAULT;
+	h->check_ops = 0;
+	_pmp_unlock(h);
+	return 0;
 }
 
 /* ---- durability ---- */
@@ -268,11 +306,11 @@ int pmp_commit(pmp_heap_t *h, void *p, size_t n)
 {
 	if (!h)
 		return EINVAL;
-	if (h->readonly)
+	if (h->readonly || h->sealed)
 		return PMP_ERDONLY;
 	if (p && !pmp_owns(h, p))
 		return EINVAL;
-	if (!h->ops.persist)
+	if (!h->ops->persist)
 		return 0;
 	if (h->user_commit) {
 		/* caller memory: hand over the range, then the metadata pages */
@@ -280,13 +318,13 @@ int pmp_commit(pmp_heap_t *h, void *p, size_t n)
 		if (p && n) {
 			uintptr_t a = (uintptr_t)p & ~(uintptr_t)(PMP_PAGE - 1);
 			uintptr_t z = ((uintptr_t)p + n + PMP_PAGE - 1) & ~(uintptr_t)(PMP_PAGE - 1);
-			e = h->ops.persist(h, (void *)a, z - a);
+			e = h->ops->persist(h, (void *)a, z - a);
 		}
-		return e ? e : h->ops.persist(h, h->base, PMP_OFF_ARENA);
+		return e ? e : h->ops->persist(h, h->base, PMP_OFF_ARENA);
 	}
 	/* A file heap: the block headers that make p reachable may sit anywhere in the arena, so the whole mapped range
 	 * is written back; msync only writes dirty pages, so the cost is what changed since the last commit. */
-	return h->ops.persist(h, h->base, h->end);
+	return h->ops->persist(h, h->base, h->end);
 }
 
 /* ---- information ---- */
@@ -321,6 +359,7 @@ int pmp_info(pmp_heap_t *h, pmp_info_t *i)
 	i->last_lost_bytes = h->lost_bytes;
 	i->last_lost_regions = h->lost_regions;
 	i->last_dropped_roots = h->dropped_roots;
+	i->end_reason = (int)sb->end_reason;
 	_pmp_unlock(h);
 	return 0;
 }

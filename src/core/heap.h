@@ -28,8 +28,12 @@ struct pmp_heap;
 #define PMP_CRASHPOINT() ((void)0)
 #endif
 
-/* Hooks a layer above the core provides (file heaps, caller memory with a commit callback). */
+/* The hooks of the layer that provides a heap's memory (file heaps, caller memory, a fork child's private copy).
+ * One constant table per layer, installed whole by that layer (h->ops) together with its own state (h->layer):
+ * no other code patches single hooks, so a heap can never hold one layer's hook next to another layer's state
+ * (a fork child that kept the file layer's discard hook punched holes through a descriptor it no longer owned). */
 struct pmp_heap_ops {
+	const char *name;     /* "file", "memory", "private": for messages and tests */
 	/* make the heap at least `want` bytes long from base; set *got to the new length. 0 or an errno value. */
 	int (*grow)(struct pmp_heap *h, uint64_t want, uint64_t *got);
 	/* give the disk blocks of [off, off+len) back (page-aligned; the bytes read as zero afterwards). Optional. */
@@ -41,6 +45,9 @@ struct pmp_heap_ops {
 	int (*persist)(struct pmp_heap *h, void *addr, size_t len);
 	/* release what the layer owns (mapping, descriptor, handle memory) after the core closed the heap */
 	int (*release)(struct pmp_heap *h);
+	/* forked child: let go of what the parent owns (descriptors) without touching the heap's memory, before another
+	 * layer takes the heap over. Optional. */
+	void (*disown)(struct pmp_heap *h);
 };
 
 /* Writer identity recorded in the superblock on create and on every open for writing. */
@@ -65,14 +72,18 @@ struct pmp_heap {
 	pthread_mutex_t lock;
 	unsigned flags;         /* PMP_HEAP_* */
 	int readonly;
+	int sealed;             /* marked clean by _pmp_heap_seal: nothing may write until _pmp_heap_unseal */
 	int index_stale;        /* read-only view of an unclean heap: the free index is not trusted */
-	int check_level;        /* 0 none, 1 cheap checks on free (abort), 2 poison freed memory too */
+	int check_level;        /* 0 none, 1 cheap checks on free (abort), 2 poison freed memory too (pmp_set_check) */
+	unsigned check_every_log2; /* level 2: an incremental check step every 2^N operations */
+	uint64_t check_ops;     /* operations since the last step */
+	uint64_t check_cursor;  /* where the next step starts (a block offset; 0 = the arena's start) */
 	uint32_t handle_size;   /* bytes of handle memory (os pages) when the core layer allocated it */
 	/* check level 2: freed blocks wait here poisoned and marked CACHED; a write to one is found when it leaves */
 #define PMP_QUARANTINE 32
 	uint64_t quarantine[PMP_QUARANTINE];
 	unsigned q_head, q_count;
-	struct pmp_heap_ops ops;
+	const struct pmp_heap_ops *ops; /* never NULL: the providing layer's table */
 	pmp_commit_fn user_commit;
 	void *user_commit_arg;
 	void *layer;            /* owned by the layer that provides ops (file state) */
@@ -96,8 +107,15 @@ PMP_HIDDEN int _pmp_heap_format(struct pmp_heap *h, uint8_t *base, uint64_t mapp
 /* open an existing heap whose superblock was validated; recovers when it was not closed cleanly (unless readonly) */
 PMP_HIDDEN int _pmp_heap_load(struct pmp_heap *h, uint8_t *base, const struct pmp_sb *sb, int readonly,
 			       const struct pmp_identity *id);
-/* mark clean and publish (the caller then releases the memory) */
-PMP_HIDDEN void _pmp_heap_mark_clean(struct pmp_heap *h);
+/* The one close sequence (pmp_close, and the shim at exit and exec): under the lock, whatever caches hold goes back
+ * to the heap, the data is persisted when `persist`, the heap is marked clean with end_reason (PMP_END_*) and
+ * published, and page 0 persisted; from then on the handle refuses to write (allocations fail with EROFS, frees
+ * are dropped). 0 or the first persist error. */
+PMP_HIDDEN int _pmp_heap_seal(struct pmp_heap *h, int persist, uint32_t end_reason);
+/* undo a seal whose reason did not happen (an exec that failed): dirty again, writable again */
+PMP_HIDDEN void _pmp_heap_unseal(struct pmp_heap *h);
+/* may this handle write (not read-only, not sealed)? Callers hold the lock. */
+static inline int _pmp_heap_writable(const struct pmp_heap *h) { return !h->readonly && !h->sealed; }
 PMP_HIDDEN int _pmp_heap_handle_alloc(struct pmp_heap **out, size_t extra);
 PMP_HIDDEN void _pmp_heap_handle_free(struct pmp_heap *h);
 PMP_HIDDEN void _pmp_identity_self(struct pmp_identity *id, const char *exe);
@@ -121,13 +139,24 @@ PMP_HIDDEN _Noreturn void _pmp_fatal_pointer(const struct pmp_heap *h, const cha
 
 /* ---- check (check.c) ---- */
 PMP_HIDDEN int _pmp_check_locked(struct pmp_heap *h, pmp_report_t *r);
+/* check level 2: count one operation; every 2^check_every_log2 of them, check the next stretch of the chain
+ * (a bounded number of blocks, so the cost per operation does not grow with the heap) and abort with one message
+ * on what is wrong. Callers hold the lock. */
+PMP_HIDDEN void _pmp_check_step_slow(struct pmp_heap *h);
+static inline void _pmp_check_tick(struct pmp_heap *h)
+{
+	if (__builtin_expect(h->check_level >= 2, 0) &&
+	    (++h->check_ops & (((uint64_t)1 << h->check_every_log2) - 1)) == 0)
+		_pmp_check_step_slow(h);
+}
 
 /* ---- crash record (crash.c) ---- */
 /* async-signal-safe: copies rec into the heap's crash area, magic last */
 PMP_HIDDEN void _pmp_crash_write(struct pmp_heap *h, const struct pmp_crash *rec);
 
-/* ---- the process heap (set by the shim) ---- */
+/* ---- the process heap: the one global that names it; set only by the shim, through _pmp_heap_set_default ---- */
 PMP_HIDDEN extern pmp_heap_t *_pmp_default_heap;
+PMP_HIDDEN void _pmp_heap_set_default(struct pmp_heap *h);
 
 static inline void _pmp_lock(struct pmp_heap *h) { pthread_mutex_lock(&h->lock); }
 static inline void _pmp_unlock(struct pmp_heap *h) { pthread_mutex_unlock(&h->lock); }

@@ -119,7 +119,7 @@ int _pmp_recover(struct pmp_heap *h, int salvage)
 				it.size = y - off;
 				it.free = it.cached = 0;
 				it.lost = 1;
-				if (h->ops.reserve && _pmp_back(h, off, off + PMP_HDR))
+				if (h->ops->reserve && _pmp_back(h, off, off + PMP_HDR))
 					return ENOMEM; /* the damaged header's page was given back and the disk is full */
 				PMP_CRASHPOINT();
 				_pmp_set_head(h, off, it.size | PMP_B_LOST);

@@ -44,6 +44,10 @@ int pmp_root_set(pmp_heap_t *h, const char *name, void *p)
 	if (h->readonly)
 		return PMP_ERDONLY;
 	_pmp_lock(h);
+	if (h->sealed) {
+		_pmp_unlock(h);
+		return PMP_ERDONLY;
+	}
 	uint64_t off = 0;
 	if (p) {
 		const char *why;

@@ -26,10 +26,6 @@ static struct heapfile *hf(struct pmp_heap *h) { return h->layer; }
 
 static uint64_t round_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
-int _pmp_file_fd(const struct pmp_heap *h)
-{
-	return h->ops.release == file_release ? ((const struct heapfile *)h->layer)->fd : -1;
-}
 
 static int file_grow(struct pmp_heap *h, uint64_t want, uint64_t *got)
 {
@@ -80,9 +76,39 @@ static int file_release(struct pmp_heap *h)
 {
 	struct heapfile *f = hf(h);
 	int e = _pmp_os_unmap(h->base, f->map_len);
-	int e2 = _pmp_os_close(f->fd); /* releases the OFD lock */
+	int e2 = f->fd >= 0 ? _pmp_os_close(f->fd) : 0; /* releases the OFD lock */
 	_pmp_heap_handle_free(h);
 	return e ? e : e2;
+}
+
+/* a forked child: the descriptor (and the owner lock through it) is the parent's; the child's copy goes */
+static void file_disown(struct pmp_heap *h)
+{
+	struct heapfile *f = hf(h);
+	if (f->fd >= 0)
+		_pmp_os_close(f->fd);
+	f->fd = -1;
+}
+
+static const struct pmp_heap_ops file_ops = {
+	.name = "file",
+	.grow = file_grow,
+	.discard = file_discard,
+	.reserve = file_reserve,
+	.persist = file_persist,
+	.release = file_release,
+	.disown = file_disown,
+};
+/* a read-only view: private mapping, nothing given back, grown or persisted */
+static const struct pmp_heap_ops file_ro_ops = {
+	.name = "file (read-only)",
+	.release = file_release,
+	.disown = file_disown,
+};
+
+int _pmp_file_fd(const struct pmp_heap *h)
+{
+	return h->ops == &file_ops || h->ops == &file_ro_ops ? ((const struct heapfile *)h->layer)->fd : -1;
 }
 
 /* A file we may write into: a regular file of ours, private, with one link. */
@@ -335,13 +361,7 @@ int pmp_file_open(const char *path, const pmp_file_opts_t *opts, pmp_heap_t **ou
 	f->fd = -1;
 	f->grow_step = o.grow ? round_up(o.grow, PMP_PAGE) : PMP_DEFAULT_GROW;
 	/* the hooks are in place before the open: recovery inside it may need to back pages again */
-	h->ops.grow = file_grow;
-	if (o.mode != PMP_OPEN_READONLY) {
-		h->ops.discard = file_discard;
-		h->ops.reserve = file_reserve;
-	}
-	h->ops.persist = file_persist;
-	h->ops.release = file_release;
+	h->ops = o.mode == PMP_OPEN_READONLY ? &file_ro_ops : &file_ops;
 	e = o.mode == PMP_OPEN_READONLY ? open_readonly(path, &o, h) : open_writable(path, &o, h);
 	if (e) {
 		_pmp_heap_handle_free(h);

@@ -174,7 +174,7 @@ static void do_uaf(void *arg)
 {
 	struct ctx *c = arg;
 	pmp_heap_t *h = open_heap(c, PMP_OPEN_CREATE);
-	h->check_level = 2;
+	pmp_set_check(h, 2, 0);
 	char *p = setup(h, 200);
 	pmp_free(h, p);
 	c->ptr = p;

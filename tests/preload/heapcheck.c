@@ -41,8 +41,10 @@ int main(int argc, char **argv)
 	pmp_info_t in;
 	pmp_stats(h, &s);
 	pmp_info(h, &in);
-	printf("file=%s\ncheck=%s\nindex_checked=%d\nclean=%d\nwriter_exe=%s\n", argv[1], bad ? "FAILED" : "ok",
-	       r.index_checked, in.clean, in.writer_exe);
+	static const char *const ends[] = {"none", "close", "exit", "exec"};
+	printf("file=%s\ncheck=%s\nindex_checked=%d\nclean=%d\nend=%s\nwriter_exe=%s\n", argv[1], bad ? "FAILED" : "ok",
+	       r.index_checked, in.clean, in.end_reason >= 0 && in.end_reason <= 3 ? ends[in.end_reason] : "?",
+	       in.writer_exe);
 	if (bad)
 		printf("problem=%d msg=%s\n", r.problem, r.msg);
 	printf("n_malloc=%llu\nn_free=%llu\nn_realloc=%llu\nused_blocks=%llu\nused_bytes=%llu\nfree_blocks=%llu\n"

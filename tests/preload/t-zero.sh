@@ -1,6 +1,6 @@
 #!/bin/bash
 # t-zero.sh: PMEMPRELOAD_ZERO=1: secrets written into heap blocks and freed do not linger in the heap file; the
-# control run without it shows they would. The program leaves with _exit (no seal, no cleanup); both heaps pass
+# control run without it shows they would. The program leaves with the exit_group system call (no seal, no cleanup, as if killed); both heaps pass
 # pmp_check and hold the block that is still live.
 # Must never: count the secret anywhere but in the heap files of this test.
 . "$(dirname "$0")/lib.sh"
@@ -36,7 +36,7 @@ for label in control zero; do
 	# heap, and every secret block was freed
 	[ "$m" -ge 70 ] || fail "$label: only $m allocations in the heap (did the preload run?)"
 	[ "$fr" -ge 69 ] || fail "$label: only $fr frees in the heap"
-	[ "$cl" = 0 ] || fail "$label: _exit must leave the heap not clean (got clean=$cl)"
+	[ "$cl" = 0 ] || fail "$label: exit_group must leave the heap not clean (got clean=$cl)"
 	live=$(count LIVE-MARKER-7- "$f") # 4096 bytes of 14-byte tokens: 292
 	[ "$live" -ge 290 ] || fail "$label: the live block is not in the heap file ($live markers)"
 	secrets[$label]=$(count SECRET- "$f")

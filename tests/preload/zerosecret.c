@@ -3,15 +3,16 @@
  * Usage: zerosecret   (run under LD_PRELOAD=libpmempreload.so; plain malloc/free, no link to the heap library)
  * Fills blocks of many sizes (small, medium, > 1 MiB, a realloc shrink, a realloc that moves) with repeated
  * "SECRET-<n>-" tokens, frees every one, then allocates one live block holding "LIVE-MARKER-<n>" tokens (so the
- * test can tell the file really holds this run's heap) and ends with _exit(0): no destructor, so the file is the
- * heap exactly as it was, neither sealed nor deleted.
+ * test can tell the file really holds this run's heap) and ends with the exit_group system call: no destructor and
+ * no _exit wrapper, as if killed, so the file is the heap exactly as it was, neither sealed nor deleted.
  * Must never: print or otherwise copy a secret into memory that stays allocated (a stdio buffer is heap memory),
  * or free the live block.
  */
 #include <stdio.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define NBLOCKS 64
 
@@ -74,5 +75,6 @@ int main(void)
 	if (!live)
 		return 2;
 	fill(live, ln, "LIVE-MARKER", 7);
-	_exit(0);
+	syscall(SYS_exit_group, 0);
+	return 0;
 }
