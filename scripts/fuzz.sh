@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 out=${FUZZ_BUILD:-$root/build-fuzz}
 cc=${CLANG:-clang}
-targets=(ops file)
+targets=(ops file open)
 
 build() {
   if ! command -v "$cc" >/dev/null 2>&1; then

@@ -124,6 +124,7 @@ static int grow(struct pmp_heap *h, uint64_t need)
 	_pmp_set_head(h, ns, PMP_B_END);
 	h->end = got;
 	h->sb.mapped = got;
+	h->sb.grow_from = old; /* the one place an end header may stand before the end (recovery trusts no other) */
 	_pmp_sb_publish(h);
 	uint64_t b = old - PMP_HDR;
 	PMP_CRASHPOINT();

@@ -55,7 +55,10 @@ static inline int _pmp_chain_at(const struct pmp_heap *h, uint64_t off, struct p
 	}
 	if ((head & PMP_W_VALUE) == PMP_B_END) {
 		uint64_t gs = sent - off;
-		if (_pmp_prev(h, sent) != gs || gs < PMP_MIN_BLOCK) {
+		/* growth leaves its end header at the old end, which the superblock names (heaps from before grow_from
+		 * existed have 0 there: recovery then looks past the header before it frees anything) */
+		if (_pmp_prev(h, sent) != gs || gs < PMP_MIN_BLOCK ||
+		    (h->sb.grow_from && off != h->sb.grow_from - PMP_HDR)) {
 			c->why = "end header before the end of the arena";
 			return -1;
 		}
@@ -78,6 +81,37 @@ static inline int _pmp_chain_at(const struct pmp_heap *h, uint64_t off, struct p
 		return -1;
 	}
 	return 1;
+}
+
+/* The first offset after off where a block starts whose header passes its check and whose size the next block's
+ * boundary tag confirms (or the sentinel). The confirmation turns away a header of a layout long gone, which could
+ * otherwise claim bytes of blocks that are live now. Skips what the layer says holds no data (file holes), so a
+ * sparse file costs what it holds, not what it declares. */
+static inline uint64_t _pmp_chain_resync(const struct pmp_heap *h, uint64_t off)
+{
+	uint64_t sent = _pmp_sentinel(h), data = 0, hole = 0;
+	struct pmp_chain c;
+	for (uint64_t y = off + PMP_ALIGN; y < sent; y += PMP_ALIGN) {
+		if (y >= hole && h->ops->data_extent) {
+			if (h->ops->data_extent((struct pmp_heap *)h, y, &data, &hole) || data >= sent)
+				return sent;
+			if (data > y)
+				y = (data + PMP_ALIGN - 1) & ~(uint64_t)(PMP_ALIGN - 1);
+			if (y >= sent)
+				return sent;
+		}
+		if (_pmp_chain_at(h, y, &c) == 1 &&
+		    (y + c.size == sent || (_pmp_prev_valid(h, y + c.size) && _pmp_prev(h, y + c.size) == c.size)))
+			return y;
+	}
+	return sent;
+}
+
+/* Is the interrupted growth c describes real? Where the superblock names the old end, _pmp_chain_at checked the
+ * position; a heap from before grow_from (0) only had growth if no block follows the end header. */
+static inline int _pmp_chain_growth_real(const struct pmp_heap *h, const struct pmp_chain *c)
+{
+	return !c->grown || h->sb.grow_from || _pmp_chain_resync(h, c->off) == _pmp_sentinel(h);
 }
 
 /* The next block after c (the first one after _pmp_chain_start); same results as _pmp_chain_at. */

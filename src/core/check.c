@@ -86,8 +86,8 @@ static const char *root_name_of(const struct pmp_heap *h, uint64_t off)
 	return "?";
 }
 
-/* walk the chain: tags, adjacency, roots, counts */
-static int check_chain(const struct pmp_heap *h, pmp_report_t *r, const uint64_t *roots, size_t nroots)
+/* walk the chain: tags, adjacency, roots, counts; strict: see _pmp_validate */
+static int check_chain(const struct pmp_heap *h, pmp_report_t *r, const uint64_t *roots, size_t nroots, int strict)
 {
 	struct pmp_chain it;
 	_pmp_chain_start(&it);
@@ -97,15 +97,18 @@ static int check_chain(const struct pmp_heap *h, pmp_report_t *r, const uint64_t
 	int rc;
 	while ((rc = _pmp_chain_next(h, &it)) == 1) {
 		r->blocks++;
-		if (it.grown && !h->index_stale)
+		if (it.grown && strict)
 			return fail(h, r, PMP_P_BLOCK, it.off, "unfinished arena growth in a live heap");
+		/* a heap from before grow_from: an end header is growth only if no block follows it */
+		if (!_pmp_chain_growth_real(h, &it))
+			return fail(h, r, PMP_P_BLOCK, it.off, "end header before the end of the arena, with blocks after it");
 		/* boundary tags are derived: after an unclean stop only recovery makes them right again */
-		if ((!_pmp_prev_valid(h, it.off) || _pmp_prev(h, it.off) != last) && !it.grown && !h->index_stale)
+		if ((!_pmp_prev_valid(h, it.off) || _pmp_prev(h, it.off) != last) && !it.grown && strict)
 			return fail(h, r, PMP_P_PREVSIZE, it.off, "boundary tag says previous block is %llu bytes, it is %llu%s",
 				    (unsigned long long)_pmp_prev(h, it.off), (unsigned long long)last,
 				    _pmp_prev_valid(h, it.off) ? "" : " (and fails its check)");
 		/* growth and recovery merge in a second store: after an unclean stop recovery finishes the merge */
-		if (it.free && last_free && !h->index_stale)
+		if (it.free && last_free && strict)
 			return fail(h, r, PMP_P_ADJFREE, it.off, "free block follows a free block");
 		uint64_t user = it.off + PMP_HDR;
 		if (ri < nroots && roots[ri] < user)
@@ -133,7 +136,7 @@ static int check_chain(const struct pmp_heap *h, pmp_report_t *r, const uint64_t
 	}
 	if (rc < 0)
 		return fail(h, r, PMP_P_BLOCK, it.off, "%s", it.why);
-	if ((!_pmp_prev_valid(h, it.off) || _pmp_prev(h, it.off) != last) && !h->index_stale)
+	if ((!_pmp_prev_valid(h, it.off) || _pmp_prev(h, it.off) != last) && strict)
 		return fail(h, r, PMP_P_PREVSIZE, it.off, "end sentinel's boundary tag says %llu, last block is %llu",
 			    (unsigned long long)_pmp_prev(h, it.off), (unsigned long long)last);
 	if (ri < nroots)
@@ -206,7 +209,7 @@ static int match_free(const struct pmp_heap *h, pmp_report_t *r, const uint64_t 
 	return 0;
 }
 
-int _pmp_check_locked(struct pmp_heap *h, pmp_report_t *r)
+int _pmp_validate(const struct pmp_heap *h, int strict, pmp_report_t *r)
 {
 	memset(r, 0, sizeof *r);
 	const struct pmp_sb *sb = &h->sb;
@@ -216,8 +219,12 @@ int _pmp_check_locked(struct pmp_heap *h, pmp_report_t *r)
 	uint64_t roots[PMP_ROOT_COUNT];
 	size_t nroots;
 	int e = collect_roots(h, r, roots, &nroots);
-	if (!e)
-		e = check_chain(h, r, roots, nroots);
+	return e ? e : check_chain(h, r, roots, nroots, strict);
+}
+
+int _pmp_check_locked(struct pmp_heap *h, pmp_report_t *r)
+{
+	int e = _pmp_validate(h, !h->index_stale, r);
 	if (e)
 		return e;
 	r->index_checked = !h->index_stale;

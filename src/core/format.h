@@ -31,6 +31,7 @@
 #define PMP_OFF_CRASH 0x9000u
 #define PMP_CRASH_SIZE 0x7000u
 #define PMP_OFF_ARENA 0x10000u
+#define PMP_MIN_BASE 0x10000u /* vm.mmap_min_addr's default: nothing is mapped below */
 
 #define PMP_STATE_CLEAN 0x434c45414eu /* "CLEAN" */
 #define PMP_STATE_DIRTY 0x4449525459u /* "DIRTY" */
@@ -70,7 +71,10 @@ struct pmp_sb {
 	uint32_t salvage_count;   /* times recovery had to salvage a damaged chain (power loss, outside damage) */
 	uint32_t salvage_roots;   /* roots recovery dropped because they no longer pointed at a block */
 	uint32_t end_reason;      /* PMP_END_*: how the last writer let go (0 while open, or when it died) */
-	uint8_t _reserved[548];
+	uint32_t _pad0;
+	uint64_t grow_from;       /* the arena's end before the last growth (where an interrupted growth left its end
+				   * header); 0 in heaps from before this field, or never grown */
+	uint8_t _reserved[536];
 	uint64_t checksum;        /* _pmp_hash64 of bytes [0, 1016) */
 };
 _Static_assert(sizeof(struct pmp_sb) == 1024, "superblock is 1024 bytes");
@@ -83,6 +87,7 @@ _Static_assert(offsetof(struct pmp_sb, writer_boot_id) == 144, "sb layout");
 _Static_assert(offsetof(struct pmp_sb, writer_exe) == 184, "sb layout");
 _Static_assert(offsetof(struct pmp_sb, salt) == 440, "sb layout");
 _Static_assert(offsetof(struct pmp_sb, end_reason) == 464, "sb layout");
+_Static_assert(offsetof(struct pmp_sb, grow_from) == 472, "sb layout");
 _Static_assert(offsetof(struct pmp_sb, checksum) == 1016, "sb layout");
 
 /* ---- TLSF parameters ---- */

@@ -120,13 +120,25 @@ int _pmp_heap_load(struct pmp_heap *h, uint8_t *base, const struct pmp_sb *sb, i
 		h->index_stale = sb->state != PMP_STATE_CLEAN;
 		return 0;
 	}
-	/* A damaged chain in a heap that was closed cleanly is damage from outside (bit rot, tampering, a bad copy):
-	 * refused before anything is written, so the file stays as it was found. A dirty heap's chain may be damaged
-	 * by a power loss (pages written back in any order after the last pmp_commit): recovery salvages it. */
-	int sound = _pmp_chain_sound(h) == 0, dirty = sb->state != PMP_STATE_CLEAN;
-	if (!sound && !dirty) {
+	/* One validator decides, before anything is written (so a refused file keeps its bytes, holes and mtime):
+	 * a heap closed cleanly must pass the strict check of pmp_check, or it is damage from outside (bit rot,
+	 * tampering, a bad copy) and is refused untouched. A dirty heap may hold any state a stop can leave, and its
+	 * chain may be damaged by a power loss (pages written back in any order after the last pmp_commit): what the
+	 * lenient check rejects is salvaged. */
+	pmp_report_t rep;
+	int dirty = sb->state != PMP_STATE_CLEAN;
+	int damaged = _pmp_validate(h, !dirty, &rep) != 0;
+	if (damaged && !dirty) {
 		pthread_mutex_destroy(&h->lock);
 		return PMP_ECORRUPT;
+	}
+	/* accepted: every page up to the end is backed before the first write (a sparse copy must not SIGBUS on a
+	 * full disk) */
+	uint64_t backed = (h->end + PMP_PAGE - 1) & ~(uint64_t)(PMP_PAGE - 1);
+	int e = h->ops->reserve ? h->ops->reserve(h, 0, backed) : 0;
+	if (e) {
+		pthread_mutex_destroy(&h->lock);
+		return e;
 	}
 	/* Mark dirty before touching anything: from here on a stop means "rebuild the derived state". */
 	h->sb.state = PMP_STATE_DIRTY;
@@ -135,7 +147,9 @@ int _pmp_heap_load(struct pmp_heap *h, uint8_t *base, const struct pmp_sb *sb, i
 	_pmp_sb_publish(h);
 	/* The chain is the ground truth; the index is rebuilt on every writable open, not only after an unclean stop:
 	 * one bounded walk, and a clean flag can never vouch for a stale or damaged index. */
-	int e = _pmp_recover(h, !sound);
+	e = _pmp_recover(h, damaged);
+	if (!e && damaged && _pmp_check_locked(h, &rep) != 0)
+		e = PMP_ECORRUPT; /* salvage must leave a heap that checks; anything else is refused */
 	if (e) {
 		pthread_mutex_destroy(&h->lock);
 		return e;

@@ -41,6 +41,9 @@ struct pmp_heap_ops {
 	/* make [off, off+len) backed by disk blocks again before it is written (page-aligned); ENOMEM on a full disk.
 	 * Required when discard is set. */
 	int (*reserve)(struct pmp_heap *h, uint64_t off, uint64_t len);
+	/* where data is: *data the first offset >= off that may hold data, *hole the first hole after it (file
+	 * holes read as zeros and hold nothing). Optional (NULL: all data). 0 or an errno value. */
+	int (*data_extent)(struct pmp_heap *h, uint64_t off, uint64_t *data, uint64_t *hole);
 	/* persist [addr, addr+len) of the heap (page-aligned). 0 or an errno value. */
 	int (*persist)(struct pmp_heap *h, void *addr, size_t len);
 	/* release what the layer owns (mapping, descriptor, handle memory) after the core closed the heap */
@@ -91,6 +94,8 @@ struct pmp_heap {
 
 /* ---- superblock (sb.c) ---- */
 PMP_HIDDEN uint64_t _pmp_hash64(const void *p, size_t n, uint64_t seed);
+/* the checksum a superblock copy must carry */
+PMP_HIDDEN uint64_t _pmp_sb_checksum(const struct pmp_sb *sb);
 /* pick the newer valid copy out of page 0 (len bytes readable); 0 or PMP_EMAGIC/EVERSION/ECHECKSUM/ELAYOUT */
 PMP_HIDDEN int _pmp_sb_read(const void *page0, size_t len, struct pmp_sb *out);
 /* validate the layout fields of a superblock against the bytes available; 0 or PMP_ELAYOUT/PMP_ESHORT */
@@ -123,8 +128,6 @@ PMP_HIDDEN void _pmp_identity_self(struct pmp_identity *id, const char *exe);
 /* ---- recovery and walk (recover.c) ---- */
 /* salvage: may a damaged chain be repaired (dirty heap) or must it be refused (PMP_ECORRUPT, nothing written) */
 PMP_HIDDEN int _pmp_recover(struct pmp_heap *h, int salvage);
-/* 0 if the block chain is walkable from the arena start to the end sentinel, else PMP_ECORRUPT; writes nothing */
-PMP_HIDDEN int _pmp_chain_sound(const struct pmp_heap *h);
 
 /* ---- allocation (alloc.c) ---- */
 PMP_HIDDEN void *_pmp_alloc_locked(struct pmp_heap *h, size_t n, size_t align);
@@ -138,6 +141,13 @@ PMP_HIDDEN uint64_t _pmp_block_of(const struct pmp_heap *h, const void *p, const
 PMP_HIDDEN _Noreturn void _pmp_fatal_pointer(const struct pmp_heap *h, const char *op, const void *p, const char *why);
 
 /* ---- check (check.c) ---- */
+/* The one validator of what a heap file holds: the root table and the block chain. strict: the state of a heap
+ * that is open or was closed cleanly (boundary tags exact, no two free blocks adjacent, no unfinished growth);
+ * lenient: every state a stop at any instruction can leave (recovery rebuilds the rest). Serves pmp_check and the
+ * writable open alike, so an open never accepts what the check rejects. Writes nothing; 0 or PMP_ECORRUPT, r
+ * filled. */
+PMP_HIDDEN int _pmp_validate(const struct pmp_heap *h, int strict, pmp_report_t *r);
+/* _pmp_validate, then the free index, counters and caches against the chain */
 PMP_HIDDEN int _pmp_check_locked(struct pmp_heap *h, pmp_report_t *r);
 /* check level 2: count one operation; every 2^check_every_log2 of them, check the next stretch of the chain
  * (a bounded number of blocks, so the cost per operation does not grow with the heap) and abort with one message

@@ -14,30 +14,6 @@
 
 #include "chain.h"
 
-int _pmp_chain_sound(const struct pmp_heap *h)
-{
-	struct pmp_chain it;
-	int r;
-	_pmp_chain_start(&it);
-	while ((r = _pmp_chain_next(h, &it)) == 1)
-		;
-	return r < 0 ? PMP_ECORRUPT : 0;
-}
-
-/* the first offset after off where a block starts whose header passes its check and whose size the next block's
- * boundary tag confirms (or the sentinel). The confirmation turns away a header of a layout long gone, which could
- * otherwise claim bytes of blocks that are live now. */
-static uint64_t resync(const struct pmp_heap *h, uint64_t off)
-{
-	uint64_t sent = _pmp_sentinel(h);
-	struct pmp_chain c;
-	for (uint64_t y = off + PMP_ALIGN; y < sent; y += PMP_ALIGN)
-		if (_pmp_chain_at(h, y, &c) == 1 &&
-		    (y + c.size == sent || (_pmp_prev_valid(h, y + c.size) && _pmp_prev(h, y + c.size) == c.size)))
-			return y;
-	return sent;
-}
-
 /* salvage only: drop roots that do not point at the user pointer of a used (or lost) block */
 static void drop_bad_roots(struct pmp_heap *h)
 {
@@ -55,7 +31,7 @@ static void drop_bad_roots(struct pmp_heap *h)
 				ok = !it.free && !it.cached;
 				break;
 			}
-		if (!ok || !memchr(r->name, 0, sizeof r->name)) {
+		if (!ok || !memchr(r->name, 0, sizeof r->name) || !r->name[0]) {
 			PMP_CRASHPOINT();
 			__atomic_store_n(&r->off, 0, __ATOMIC_RELEASE);
 			h->dropped_roots++;
@@ -86,17 +62,20 @@ int _pmp_recover(struct pmp_heap *h, int salvage)
 	uint64_t off = PMP_OFF_ARENA;
 	while (off < sent) {
 		int r = _pmp_chain_at(h, off, &it);
+		if (r == 1 && !_pmp_chain_growth_real(h, &it))
+			r = -1; /* an end header with blocks after it: damage, whose stretch stays used */
 		if (r < 0) {
 			if (!salvage)
 				return PMP_ECORRUPT;
-			uint64_t head = _pmp_head(h, off);
-			if (_pmp_head_valid(h, off, head) && (head & PMP_W_VALUE) == PMP_B_END) {
-				/* an interrupted growth whose new sentinel never reached the disk: free space to the end */
+			uint64_t head = _pmp_head(h, off), y = _pmp_chain_resync(h, off);
+			if (_pmp_head_valid(h, off, head) && (head & PMP_W_VALUE) == PMP_B_END && y == sent &&
+			    (!h->sb.grow_from || off == h->sb.grow_from - PMP_HDR)) {
+				/* an interrupted growth whose new sentinel's tag never reached the disk: nothing lives past
+				 * the old end, which the superblock names: free space to the end */
 				it.size = sent - off;
 				it.free = 1;
 				it.cached = it.lost = 0;
 			} else {
-				uint64_t y = resync(h, off);
 				if (y - off < PMP_MIN_BLOCK && off > PMP_OFF_ARENA) {
 					/* 16 damaged bytes: the block before absorbs them */
 					uint64_t grow_to = (run ? run_size : last) + (y - off);
@@ -115,7 +94,7 @@ int _pmp_recover(struct pmp_heap *h, int salvage)
 					continue;
 				}
 				if (y - off < PMP_MIN_BLOCK)
-					y = resync(h, y); /* at the arena start: take the next header too */
+					y = _pmp_chain_resync(h, y); /* at the arena start: take the next header too */
 				it.size = y - off;
 				it.free = it.cached = 0;
 				it.lost = 1;

@@ -30,7 +30,7 @@ uint64_t _pmp_hash64(const void *p, size_t n, uint64_t seed)
 	return h;
 }
 
-static uint64_t sb_sum(const struct pmp_sb *sb)
+uint64_t _pmp_sb_checksum(const struct pmp_sb *sb)
 {
 	return _pmp_hash64(sb, offsetof(struct pmp_sb, checksum), 0x706d70736231ull);
 }
@@ -42,7 +42,7 @@ static int sb_copy_ok(const struct pmp_sb *sb)
 		return PMP_EMAGIC;
 	if (sb->version != PMP_FORMAT_VERSION || sb->sb_size != sizeof(struct pmp_sb))
 		return PMP_EVERSION;
-	if (sb->checksum != sb_sum(sb))
+	if (sb->checksum != _pmp_sb_checksum(sb))
 		return PMP_ECHECKSUM;
 	return 0;
 }
@@ -83,6 +83,12 @@ int _pmp_sb_validate(const struct pmp_sb *sb, uint64_t avail)
 		return PMP_ELAYOUT;
 	if (sb->base % PMP_PAGE || sb->mapped % PMP_ALIGN || sb->reserved % PMP_PAGE)
 		return PMP_ELAYOUT;
+	/* no heap is made below the kernel's lowest mapping address: a base of 0 is damage, not "anywhere" */
+	if (sb->base < PMP_MIN_BASE)
+		return PMP_ELAYOUT;
+	if (sb->grow_from && (sb->grow_from % PMP_ALIGN || sb->grow_from < PMP_OFF_ARENA + PMP_MIN_BLOCK ||
+			      sb->grow_from >= sb->mapped))
+		return PMP_ELAYOUT;
 	if (sb->mapped < PMP_OFF_ARENA + 2 * PMP_MIN_BLOCK || sb->mapped > sb->reserved)
 		return PMP_ELAYOUT;
 	/* user space ends at 2^47 on x86-64 and at 2^48 on arm64 with 4-level tables */
@@ -96,7 +102,7 @@ int _pmp_sb_validate(const struct pmp_sb *sb, uint64_t avail)
 void _pmp_sb_publish(struct pmp_heap *h)
 {
 	h->sb.generation++;
-	h->sb.checksum = sb_sum(&h->sb);
+	h->sb.checksum = _pmp_sb_checksum(&h->sb);
 	struct pmp_sb *slot = (struct pmp_sb *)(void *)(h->base + (h->sb.generation & 1) * PMP_SB_SLOT);
 	/* The checksum makes a torn copy invalid; the other copy still holds the previous generation. */
 	PMP_CRASHPOINT();

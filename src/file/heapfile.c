@@ -65,6 +65,11 @@ static int file_reserve(struct pmp_heap *h, uint64_t off, uint64_t len)
 	return e == ENOSPC || e == EDQUOT ? ENOMEM : e;
 }
 
+static int file_data_extent(struct pmp_heap *h, uint64_t off, uint64_t *data, uint64_t *hole)
+{
+	return _pmp_os_data_extent(hf(h)->fd, off, data, hole);
+}
+
 static int file_persist(struct pmp_heap *h, void *addr, size_t len)
 {
 	uintptr_t a = (uintptr_t)addr & ~(uintptr_t)(PMP_PAGE - 1);
@@ -95,6 +100,7 @@ static const struct pmp_heap_ops file_ops = {
 	.grow = file_grow,
 	.discard = file_discard,
 	.reserve = file_reserve,
+	.data_extent = file_data_extent,
 	.persist = file_persist,
 	.release = file_release,
 	.disown = file_disown,
@@ -102,6 +108,7 @@ static const struct pmp_heap_ops file_ops = {
 /* a read-only view: private mapping, nothing given back, grown or persisted */
 static const struct pmp_heap_ops file_ro_ops = {
 	.name = "file (read-only)",
+	.data_extent = file_data_extent,
 	.release = file_release,
 	.disown = file_disown,
 };
@@ -325,11 +332,10 @@ static int open_writable(const char *path, const pmp_file_opts_t *o, struct pmp_
 		e = e == EEXIST ? PMP_EADDRINUSE : e;
 		goto fail;
 	}
-	/* make every page up to the heap's end backed by disk blocks: a sparse copy must not SIGBUS on a full disk.
-	 * After the mapping (which touches no page), so a heap refused for its address keeps its mtime. */
-	if ((e = _pmp_os_fallocate(f->fd, 0, sb.mapped)) != 0)
-		goto fail;
-	f->file_size = st.size > sb.mapped ? st.size : sb.mapped;
+	/* What the file holds past the heap's end (a file extended by hand, or longer than the reservation) is not the
+	 * heap's: growth fallocates from the end the superblock names, and never past the reservation. The core backs
+	 * [0, mapped) through file_reserve once it accepted the heap, and not before: a refused file stays as it was. */
+	f->file_size = sb.mapped;
 	f->map_len = map_len;
 	if ((e = _pmp_heap_load(h, base, &sb, 0, &id)) != 0)
 		goto fail;

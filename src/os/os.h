@@ -27,6 +27,9 @@ int _pmp_os_pread(int fd, void *buf, size_t len, uint64_t off, size_t *got);
 int _pmp_os_ftruncate(int fd, uint64_t size);
 int _pmp_os_fallocate(int fd, uint64_t off, uint64_t len);   /* reserves disk blocks; extends the file */
 int _pmp_os_punch_hole(int fd, uint64_t off, uint64_t len);  /* gives disk blocks back, size unchanged */
+/* where fd's data is (SEEK_DATA/SEEK_HOLE): the first data at or after off, and the hole after it; both
+ * UINT64_MAX when no data follows */
+int _pmp_os_data_extent(int fd, uint64_t off, uint64_t *data, uint64_t *hole);
 int _pmp_os_mkdir(const char *path, unsigned mode);          /* 0 also when it exists as a directory */
 int _pmp_os_unlink(const char *path);
 /* OFD lock on the whole file: exclusive (write) or shared; EAGAIN when another open file description holds it */

@@ -487,3 +487,20 @@ int _pmp_os_execveat(int dirfd, const char *path, char *const argv[], char *cons
 	syscall(SYS_execveat, dirfd, path, argv, envp, flags);
 	return errno;
 }
+
+int _pmp_os_data_extent(int fd, uint64_t off, uint64_t *data, uint64_t *hole)
+{
+	off_t d = lseek(fd, (off_t)off, SEEK_DATA);
+	if (d < 0) {
+		if (errno != ENXIO)
+			return errno;
+		*data = *hole = UINT64_MAX; /* no data at or after off */
+		return 0;
+	}
+	off_t z = lseek(fd, d, SEEK_HOLE);
+	if (z < 0)
+		return errno;
+	*data = (uint64_t)d;
+	*hole = (uint64_t)z;
+	return 0;
+}

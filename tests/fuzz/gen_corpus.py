@@ -43,3 +43,11 @@ for i in range(36):
     if i == 35:                     # one truncation
         recs += [4] + list(struct.pack('<I', 0x10800)[:3]) + list(struct.pack('<Q', 16))
     put('file', i, [flags] + recs)
+
+# open: template byte + 11-byte records (kind, 16-bit block index, 64-bit value); see fuzz_open.c
+for i in range(48):
+    recs = []
+    for _ in range(rng.choice([1, 1, 2, 3, 6])):
+        kind = i % 8 if rng.random() < 0.5 else rng.randrange(8)
+        recs += [kind] + list(struct.pack('<H', rng.randrange(200))) + list(struct.pack('<Q', rng.randrange(1 << 64)))
+    put('open', i, [i % 2] + recs)

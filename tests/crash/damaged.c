@@ -1,0 +1,475 @@
+/* damaged.c: writable opens of damaged heap files (issue 7, item 4). One validator serves pmp_check and the
+ * writable open: what it rejects in a heap closed cleanly is refused untouched (bytes, size, mtime and allocated
+ * disk blocks as they were), what it rejects in a dirty heap is salvaged into a heap that passes pmp_check, and
+ * nothing that was live is ever turned free. Also: sizes in the file are capped by the mapping (a file longer than
+ * its reservation, a file extended past its end on a full disk), and a superblock base of 0 is refused.
+ *
+ * The damage is forged with valid check bits and checksums (the internal header words and superblock checksum),
+ * the way an attacker with the format in hand would, so the validator, not a checksum, must catch it.
+ * Must never: judge a heap by anything but pmp_check and the block walk, or leave a mount or file behind.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "core/block.h"
+
+#define BASE ((void *)0x630000000000ull)
+#define RESERVE ((size_t)32 << 20)
+#define NBLOCKS 120
+
+static char *dir;
+
+static void setup(void)
+{
+	dir = cr_tmpdir("damaged");
+	alarm(60);
+}
+static void teardown(void)
+{
+	cr_rmtree(dir);
+	free(dir);
+}
+TestSuite(damaged, .init = setup, .fini = teardown);
+
+static pmp_file_opts_t opts(int mode)
+{
+	pmp_file_opts_t o;
+	memset(&o, 0, sizeof o);
+	o.mode = mode;
+	o.addr = BASE;
+	o.reserve = RESERVE;
+	o.initial = (size_t)256 << 10;
+	return o;
+}
+
+/* NBLOCKS used blocks (every third freed), roots r0..r9 on used ones. dirty: the writer ends without closing
+ * (a child that exits: a dirty heap, as after a crash). Returns the path (malloc'd). */
+static char *make_heap(const char *name, int dirty)
+{
+	char *p = cr_path(dir, name);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		pmp_file_opts_t o = opts(PMP_OPEN_CREATE);
+		pmp_heap_t *h;
+		if (pmp_file_open(p, &o, &h))
+			_exit(10);
+		int roots = 0;
+		for (int i = 0; i < NBLOCKS; i++) {
+			char *b = pmp_malloc(h, (size_t)(40 + i * 37 % 900));
+			if (!b)
+				_exit(11);
+			memset(b, 'a' + i % 26, 40);
+			if (i % 3 == 0)
+				pmp_free(h, b);
+			else if (i % 7 == 1 && roots < 10) {
+				char n[8];
+				snprintf(n, sizeof n, "r%d", roots++);
+				if (pmp_root_set(h, n, b))
+					_exit(12);
+			}
+		}
+		if (!dirty && pmp_close(h))
+			_exit(13);
+		_exit(0);
+	}
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "heap maker failed: %d", st);
+	return p;
+}
+
+/* ---- what a heap holds, through the public API ---- */
+
+struct blocks {
+	uint64_t off[4 * NBLOCKS];
+	int state[4 * NBLOCKS];
+	size_t n;
+	unsigned roots;
+};
+static int collect(const pmp_block_t *b, void *u)
+{
+	struct blocks *bs = u;
+	if (bs->n < sizeof bs->off / sizeof bs->off[0]) {
+		bs->off[bs->n] = b->offset;
+		bs->state[bs->n++] = b->state;
+	}
+	return 0;
+}
+static int count_root(const char *name, void *p, void *u)
+{
+	(void)name;
+	(void)p;
+	(*(unsigned *)u)++;
+	return 0;
+}
+/* read-only view: the blocks (walk) and roots; returns pmp_check's verdict */
+static int view(const char *path, struct blocks *bs)
+{
+	pmp_file_opts_t o = opts(PMP_OPEN_READONLY);
+	o.flags = PMP_FILE_ANYADDR;
+	pmp_heap_t *h;
+	int e = pmp_file_open(path, &o, &h);
+	cr_assert_eq(e, 0, "read-only view of %s: %s", path, pmp_strerror(e));
+	memset(bs, 0, sizeof *bs);
+	pmp_walk(h, collect, bs);
+	pmp_root_list(h, count_root, &bs->roots);
+	int c = pmp_check(h, NULL);
+	pmp_close(h);
+	return c;
+}
+
+/* ---- forging ---- */
+
+struct forge {
+	int fd;
+	uint8_t *m;
+	size_t len;
+	struct pmp_sb sb;
+	struct pmp_heap fake; /* salt and end, for the header-word helpers */
+};
+static void forge_open(const char *path, struct forge *f)
+{
+	f->fd = open(path, O_RDWR);
+	cr_assert_geq(f->fd, 0);
+	struct stat st;
+	fstat(f->fd, &st);
+	f->len = (size_t)st.st_size;
+	f->m = mmap(NULL, f->len, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd, 0);
+	cr_assert_neq(f->m, MAP_FAILED);
+	cr_assert_eq(_pmp_sb_read(f->m, PMP_PAGE, &f->sb), 0);
+	memset(&f->fake, 0, sizeof f->fake);
+	f->fake.salt = f->sb.salt;
+	f->fake.end = f->sb.mapped;
+	f->fake.base = f->m;
+}
+/* rewrite both superblock copies with f->sb (checksum made valid) */
+static void forge_sb(struct forge *f)
+{
+	f->sb.checksum = _pmp_sb_checksum(&f->sb);
+	memcpy(f->m, &f->sb, sizeof f->sb);
+	memcpy(f->m + PMP_SB_SLOT, &f->sb, sizeof f->sb);
+}
+static void forge_close(struct forge *f)
+{
+	munmap(f->m, f->len);
+	close(f->fd);
+}
+static struct pmp_root *root_entry(struct forge *f, unsigned i)
+{
+	return (struct pmp_root *)(void *)(f->m + PMP_OFF_ROOTS + i * sizeof(struct pmp_root));
+}
+
+/* snapshot with the allocated disk blocks too: a refused open must not fill holes */
+struct snap {
+	struct cr_snap s;
+	blkcnt_t blocks;
+};
+static void snap_take(const char *p, struct snap *s)
+{
+	cr_assert_eq(cr_snap_take(p, &s->s), 0);
+	struct stat st;
+	stat(p, &st);
+	s->blocks = st.st_blocks;
+}
+static void snap_same(const char *p, struct snap *s)
+{
+	struct stat st;
+	stat(p, &st);
+	cr_assert(cr_snap_same(p, &s->s), "%s was modified by a refused open", p);
+	cr_assert_eq(st.st_blocks, s->blocks, "a refused open allocated disk blocks (%ld -> %ld)", (long)s->blocks,
+		     (long)st.st_blocks);
+	cr_snap_free(&s->s);
+}
+
+static void expect_refused_untouched(const char *p, int want)
+{
+	struct snap s;
+	snap_take(p, &s);
+	int fds = cr_count_fds();
+	for (int mode = PMP_OPEN_ANY; mode <= PMP_OPEN_EXISTING; mode += PMP_OPEN_EXISTING - PMP_OPEN_ANY) {
+		pmp_file_opts_t o = opts(mode);
+		pmp_heap_t *h;
+		int e = pmp_file_open(p, &o, &h);
+		if (!e)
+			pmp_close(h);
+		cr_assert_eq(e, want, "writable open gave %d (%s), expected %d (%s)", e, pmp_strerror(e), want,
+			     pmp_strerror(want));
+	}
+	cr_assert_eq(cr_count_fds(), fds, "descriptor leaked");
+	cr_assert(cr_range_free(BASE, RESERVE), "mapping left behind");
+	snap_same(p, &s);
+}
+
+/* open writable and close: must succeed; then the heap must pass pmp_check */
+static void open_close_ok(const char *p)
+{
+	pmp_file_opts_t o = opts(PMP_OPEN_EXISTING);
+	pmp_heap_t *h;
+	int e = pmp_file_open(p, &o, &h);
+	cr_assert_eq(e, 0, "writable open: %s", pmp_strerror(e));
+	pmp_report_t r;
+	cr_assert_eq(pmp_check(h, &r), 0, "after the writable open: %s", r.msg);
+	cr_assert_eq(pmp_close(h), 0);
+	struct blocks bs;
+	cr_assert_eq(view(p, &bs), 0, "heap fails pmp_check after a writable session");
+}
+
+/* the offset of the k-th used block from the arena's start (k counted among used blocks) */
+static uint64_t used_block(const struct blocks *bs, size_t k)
+{
+	for (size_t i = 0; i < bs->n; i++)
+		if (bs->state[i] == PMP_BLOCK_USED && k-- == 0)
+			return bs->off[i];
+	cr_assert_fail("not enough used blocks");
+	return 0;
+}
+
+/* an end header forged over used block b, with check bits and the sentinel's boundary tag to match */
+static void forge_end_header(const char *p, uint64_t b)
+{
+	struct forge f;
+	forge_open(p, &f);
+	uint64_t sent = f.sb.mapped - PMP_HDR;
+	_pmp_hdr(&f.fake, b)->head = _pmp_head_word(&f.fake, b, PMP_B_END);
+	_pmp_hdr(&f.fake, sent)->prev_size = _pmp_prev_word(&f.fake, sent, sent - b);
+	forge_close(&f);
+}
+
+Test(damaged, end_header_mid_arena_clean_is_refused)
+{
+	char *p = make_heap("end.heap", 0);
+	struct blocks before;
+	cr_assert_eq(view(p, &before), 0);
+	forge_end_header(p, used_block(&before, 10));
+	struct blocks bs;
+	cr_assert_neq(view(p, &bs), 0, "the read-only check must call the forged heap inconsistent");
+	expect_refused_untouched(p, PMP_ECORRUPT);
+	free(p);
+}
+
+Test(damaged, end_header_mid_arena_dirty_frees_nothing_live)
+{
+	char *p = make_heap("enddirty.heap", 1);
+	struct blocks before, after;
+	view(p, &before);
+	uint64_t b = used_block(&before, 10);
+	forge_end_header(p, b);
+	open_close_ok(p);
+	view(p, &after);
+	/* every block that was used after the forged header is still there, at the same offset, used */
+	size_t kept = 0, used_after = 0;
+	for (size_t i = 0; i < before.n; i++) {
+		if (before.state[i] != PMP_BLOCK_USED || before.off[i] <= b)
+			continue;
+		used_after++;
+		for (size_t j = 0; j < after.n; j++)
+			if (after.off[j] == before.off[i] && after.state[j] == PMP_BLOCK_USED)
+				kept++;
+	}
+	cr_assert_gt(used_after, 30);
+	cr_assert_eq(kept, used_after, "%zu of %zu used blocks after the forged header were turned free", used_after - kept,
+		     used_after);
+	cr_assert_geq(after.roots, before.roots - 1, "roots were lost beyond the damaged block");
+	free(p);
+}
+
+/* root-table damage of each kind, in a clean heap (refused untouched) and a dirty one (the root is dropped) */
+enum root_damage { NAME_NO_NUL, NAME_EMPTY, OFF_OUTSIDE, OFF_INSIDE_BLOCK, OFF_AT_FREE_BLOCK, NDAMAGE };
+static const char *const damage_name[] = {"name without NUL", "empty name", "offset outside the arena",
+					  "offset inside a block", "offset at a free block"};
+
+static void damage_root(const char *p, enum root_damage d)
+{
+	struct blocks bs;
+	view(p, &bs);
+	struct forge f;
+	forge_open(p, &f);
+	struct pmp_root *r = root_entry(&f, 0);
+	cr_assert_neq(r->off, 0, "root 0 is in use");
+	switch (d) {
+	case NAME_NO_NUL:
+		memset(r->name, 'x', sizeof r->name);
+		break;
+	case NAME_EMPTY:
+		r->name[0] = 0;
+		break;
+	case OFF_OUTSIDE:
+		r->off = f.sb.mapped + 4096;
+		break;
+	case OFF_INSIDE_BLOCK:
+		r->off += 32;
+		break;
+	case OFF_AT_FREE_BLOCK:
+		for (size_t i = 0; i < bs.n; i++)
+			if (bs.state[i] == PMP_BLOCK_FREE) {
+				r->off = bs.off[i] + PMP_HDR;
+				break;
+			}
+		break;
+	default:
+		break;
+	}
+	forge_close(&f);
+}
+
+Test(damaged, root_table_damage)
+{
+	for (int d = 0; d < NDAMAGE; d++) {
+		char name[32];
+		snprintf(name, sizeof name, "rc%d.heap", d);
+		char *p = make_heap(name, 0);
+		damage_root(p, d);
+		struct blocks bs;
+		cr_assert_neq(view(p, &bs), 0, "clean heap, %s: check must fail", damage_name[d]);
+		expect_refused_untouched(p, PMP_ECORRUPT);
+		free(p);
+
+		snprintf(name, sizeof name, "rd%d.heap", d);
+		p = make_heap(name, 1);
+		struct blocks before, after;
+		view(p, &before);
+		damage_root(p, d);
+		open_close_ok(p);
+		view(p, &after);
+		cr_assert_eq(after.roots, before.roots - 1, "dirty heap, %s: %u roots before, %u after", damage_name[d],
+			     before.roots, after.roots);
+		free(p);
+	}
+}
+
+Test(damaged, base_zero_is_refused)
+{
+	char *p = make_heap("base0.heap", 0);
+	struct forge f;
+	forge_open(p, &f);
+	f.sb.base = 0;
+	forge_sb(&f);
+	forge_close(&f);
+	expect_refused_untouched(p, PMP_ELAYOUT);
+	pmp_file_opts_t o = opts(PMP_OPEN_READONLY);
+	o.flags = PMP_FILE_ANYADDR;
+	pmp_heap_t *h;
+	cr_assert_eq(pmp_file_open(p, &o, &h), PMP_ELAYOUT);
+	free(p);
+}
+
+/* a file longer than its heap's reservation: growth stops at the reservation, never past the mapping */
+Test(damaged, file_longer_than_the_reservation)
+{
+	char *p = make_heap("long.heap", 0);
+	cr_assert_eq(truncate(p, (off_t)RESERVE + (8 << 20)), 0);
+	pmp_file_opts_t o = opts(PMP_OPEN_EXISTING);
+	pmp_heap_t *h;
+	cr_assert_eq(pmp_file_open(p, &o, &h), 0);
+	size_t got = 0;
+	void *b;
+	while ((b = pmp_malloc(h, 1 << 20)) != NULL) {
+		memset(b, 1, 1 << 20);
+		got++;
+	}
+	cr_assert_eq(errno, ENOMEM);
+	pmp_stats_t s;
+	pmp_stats(h, &s);
+	cr_assert_leq(s.mapped, RESERVE, "the heap grew past its reservation: %llu", (unsigned long long)s.mapped);
+	cr_assert_gt(got, 20);
+	cr_assert_eq(pmp_check(h, NULL), 0);
+	cr_assert_eq(pmp_close(h), 0);
+	free(p);
+}
+
+/* A dirty heap extended by hand: a sparse 1 GiB of holes past a chain whose last header is damaged. The salvage
+ * must follow the file's data (its resync skips holes) and the refused clean variant must not fill them. */
+Test(damaged, sparse_declared_heap)
+{
+	char *p = make_heap("sparse.heap", 0);
+	struct forge f;
+	forge_open(p, &f);
+	uint64_t big = (uint64_t)1 << 30;
+	f.sb.mapped = big;
+	f.sb.reserved = (uint64_t)2 << 30;
+	f.sb.grow_from = 0;
+	forge_sb(&f);
+	forge_close(&f);
+	cr_assert_eq(truncate(p, (off_t)big), 0);
+	/* the end sentinel now belongs at big - 16, in a hole: the chain is damaged where the old sentinel was */
+	struct blocks bs;
+	cr_assert_neq(view(p, &bs), 0);
+	struct snap s;
+	snap_take(p, &s);
+	pmp_file_opts_t o = opts(PMP_OPEN_EXISTING);
+	o.addr = NULL;
+	pmp_heap_t *h;
+	uint64_t t0 = cr_now_us();
+	int e = pmp_file_open(p, &o, &h);
+	uint64_t t1 = cr_now_us();
+	if (!e)
+		pmp_close(h);
+	cr_assert_eq(e, PMP_ECORRUPT, "clean damaged sparse heap: %s", pmp_strerror(e));
+	snap_same(p, &s);
+	cr_assert_lt(t1 - t0, 5000000, "refusing a sparse heap took %llu us", (unsigned long long)(t1 - t0));
+	free(p);
+}
+
+/* a heap file extended (sparse) past its end, on a full disk: growth must give ENOMEM, never SIGBUS */
+static void grow_on_full_disk(void *arg)
+{
+	const char *p = arg;
+	pmp_file_opts_t o = opts(PMP_OPEN_EXISTING);
+	pmp_heap_t *h;
+	if (pmp_file_open(p, &o, &h))
+		_exit(20);
+	void *b;
+	size_t n = 0;
+	while ((b = pmp_malloc(h, 64 << 10)) != NULL) {
+		memset(b, 7, 64 << 10);
+		n++;
+	}
+	if (errno != ENOMEM)
+		_exit(21);
+	if (pmp_check(h, NULL))
+		_exit(22);
+	_exit(pmp_close(h) ? 23 : 0);
+}
+
+Test(damaged, sparse_extension_on_a_full_disk)
+{
+	char *mnt = cr_path(dir, "mnt");
+	cr_assert_eq(mkdir(mnt, 0700), 0);
+	if (mount("tmpfs", mnt, "tmpfs", 0, "size=2m,mode=0700") != 0) {
+		free(mnt);
+		cr_skip_test("cannot mount a tmpfs (not root?)");
+	}
+	char *p = cr_path(mnt, "x.heap");
+	pmp_file_opts_t o = opts(PMP_OPEN_CREATE);
+	pmp_heap_t *h;
+	cr_assert_eq(pmp_file_open(p, &o, &h), 0);
+	cr_assert_eq(pmp_close(h), 0);
+	cr_assert_eq(truncate(p, 16 << 20), 0); /* holes past the heap's end, inside the reservation */
+	char *fill = cr_path(mnt, "fill");
+	int fd = open(fill, O_WRONLY | O_CREAT, 0600);
+	char buf[4096];
+	memset(buf, 1, sizeof buf);
+	while (write(fd, buf, sizeof buf) == (ssize_t)sizeof buf)
+		;
+	close(fd);
+	char *err = NULL;
+	int st = cr_run_child(grow_on_full_disk, p, 30, &err);
+	umount2(mnt, MNT_DETACH);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "growth on a full disk: status %d (%s) %s", st,
+		  WIFSIGNALED(st) ? strsignal(WTERMSIG(st)) : "", err ? err : "");
+	free(err);
+	free(fill);
+	free(p);
+	free(mnt);
+}
