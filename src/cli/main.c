@@ -12,6 +12,10 @@
 
 #include "cli.h"
 
+#ifndef PMP_PROJECT_VERSION
+#error "PMP_PROJECT_VERSION is the project version that meson passes (see meson.build)"
+#endif
+
 struct verb {
 	const char *name;
 	int (*fn)(int argc, char **argv);
@@ -223,7 +227,7 @@ int main(int argc, char **argv)
 		return CLI_OK;
 	}
 	if (!strcmp(v, "--version") || !strcmp(v, "version")) {
-		printf("pmempreload %d.%d\n", PMP_VERSION_MAJOR, PMP_VERSION_MINOR);
+		printf("pmempreload %s\n", PMP_PROJECT_VERSION);
 		return CLI_OK;
 	}
 	for (size_t i = 0; i < NVERBS; i++)
