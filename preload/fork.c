@@ -49,7 +49,8 @@ int jefb_pthread_atfork(void (*prepare)(void), void (*parent)(void), void (*chil
 	return 0;
 }
 
-/* One fork in progress. Forks of different threads are serialised by glibc's atfork lock; a nested fork (from a
+/* One fork in progress, per thread: glibc (2.36) drops its atfork lock while the handlers run, so two threads may
+ * be in prepare at once (the stdio list lock that prepare takes first then orders them); a nested fork (from a
  * signal handler that interrupted fork) is the same thread one level down. */
 #define FORK_NEST 4
 struct fork_level {
@@ -60,8 +61,8 @@ struct fork_level {
 	int list_locked;      /* prepare took the stdio list lock */
 	int shared_state;     /* the copy may hold other threads' half-done operations */
 };
-static struct fork_level levels[FORK_NEST];
-static int fork_depth;
+static __thread struct fork_level levels[FORK_NEST] __attribute__((tls_model("initial-exec")));
+static __thread int fork_depth __attribute__((tls_model("initial-exec")));
 
 /* snapshot memory the fork() wrapper got for this thread's fork */
 static __thread void *pre_snap __attribute__((tls_model("initial-exec")));
