@@ -49,7 +49,7 @@ int cli_hexdump(int argc, char **argv)
 	} else {
 		for (uint64_t off = 0; off < len; off += 16) {
 			uint64_t row = len - off < 16 ? len - off : 16;
-			printf("%012" PRIx64 "  ", a + off);
+			printf("0x%012" PRIx64 "  ", a + off);
 			for (uint64_t i = 0; i < 16; i++) {
 				if (i < row)
 					printf("%02x ", p[off + i]);

@@ -46,6 +46,8 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < NVERBS; i++)
 		fprintf(f, "  %-8s %s\n           %s\n", verbs[i].name, verbs[i].args, verbs[i].help);
 	fprintf(f, "\nHeap files are opened read-only; addresses shown are the writer's.\n"
+		   "ADDR is hexadecimal, with or without 0x (every address is printed that way); sizes (N, LEN, S) are\n"
+		   "decimal or 0x hex, with an optional K, M, G or T.\n"
 		   "Exit status: 0 ok, 1 inconsistent or not found, 2 usage or I/O error.\n");
 }
 
@@ -123,17 +125,19 @@ bad:
 	return CLI_ERR;
 }
 
-static int parse_num(const char *s, uint64_t *out, int suffixes)
+static int parse_size(const char *s, uint64_t *out)
 {
 	if (!s || !*s || *s == '-' || isspace((unsigned char)*s))
 		return -1;
 	errno = 0;
 	char *end;
-	unsigned long long v = strtoull(s, &end, 0);
+	/* base 0 would read "010" as octal: a size is decimal unless it says 0x */
+	int hexa = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+	unsigned long long v = strtoull(s, &end, hexa ? 16 : 10);
 	if (errno || end == s)
 		return -1;
 	unsigned shift = 0;
-	if (suffixes && *end) {
+	if (*end) {
 		switch (toupper((unsigned char)*end)) {
 		case 'K': shift = 10; break;
 		case 'M': shift = 20; break;
@@ -153,18 +157,25 @@ static int parse_num(const char *s, uint64_t *out, int suffixes)
 	return 0;
 }
 
+/* Addresses are printed in hex with 0x everywhere, so one copied from any output must read back as the same
+ * address: hex, with or without 0x, never decimal (600000010400 is 0x600000010400). */
 int cli_parse_addr(const char *s, uint64_t *out)
 {
-	if (parse_num(s, out, 0)) {
-		cli_errorf("'%s' is not an address (decimal or 0x hex)", s);
+	const char *d = s && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') ? s + 2 : s;
+	char *end;
+	errno = 0;
+	unsigned long long v = d && isxdigit((unsigned char)*d) ? strtoull(d, &end, 16) : 0;
+	if (!d || !isxdigit((unsigned char)*d) || errno || *end) {
+		cli_errorf("'%s' is not an address (hexadecimal, with or without 0x)", s ? s : "");
 		return -1;
 	}
+	*out = v;
 	return 0;
 }
 
 int cli_parse_size(const char *s, uint64_t *out)
 {
-	if (parse_num(s, out, 1)) {
+	if (parse_size(s, out)) {
 		cli_errorf("'%s' is not a size (a number, optionally with K, M, G or T)", s);
 		return -1;
 	}

@@ -135,6 +135,14 @@ group_verbs() {
 	run whatis_out 1 "$CLI" whatis "$H" 0x1000
 	has whatis_out out "not in this heap"
 	run whatis_bad 2 "$CLI" whatis "$H" nonsense
+	# an address reads as hex with or without 0x, as every verb prints it (never as decimal)
+	run whatis_no0x 0 "$CLI" whatis "$H" "${NEEDLE_ADDR#0x}"
+	has whatis_no0x out "^$NEEDLE_ADDR is at offset $NEEDLE_OFF of the used block $CONFIG "
+	run hexdump_no0x 0 "$CLI" hexdump "$H" "${NEEDLE_ADDR#0x}" 6
+	has hexdump_no0x out "^$(printf '0x%012x' $((NEEDLE_ADDR)))  6e 65 65 64 6c 65 "
+	run whatis_neg 2 "$CLI" whatis "$H" -- -10
+	run usage_addr 0 "$CLI" --help
+	has usage_addr out "ADDR is hexadecimal, with or without 0x"
 
 	run refs 0 "$CLI" refs "$H" "$TARGET"
 	has refs out "^  $(hex "$HOLDER + $HOLDER_OFF")\+$HOLDER_OFF \(block $HOLDER, size [0-9]+\) holds $TARGET_INNER$"
@@ -167,7 +175,7 @@ group_verbs() {
 
 	run hexdump 0 "$CLI" hexdump "$H" "$NEEDLE_ADDR" 32
 	eq hexdump_lines "$(wc -l <"$T/hexdump.out")" 2
-	has hexdump out "^$(printf '%012x' $((NEEDLE_ADDR)))  6e 65 65 64 6c 65 2d 69  6e 2d 74 68 65 2d 68 65  \|needle-in-the-he\|$"
+	has hexdump out "^$(printf '0x%012x' $((NEEDLE_ADDR)))  6e 65 65 64 6c 65 2d 69  6e 2d 74 68 65 2d 68 65  \|needle-in-the-he\|$"
 	run hexdump_json 0 "$CLI" hexdump --json "$H" "$NEEDLE_ADDR" 6
 	json hexdump_json "d['address']=='$NEEDLE_ADDR' and d['length']==6 and bytes.fromhex(d['hex'])==b'needle'"
 	run hexdump_out 1 "$CLI" hexdump "$H" 0x10
