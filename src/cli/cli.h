@@ -59,6 +59,28 @@ const char *cli_state_name(int state);
 /* one error line: "pmempreload: <path>: <what>" */
 void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* ---- counting blocks (census.c) ----
+ * One meaning of "bytes" in every verb: the usable payload of blocks (what malloc_usable_size would say). The
+ * header and other overhead of each block are counted apart. */
+enum { CLI_ST_USED, CLI_ST_FREE, CLI_ST_CACHED, CLI_ST_LOST, CLI_NSTATES };
+#define CLI_NCLASSES 64 /* size classes: class k holds usable sizes [2^k, 2^(k+1)) */
+struct cli_tally {
+	uint64_t blocks, bytes, overhead;
+};
+struct cli_census {
+	struct cli_tally total[CLI_NSTATES];
+	struct cli_tally cls[CLI_NCLASSES][CLI_NSTATES];
+	uint64_t largest_free; /* usable bytes of the largest free block */
+};
+int cli_state_index(int state); /* PMP_BLOCK_* -> CLI_ST_* */
+unsigned cli_class(uint64_t size);
+uint64_t cli_class_min(unsigned k);
+uint64_t cli_class_max(unsigned k);
+const char *cli_class_label(unsigned k, char *buf, size_t len); /* "[64, 128)" */
+void cli_census_add(struct cli_census *c, const pmp_block_t *b);
+void cli_census(const struct cli_heap *ch, struct cli_census *c); /* over ch->blocks */
+int cli_class_empty(const struct cli_census *c, unsigned k);
+
 /* ---- arguments (main.c) ---- */
 struct cli_opt {
 	const char *name;     /* "--json", "-o" */
@@ -77,14 +99,20 @@ int cli_parse_size(const char *s, uint64_t *out);
 void cli_usage_verb(const char *verb);
 
 /* ---- JSON writer (json.c) ---- */
+/* The version of every verb's --json output ("schema"). 2: every "*_bytes" is usable payload (headers are
+ * "*_overhead_bytes"); stats' "walk" object became the top-level counts and "counters" the heap's own; refs,
+ * grep and strings hits carry the block state; new verbs dangling, diff, top, report. */
+#define CLI_JSON_SCHEMA 2
 #define CLI_JSON_DEPTH 16
 struct cli_json {
 	FILE *f;
 	int depth;
+	int line;                  /* the whole record on one line (streams of records) */
 	int count[CLI_JSON_DEPTH]; /* members written at each level: a comma before every one but the first */
 };
-/* opens the top-level object and writes "schema": 1 and "verb" */
+/* opens the top-level object and writes "schema" and "verb"; json_begin_line writes the record on one line */
 void json_begin(struct cli_json *j, FILE *f, const char *verb);
+void json_begin_line(struct cli_json *j, FILE *f, const char *verb);
 void json_end(struct cli_json *j); /* closes the top-level object, newline */
 /* key is NULL inside an array */
 void json_obj(struct cli_json *j, const char *key);

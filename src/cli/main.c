@@ -24,7 +24,7 @@ static const struct verb verbs[] = {
 	 "run PROG with its heap in FILE (default ./PROG.heap)"},
 	{"info", cli_info, "[--json] FILE", "superblock: address, size, writer, clean or not, crash record"},
 	{"check", cli_check, "[--json] FILE", "check the heap's invariants; exit 1 if inconsistent"},
-	{"stats", cli_stats, "[--json] FILE", "counters and a size histogram of used and free blocks"},
+	{"stats", cli_stats, "[--json] FILE", "blocks and bytes by state, operation counters, a size-class histogram"},
 	{"blocks", cli_blocks, "[--json] [--used|--free] [--min N] [--limit N] FILE", "one line per block"},
 	{"roots", cli_roots, "[--json] FILE [NAME]", "named roots: name, address, block size"},
 	{"whatis", cli_whatis, "[--json] FILE ADDR", "the block containing ADDR, the offset into it, roots at it"},
@@ -46,6 +46,8 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < NVERBS; i++)
 		fprintf(f, "  %-8s %s\n           %s\n", verbs[i].name, verbs[i].args, verbs[i].help);
 	fprintf(f, "\nHeap files are opened read-only; addresses shown are the writer's.\n"
+		   "Bytes of blocks (used bytes, free bytes, sizes) are usable bytes, what malloc_usable_size says; block\n"
+		   "headers are counted apart as overhead. --json output is schema 2.\n"
 		   "ADDR is hexadecimal, with or without 0x (every address is printed that way); sizes (N, LEN, S) are\n"
 		   "decimal or 0x hex, with an optional K, M, G or T.\n"
 		   "Exit status: 0 ok, 1 inconsistent or not found, 2 usage or I/O error.\n");

@@ -101,12 +101,8 @@ int cli_map(int argc, char **argv)
 	l.row_bytes = (uint64_t)WIDTH * l.bpp;
 	l.rows = (l.len + l.row_bytes - 1) / l.row_bytes;
 	uint64_t height = TOP + l.rows * (ROW_H + ROW_GAP) + 90 + 14 * (ch.nroots < 40 ? ch.nroots : 40);
-	uint64_t counts[5] = {0}, bytes[5] = {0};
-	for (size_t i = 0; i < ch.nblocks; i++) {
-		int s = ch.blocks[i].state >= 1 && ch.blocks[i].state <= 4 ? ch.blocks[i].state : 0;
-		counts[s]++;
-		bytes[s] += ch.blocks[i].block_size;
-	}
+	struct cli_census c;
+	cli_census(&ch, &c);
 
 	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 		   "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%" PRIu64 "\" "
@@ -115,10 +111,11 @@ int cli_map(int argc, char **argv)
 	xml(f, ch.path);
 	fprintf(f, ": heap at 0x%" PRIx64 ", %" PRIu64 " bytes mapped, %s</text>\n", ch.base, ch.mapped,
 		ch.info.clean ? "clean" : "not closed cleanly");
-	fprintf(f, "<text x=\"10\" y=\"36\">%" PRIu64 " used blocks (%" PRIu64 " bytes), %" PRIu64 " free (%" PRIu64
+	fprintf(f, "<text x=\"10\" y=\"36\">%" PRIu64 " used blocks (%" PRIu64 " usable bytes), %" PRIu64 " free (%" PRIu64
 		   " bytes), %" PRIu64 " cached, %zu roots%s</text>\n",
-		counts[PMP_BLOCK_USED], bytes[PMP_BLOCK_USED], counts[PMP_BLOCK_FREE], bytes[PMP_BLOCK_FREE],
-		counts[PMP_BLOCK_CACHED], ch.nroots, brc ? "; chain damaged, picture incomplete" : "");
+		c.total[CLI_ST_USED].blocks, c.total[CLI_ST_USED].bytes, c.total[CLI_ST_FREE].blocks,
+		c.total[CLI_ST_FREE].bytes, c.total[CLI_ST_CACHED].blocks, ch.nroots,
+		brc ? "; chain damaged, picture incomplete" : "");
 	/* arena background: whatever no block covers (the end sentinel, or a damaged tail) */
 	for (uint64_t r = 0; r < l.rows; r++) {
 		uint64_t rb = r + 1 == l.rows ? l.len - r * l.row_bytes : l.row_bytes;

@@ -76,19 +76,21 @@ group_verbs() {
 	has info out "writer: +.*mkheap"
 	has info out "no crash record"
 	run info_json 0 "$CLI" info --json "$H"
-	json info_json "d['schema']==1 and d['base']=='0x620000000000' and d['clean'] and not d['moved'] and not d['crash_record'] and d['writer']['pid']>0"
+	json info_json "d['schema']==2 and d['base']=='0x620000000000' and d['clean'] and not d['moved'] and not d['crash_record'] and d['writer']['pid']>0"
 
 	run check 0 "$CLI" check "$H"
 	has check out "^OK: .*\(${USED_BLOCKS} used, ${FREE_BLOCKS} free, 0 cached\), ${ROOTS} roots"
 	hasnt check out "not closed cleanly"
 	run check_json 0 "$CLI" check "$H" --json
-	json check_json "d['consistent'] and d['index_checked'] and d['used_blocks']==$USED_BLOCKS and d['roots']==$ROOTS and d['bytes_used']==$USED_BYTES"
+	json check_json "d['schema']==2 and d['consistent'] and d['index_checked'] and d['used_blocks']==$USED_BLOCKS and d['roots']==$ROOTS and d['used_bytes']==$USED_BYTES"
+	# one meaning of used bytes (usable payload) in check, stats, leaks and the histogram; headers apart
+	has check out " $USED_BYTES bytes used, [0-9]+ bytes free \(usable bytes; [0-9]+ bytes of block headers\)"
 
 	run stats 0 "$CLI" stats "$H"
-	has stats out "^used: +${USED_BLOCKS} blocks, ${USED_BYTES} bytes"
+	has stats out "^used: +${USED_BLOCKS} blocks, ${USED_BYTES} bytes \(\+$((USED_BYTES_WITH_HEADERS - USED_BYTES)) bytes of headers\)$"
 	has stats out "^free: +${FREE_BLOCKS} blocks"
 	run stats_json 0 "$CLI" stats --json "$H"
-	json stats_json "d['used_blocks']==$USED_BLOCKS and d['walk']['used_blocks']==$USED_BLOCKS and d['free_blocks']==$FREE_BLOCKS and d['walk']['free_blocks']==$FREE_BLOCKS and sum(b['used_blocks'] for b in d['histogram'])==$USED_BLOCKS and sum(b['free_blocks'] for b in d['histogram'])==$FREE_BLOCKS and d['walk']['used_bytes']==$USED_BYTES and d['n_free']>=$FREED"
+	json stats_json "d['used_blocks']==$USED_BLOCKS and d['counters']['used_blocks']==$USED_BLOCKS and d['free_blocks']==$FREE_BLOCKS and d['counters']['free_blocks']==$FREE_BLOCKS and sum(b['used_blocks'] for b in d['histogram'])==$USED_BLOCKS and sum(b['free_blocks'] for b in d['histogram'])==$FREE_BLOCKS and d['used_bytes']==$USED_BYTES and sum(b['used_bytes'] for b in d['histogram'])==$USED_BYTES and d['used_bytes']+d['used_overhead_bytes']==$USED_BYTES_WITH_HEADERS and d['free_bytes']+d['free_overhead_bytes']==$FREE_BYTES_WITH_HEADERS and d['counters']['used_bytes']==$USED_BYTES_WITH_HEADERS and d['n_free']>=$FREED"
 	# the 100000-byte block is in the [64K, 128K) bucket; the five freed 64-byte blocks in [64, 128)
 	json stats_json "any(b['min_size']==65536 and b['used_blocks']==1 for b in d['histogram']) and any(b['min_size']==64 and b['free_blocks']>=$FREED for b in d['histogram'])"
 
