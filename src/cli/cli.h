@@ -24,6 +24,10 @@ struct cli_root {
 	uint64_t addr;   /* original address */
 };
 
+struct cli_extent {
+	uint64_t lo, hi; /* heap offsets [lo, hi) where the file holds data; the rest are holes and read as zeros */
+};
+
 struct cli_heap {
 	const char *path;
 	pmp_heap_t *h;
@@ -35,6 +39,10 @@ struct cli_heap {
 	size_t nblocks;
 	struct cli_root *roots; /* after cli_load_roots */
 	size_t nroots;
+	struct cli_extent *ext; /* the file's data extents, learnt on first use (extent.c) */
+	struct cli_extent whole; /* the one extent used when they cannot be learnt: everything is data */
+	size_t next;
+	int ext_loaded;
 };
 
 /* Open read-only at the original address, elsewhere when it is taken. 0, or CLI_ERR with one line printed. */
@@ -58,6 +66,32 @@ uint64_t cli_orig(const struct cli_heap *ch, const void *p);
 const char *cli_state_name(int state);
 /* one error line: "pmempreload: <path>: <what>" */
 void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- the file's data (extent.c) ---- */
+/* The first stretch of data in [off, end): 1 and [*lo, *hi) (clipped to [off, end)), or 0 when only holes remain. */
+int cli_data_next(struct cli_heap *ch, uint64_t off, uint64_t end, uint64_t *lo, uint64_t *hi);
+uint64_t cli_data_bytes(struct cli_heap *ch); /* bytes of data in the mapped heap */
+
+/* ---- reading block contents (scan.c): only where the file holds data ---- */
+struct cli_json;
+/* which blocks a search covers: --used (live: used and lost), --free (freed: free and cached), by default both */
+#define CLI_IN_LIVE 1u
+#define CLI_IN_FREED 2u
+unsigned cli_scan_mask(int used, int freed);
+int cli_scan_wants(unsigned mask, const pmp_block_t *b);
+/* "live", "freed", "freed (cached)", "lost" */
+const char *cli_life(int state);
+/* Payload pieces of b that hold data, each widened by pad bytes on both sides (within the payload) and merged, so a
+ * match of up to pad+1 bytes that starts or ends in a hole is whole in one piece. fn's non-zero stops and is
+ * returned. off is the piece's offset in the payload. */
+typedef int (*cli_piece_fn)(const pmp_block_t *b, size_t off, const uint8_t *p, size_t len, void *user);
+int cli_block_pieces(struct cli_heap *ch, const pmp_block_t *b, size_t pad, cli_piece_fn fn, void *user);
+/* every 8-byte aligned word of b's payload that is not 0 (holes hold none) */
+typedef int (*cli_word_fn)(const pmp_block_t *b, size_t off, uint64_t w, void *user);
+int cli_block_words(struct cli_heap *ch, const pmp_block_t *b, cli_word_fn fn, void *user);
+/* one hit in a block, the same in every verb: "0xBLOCK+OFF (live, size N)" / block, offset, address, size, state */
+void cli_hit_print(const pmp_block_t *b, size_t off);
+void cli_hit_json(struct cli_json *j, const pmp_block_t *b, size_t off);
 
 /* ---- counting blocks (census.c) ----
  * One meaning of "bytes" in every verb: the usable payload of blocks (what malloc_usable_size would say). The

@@ -6,7 +6,6 @@
  */
 #include <inttypes.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "cli.h"
 
@@ -21,6 +20,20 @@ static void mark_at(const struct cli_heap *ch, uint64_t a, uint8_t *mark, size_t
 		mark[k] = 1;
 		work[(*nw)++] = k;
 	}
+}
+
+struct marker {
+	const struct cli_heap *ch;
+	uint8_t *mark;
+	size_t *work, *nw;
+};
+
+static int mark_word(const pmp_block_t *b, size_t off, uint64_t w, void *user)
+{
+	const struct marker *m = user;
+	if (w - m->ch->base < m->ch->mapped)
+		mark_at(m->ch, w, m->mark, m->work, m->nw);
+	return 0;
 }
 
 int cli_leaks(int argc, char **argv)
@@ -44,17 +57,9 @@ int cli_leaks(int argc, char **argv)
 	}
 	for (size_t i = 0; i < ch.nroots; i++)
 		mark_at(&ch, ch.roots[i].addr, mark, work, &nw);
-	uint64_t lo = ch.base, hi = ch.base + ch.mapped;
-	while (nw) {
-		const pmp_block_t *b = &ch.blocks[work[--nw]];
-		const uint8_t *d = b->data;
-		for (size_t k = 0; k + 8 <= b->size; k += 8) {
-			uint64_t w;
-			memcpy(&w, d + k, 8);
-			if (w >= lo && w < hi)
-				mark_at(&ch, w, mark, work, &nw);
-		}
-	}
+	struct marker m = {&ch, mark, work, &nw};
+	while (nw)
+		cli_block_words(&ch, &ch.blocks[work[--nw]], mark_word, &m);
 	uint64_t used = 0, used_bytes = 0, leaked = 0, leaked_bytes = 0;
 	struct cli_json j;
 	if (json) {

@@ -49,6 +49,7 @@ void cli_close(struct cli_heap *ch)
 		pmp_close(ch->h);
 	free(ch->blocks);
 	free(ch->roots);
+	free(ch->ext);
 	memset(ch, 0, sizeof *ch);
 }
 

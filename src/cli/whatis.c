@@ -1,5 +1,5 @@
 /* whatis.c: the `whatis` verb (which block holds an address, the offset into it, the roots pointing at it) and the
- * `refs` verb (which used blocks hold an aligned word pointing into that block).
+ * `refs` verb (which blocks hold an aligned word pointing into that block).
  *
  * Must never: read a block through its original address (the view may be moved: payloads are read via .data), or
  * read words past a block's usable bytes.
@@ -103,6 +103,31 @@ int cli_whatis(int argc, char **argv)
 	return brc;
 }
 
+struct refs {
+	uint64_t lo, len;   /* the target's payload */
+	struct cli_json *j; /* NULL for text */
+	uint64_t found;
+};
+
+static int ref_word(const pmp_block_t *b, size_t off, uint64_t w, void *user)
+{
+	struct refs *r = user;
+	if (w - r->lo >= r->len)
+		return 0;
+	r->found++;
+	if (r->j) {
+		json_obj(r->j, NULL);
+		cli_hit_json(r->j, b, off);
+		json_addr(r->j, "value", w);
+		json_obj_end(r->j);
+	} else {
+		fputs("  ", stdout);
+		cli_hit_print(b, off);
+		printf(" holds 0x%" PRIx64 "\n", w);
+	}
+	return 0;
+}
+
 int cli_refs(int argc, char **argv)
 {
 	struct cli_heap ch;
@@ -146,31 +171,11 @@ int cli_refs(int argc, char **argv)
 		json_arr_end(&j);
 		json_arr(&j, "holders");
 	}
-	for (size_t i = 0; i < ch.nblocks; i++) {
-		const pmp_block_t *b = &ch.blocks[i];
-		if (b->state != PMP_BLOCK_USED)
-			continue;
-		/* the payload address is 16-aligned in the writer's space, so word k is 8-aligned there too */
-		const uint8_t *d = b->data;
-		for (size_t k = 0; k + 8 <= b->size; k += 8) {
-			uint64_t w;
-			memcpy(&w, d + k, 8);
-			if (w - lo >= len)
-				continue;
-			found++;
-			uint64_t holder = (uint64_t)(uintptr_t)b->addr;
-			if (json) {
-				json_obj(&j, NULL);
-				json_addr(&j, "block", holder);
-				json_u64(&j, "offset", k);
-				json_addr(&j, "value", w);
-				json_obj_end(&j);
-			} else {
-				printf("  0x%" PRIx64 "+%zu (block 0x%" PRIx64 ", size %zu) holds 0x%" PRIx64 "\n", holder + k, k,
-				       holder, b->size, w);
-			}
-		}
-	}
+	struct refs rf = {lo, len, json ? &j : NULL, 0};
+	for (size_t i = 0; i < ch.nblocks; i++)
+		if (ch.blocks[i].state == PMP_BLOCK_USED)
+			cli_block_words(&ch, &ch.blocks[i], ref_word, &rf);
+	found += rf.found;
 	if (json) {
 		json_arr_end(&j);
 		json_u64(&j, "count", found);

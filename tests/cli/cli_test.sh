@@ -28,6 +28,33 @@ run() {
 	fi
 	ok
 }
+# bounded NAME EXPECTED_RC SECONDS MAX_KB cmd...: like run, and within SECONDS of time and MAX_KB of peak resident
+# memory (ru_maxrss). Address-space limits (ulimit -v) cannot bound a reader that maps a 1 TiB heap: the resident
+# memory is what must not follow the declared size.
+bounded() {
+	local name=$1 want=$2 secs=$3 kb=$4 got
+	shift 4
+	got=$(python3 -c '
+import resource, subprocess, sys
+secs, base = float(sys.argv[1]), sys.argv[2]
+with open(base + ".out", "wb") as o, open(base + ".err", "wb") as e:
+    try:
+        rc = subprocess.run(sys.argv[3:], stdout=o, stderr=e, timeout=secs).returncode
+    except subprocess.TimeoutExpired:
+        rc = 124
+print(rc, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "$secs" "$T/$name" "$@")
+	RC=${got% *}
+	if [ "$RC" -ne "$want" ]; then
+		fail "$name: exit $RC, wanted $want (124: over ${secs}s): $*"
+		sed 's/^/    | /' "$T/$name.err" | head -5 >&2
+		return 1
+	fi
+	if [ "${got#* }" -gt "$kb" ]; then
+		fail "$name: peak resident memory ${got#* } KB, more than $kb KB: $*"
+		return 1
+	fi
+	ok
+}
 # has NAME FILE(out|err) EXTENDED-REGEX
 has() {
 	if grep -Eq -- "$3" "$T/$1.$2"; then ok; else
@@ -147,18 +174,18 @@ group_verbs() {
 	has usage_addr out "ADDR is hexadecimal, with or without 0x"
 
 	run refs 0 "$CLI" refs "$H" "$TARGET"
-	has refs out "^  $(hex "$HOLDER + $HOLDER_OFF")\+$HOLDER_OFF \(block $HOLDER, size [0-9]+\) holds $TARGET_INNER$"
+	has refs out "^  $HOLDER\+$HOLDER_OFF \(live, size [0-9]+\) holds $TARGET_INNER$"
 	eq refs_count "$(grep -c holds "$T/refs.out")" 1
 	run refs_json 0 "$CLI" refs --json "$H" "$TARGET_INNER"
-	json refs_json "d['target']['address']=='$TARGET' and d['holders']==[{'block':'$HOLDER','offset':$HOLDER_OFF,'value':'$TARGET_INNER'}] and d['roots']==[]"
+	json refs_json "d['target']['address']=='$TARGET' and [(x['block'],x['offset'],x['value'],x['state'],x['live']) for x in d['holders']]==[('$HOLDER',$HOLDER_OFF,'$TARGET_INNER','used',True)] and d['roots']==[]"
 	run refs_node 0 "$CLI" refs "$H" "$NODE2"
-	has refs_node out "^  0x[0-9a-f]+\+0 \(block 0x[0-9a-f]+, size [0-9]+\) holds $NODE2$"
+	has refs_node out "^  0x[0-9a-f]+\+0 \(live, size [0-9]+\) holds $NODE2$"
 	run refs_keep 0 "$CLI" refs "$H" "$KEEP"
 	has refs_keep out "^  root keep$"
 	run refs_leak 1 "$CLI" refs "$H" "$LEAK0"
 
 	run grep 0 "$CLI" grep "$H" "$NEEDLE"
-	has grep out "^$CONFIG\+$NEEDLE_OFF \(block size [0-9]+\): .*\[\[$NEEDLE\]\]"
+	has grep out "^$CONFIG\+$NEEDLE_OFF \(live, size [0-9]+\): .*\[\[$NEEDLE\]\]"
 	eq grep_count "$(wc -l <"$T/grep.out")" 1
 	run grep_node 0 "$CLI" grep "$H" node-
 	eq grep_node "$(wc -l <"$T/grep_node.out")" 5
@@ -167,7 +194,7 @@ group_verbs() {
 	run grep_none 1 "$CLI" grep "$H" "no such string anywhere"
 
 	run strings 0 "$CLI" strings "$H"
-	has strings out "^$NEEDLE_ADDR \($CONFIG\+$NEEDLE_OFF\): $NEEDLE$"
+	has strings out "^$NEEDLE_ADDR $CONFIG\+$NEEDLE_OFF \(live, size [0-9]+\): $NEEDLE$"
 	has strings out ": TARGETDATA$"
 	has strings out ": node-3$"
 	run strings_min 0 "$CLI" strings --min 100 "$H"
@@ -288,6 +315,42 @@ group_crash() {
 	hasnt crash_raw out "crash_site"
 	run crash_json 0 "$CLI" crash --json "$H"
 	json crash_json "d['present'] and d['signal']=='SIGSEGV' and d['fault_address']=='0xdead0' and d['pid']==$CRASH_PID and len(d['frames'])==3 and d['frames'][0]['pc']=='$FRAME0' and d['frames'][0]['module'].endswith('mkcrash') and len(d['modules'])>=2"
+}
+
+group_sparse() {
+	local H=$T/s.heap v
+	: "${MKSPARSE:?}"
+	"$MKSPARSE" "$H" 0x625000000000 >"$T/sparse.manifest" || { fail "mksparse failed"; return; }
+	. "$T/sparse.manifest"
+	[ "$(stat -c %s "$H")" -eq "$SPARSE_DECLARED" ] && [ "$(du -k "$H" | cut -f1)" -lt 4096 ] && ok ||
+		fail "sparse: the heap file is not a sparse 1 TiB file"
+	# every verb's time and memory follow the few pages of data, not the declared terabyte
+	local lim="10 65536"
+	bounded s_grep 0 $lim "$CLI" grep "$H" "$SPARSE_DEEP_NEEDLE"
+	has s_grep out "^$SPARSE_HUGE\+$SPARSE_DEEP_OFF \(live, size $SPARSE_HUGE_SIZE\): .*\[\[$SPARSE_DEEP_NEEDLE\]\]"
+	bounded s_grep_near 0 $lim "$CLI" grep "$H" "$SPARSE_NEEDLE"
+	has s_grep_near out "^$SPARSE_NEAR\+40 "
+	bounded s_strings 0 $lim "$CLI" strings --min 12 "$H"
+	has s_strings out "^$(hex "$SPARSE_HUGE + $SPARSE_DEEP_OFF") $SPARSE_HUGE\+$SPARSE_DEEP_OFF .*: $SPARSE_DEEP_NEEDLE$"
+	bounded s_refs 0 $lim "$CLI" refs "$H" "$SPARSE_DEEP"
+	has s_refs out "^  $SPARSE_HUGE\+$SPARSE_DEEP_PTR_OFF \(live, size $SPARSE_HUGE_SIZE\) holds $SPARSE_DEEP$"
+	# the deep block is reachable only through the word deep inside the huge block: one leak, the planted one
+	bounded s_leaks 0 $lim "$CLI" leaks --json "$H"
+	json s_leaks "d['leaked_blocks']==1 and d['leaks'][0]['address']=='$SPARSE_LEAK'"
+	bounded s_dump 0 $lim "$CLI" dump "$H" "$SPARSE_HUGE" -o "$T/huge.bin"
+	[ "$(stat -c %s "$T/huge.bin")" -eq "$SPARSE_HUGE_SIZE" ] && [ "$(du -k "$T/huge.bin" | cut -f1)" -lt 4096 ] && ok ||
+		fail "sparse: dump of the huge block is not a sparse file of its size"
+	eq s_dump_bytes "$(python3 -c 'import sys; f=open(sys.argv[1],"rb"); f.seek(int(sys.argv[2])); print(f.read(18).decode())' \
+		"$T/huge.bin" "$SPARSE_DEEP_OFF")" "$SPARSE_DEEP_NEEDLE"
+	rm -f "$T/huge.bin"
+	for v in check stats blocks roots info map; do
+		bounded "s_$v" 0 $lim "$CLI" "$v" "$H"
+	done
+	has s_check out "^OK: 6 blocks \(4 used, 2 free, 0 cached\), 2 roots"
+	bounded s_whatis 0 $lim "$CLI" whatis "$H" "$(hex "$SPARSE_HUGE + $SPARSE_DEEP_OFF")"
+	has s_whatis out "at offset $SPARSE_DEEP_OFF of the used block $SPARSE_HUGE "
+	bounded s_hexdump 0 $lim "$CLI" hexdump "$H" "$(hex "$SPARSE_HUGE + $SPARSE_DEEP_OFF")" 16
+	has s_hexdump out "\|sparse-needle-de\|$"
 }
 
 group_hostile() {
