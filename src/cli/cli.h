@@ -189,5 +189,6 @@ int cli_dump(int argc, char **argv);
 int cli_crash(int argc, char **argv);
 int cli_map(int argc, char **argv);
 int cli_leaks(int argc, char **argv);
+int cli_dangling(int argc, char **argv);
 
 #endif

@@ -1,10 +1,12 @@
-/* grep.c: the `grep` verb (a fixed byte string in blocks, with block, offset and a little context) and the
- * `strings` verb (printable runs in blocks).
+/* grep.c: the `grep` verb (a fixed byte string, hex bytes or a pointer value in blocks, live and freed, with block,
+ * offset, state and a little context) and the `strings` verb (printable runs in blocks).
  *
  * Must never: let a match or a run span two blocks (each block is searched on its own), print raw heap bytes
  * (everything is escaped, the heap may hold anything), or search a file's holes byte by byte (scan.c).
  */
+#include <ctype.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -52,18 +54,68 @@ static int grep_piece(const pmp_block_t *b, size_t off, const uint8_t *p, size_t
 	return 0;
 }
 
+/* "de ad be ef", "deadbeef", "de:ad:be:ef": bytes in memory order */
+static int parse_hex(const char *s, uint8_t *out, size_t cap, size_t *n)
+{
+	*n = 0;
+	for (const char *p = s; *p;) {
+		if (*p == ' ' || *p == ':' || *p == '\t') {
+			p++;
+			continue;
+		}
+		if (!isxdigit((unsigned char)p[0]) || !isxdigit((unsigned char)p[1]) || *n == cap) {
+			cli_errorf("grep: --hex '%s': wanted pairs of hex digits (de ad be ef), at most %zu bytes", s, cap);
+			return -1;
+		}
+		char two[3] = {p[0], p[1], 0};
+		out[(*n)++] = (uint8_t)strtoul(two, NULL, 16);
+		p += 2;
+	}
+	if (!*n) {
+		cli_errorf("grep: --hex: no bytes given");
+		return -1;
+	}
+	return 0;
+}
+
 int cli_grep(int argc, char **argv)
 {
-	int json = 0, n;
-	const char *pos[2];
-	const struct cli_opt opts[] = {{"--json", NULL, &json}, {NULL, NULL, NULL}};
-	if (cli_args(argc, argv, opts, pos, 2, 2, &n))
+	int json = 0, used = 0, freed = 0, n;
+	const char *hex = NULL, *ptr = NULL, *pos[2];
+	const struct cli_opt opts[] = {{"--json", NULL, &json}, {"--used", NULL, &used}, {"--free", NULL, &freed},
+				       {"--hex", &hex, NULL}, {"--ptr", &ptr, NULL}, {NULL, NULL, NULL}};
+	if (cli_args(argc, argv, opts, pos, 1, 2, &n))
 		return CLI_ERR;
-	struct grep g = {(const uint8_t *)pos[1], strlen(pos[1]), NULL, 0};
-	if (!g.plen) {
-		cli_errorf("grep: empty pattern");
+	if ((n == 2) + !!hex + !!ptr != 1) {
+		cli_errorf("grep: give one of PATTERN, --hex BYTES, --ptr ADDR");
+		cli_usage_verb("grep");
 		return CLI_ERR;
 	}
+	static uint8_t buf[4096];
+	struct grep g = {buf, 0, NULL, 0};
+	uint64_t a;
+	if (hex && parse_hex(hex, buf, sizeof buf, &g.plen))
+		return CLI_ERR;
+	if (ptr) {
+		if (cli_parse_addr(ptr, &a))
+			return CLI_ERR;
+		memcpy(buf, &a, sizeof a); /* as the writer stored it: a native word */
+		g.plen = sizeof a;
+	}
+	if (n == 2) {
+		g.pat = (const uint8_t *)pos[1];
+		g.plen = strlen(pos[1]);
+	}
+	size_t nz = 0;
+	while (nz < g.plen && !g.pat[nz])
+		nz++;
+	if (nz == g.plen) {
+		/* zeros match throughout every hole and every untouched byte: no answer worth the time */
+		cli_errorf(g.plen ? "grep: a pattern of zero bytes only is not searched (it matches every hole)"
+				  : "grep: empty pattern");
+		return CLI_ERR;
+	}
+	unsigned mask = cli_scan_mask(used, freed);
 	struct cli_heap ch;
 	int brc;
 	if (cli_open_blocks(pos[0], &ch, &brc))
@@ -72,13 +124,14 @@ int cli_grep(int argc, char **argv)
 	if (json) {
 		json_begin(&j, stdout, "grep");
 		json_str(&j, "file", ch.path);
-		json_str(&j, "pattern", pos[1]);
+		json_bytes(&j, "pattern", g.pat, g.plen);
+		json_hex(&j, "pattern_hex", g.pat, g.plen);
 		json_arr(&j, "matches");
 		g.j = &j;
 	}
 	for (size_t i = 0; i < ch.nblocks; i++) {
 		const pmp_block_t *b = &ch.blocks[i];
-		if (b->state == PMP_BLOCK_USED && b->size >= g.plen)
+		if (cli_scan_wants(mask, b) && b->size >= g.plen)
 			cli_block_pieces(&ch, b, g.plen - 1, grep_piece, &g);
 	}
 	if (json) {
@@ -134,9 +187,10 @@ static int strings_piece(const pmp_block_t *b, size_t off, const uint8_t *d, siz
 
 int cli_strings(int argc, char **argv)
 {
-	int json = 0, n;
+	int json = 0, used = 0, freed = 0, n;
 	const char *min_s = NULL, *pos[1];
-	const struct cli_opt opts[] = {{"--json", NULL, &json}, {"--min", &min_s, NULL}, {NULL, NULL, NULL}};
+	const struct cli_opt opts[] = {{"--json", NULL, &json}, {"--min", &min_s, NULL}, {"--used", NULL, &used},
+				       {"--free", NULL, &freed}, {NULL, NULL, NULL}};
 	if (cli_args(argc, argv, opts, pos, 1, 1, &n))
 		return CLI_ERR;
 	struct strs st = {4, 0, NULL};
@@ -156,8 +210,9 @@ int cli_strings(int argc, char **argv)
 		json_arr(&j, "strings");
 		st.j = &j;
 	}
+	unsigned mask = cli_scan_mask(used, freed);
 	for (size_t i = 0; i < ch.nblocks; i++)
-		if (ch.blocks[i].state == PMP_BLOCK_USED)
+		if (cli_scan_wants(mask, &ch.blocks[i]))
 			cli_block_pieces(&ch, &ch.blocks[i], 0, strings_piece, &st);
 	if (json) {
 		json_arr_end(&j);

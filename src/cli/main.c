@@ -28,14 +28,18 @@ static const struct verb verbs[] = {
 	{"blocks", cli_blocks, "[--json] [--used|--free] [--min N] [--limit N] FILE", "one line per block"},
 	{"roots", cli_roots, "[--json] FILE [NAME]", "named roots: name, address, block size"},
 	{"whatis", cli_whatis, "[--json] FILE ADDR", "the block containing ADDR, the offset into it, roots at it"},
-	{"refs", cli_refs, "[--json] FILE ADDR", "used blocks holding a pointer into the block containing ADDR"},
-	{"grep", cli_grep, "[--json] FILE PATTERN", "fixed string in used blocks: block, offset, context"},
-	{"strings", cli_strings, "[--json] [--min N] FILE", "printable runs in used blocks"},
+	{"refs", cli_refs, "[--json] [--used|--free] FILE ADDR",
+	 "blocks holding a pointer into the block containing ADDR, as block+offset, live or freed"},
+	{"grep", cli_grep, "[--json] [--used|--free] FILE PATTERN | --hex BYTES | --ptr ADDR",
+	 "a string, hex bytes (de ad be ef) or a pointer value in live and freed blocks: block+offset, state, context"},
+	{"strings", cli_strings, "[--json] [--used|--free] [--min N] FILE", "printable runs in live and freed blocks"},
 	{"hexdump", cli_hexdump, "[--json] FILE ADDR [LEN]", "bytes at ADDR (default 256)"},
 	{"dump", cli_dump, "FILE ADDR -o OUT", "write the bytes of the block containing ADDR to OUT (- for stdout)"},
 	{"crash", cli_crash, "[--json] [--raw] FILE", "the crash record, frames symbolised with addr2line"},
 	{"map", cli_map, "FILE [-o OUT.svg]", "an SVG picture of the heap"},
 	{"leaks", cli_leaks, "[--json] FILE", "used blocks not reachable from the roots (conservative scan)"},
+	{"dangling", cli_dangling, "[--json] FILE",
+	 "words of live blocks that point into freed blocks (use-after-free candidates); exit 0 found or not"},
 };
 
 #define NVERBS (sizeof verbs / sizeof verbs[0])
@@ -45,7 +49,8 @@ static void usage(FILE *f)
 	fprintf(f, "usage: pmempreload <verb> [options] <heap-file> ...\n\n");
 	for (size_t i = 0; i < NVERBS; i++)
 		fprintf(f, "  %-8s %s\n           %s\n", verbs[i].name, verbs[i].args, verbs[i].help);
-	fprintf(f, "\nHeap files are opened read-only; addresses shown are the writer's.\n"
+	fprintf(f, "\nHeap files are opened read-only; addresses shown are the writer's. --used narrows a search to live\n"
+		   "blocks, --free to freed (free and cached) ones; every hit says which it is.\n"
 		   "Bytes of blocks (used bytes, free bytes, sizes) are usable bytes, what malloc_usable_size says; block\n"
 		   "headers are counted apart as overhead. --json output is schema 2.\n"
 		   "ADDR is hexadecimal, with or without 0x (every address is printed that way); sizes (N, LEN, S) are\n"

@@ -22,12 +22,11 @@ static const char *region(const struct cli_heap *ch, uint64_t a)
 	return "the arena's end sentinel or a damaged part of the chain";
 }
 
-static int load(int argc, char **argv, struct cli_heap *ch, uint64_t *addr, int *json, const pmp_block_t **b,
-		int *brc)
+static int load(int argc, char **argv, const struct cli_opt *opts, struct cli_heap *ch, uint64_t *addr,
+		const pmp_block_t **b, int *brc)
 {
 	int n;
 	const char *pos[2];
-	const struct cli_opt opts[] = {{"--json", NULL, json}, {NULL, NULL, NULL}};
 	if (cli_args(argc, argv, opts, pos, 2, 2, &n) || cli_parse_addr(pos[1], addr))
 		return CLI_ERR;
 	if (cli_open(pos[0], ch) || cli_load(ch, 1, brc))
@@ -42,7 +41,8 @@ int cli_whatis(int argc, char **argv)
 	uint64_t a;
 	int json = 0, brc;
 	const pmp_block_t *b;
-	if (load(argc, argv, &ch, &a, &json, &b, &brc))
+	const struct cli_opt opts[] = {{"--json", NULL, &json}, {NULL, NULL, NULL}};
+	if (load(argc, argv, opts, &ch, &a, &b, &brc))
 		return CLI_ERR;
 	const char *where = b ? NULL : region(&ch, a);
 	struct cli_json j;
@@ -132,9 +132,11 @@ int cli_refs(int argc, char **argv)
 {
 	struct cli_heap ch;
 	uint64_t a;
-	int json = 0, brc;
+	int json = 0, used = 0, freed = 0, brc;
 	const pmp_block_t *t;
-	if (load(argc, argv, &ch, &a, &json, &t, &brc))
+	const struct cli_opt opts[] = {{"--json", NULL, &json}, {"--used", NULL, &used}, {"--free", NULL, &freed},
+				       {NULL, NULL, NULL}};
+	if (load(argc, argv, opts, &ch, &a, &t, &brc))
 		return CLI_ERR;
 	if (!t) {
 		cli_errorf("%s: 0x%" PRIx64 " is not in any block", ch.path, a);
@@ -153,7 +155,7 @@ int cli_refs(int argc, char **argv)
 		json_obj_end(&j);
 		json_arr(&j, "roots");
 	} else {
-		printf("block 0x%" PRIx64 " (size %zu, %s) is referenced by:\n", lo, t->size, cli_state_name(t->state));
+		printf("block 0x%" PRIx64 " (%s, size %zu) is referenced by:\n", lo, cli_life(t->state), t->size);
 	}
 	uint64_t found = 0;
 	for (size_t i = 0; i < ch.nroots; i++)
@@ -172,8 +174,9 @@ int cli_refs(int argc, char **argv)
 		json_arr(&j, "holders");
 	}
 	struct refs rf = {lo, len, json ? &j : NULL, 0};
+	unsigned mask = cli_scan_mask(used, freed);
 	for (size_t i = 0; i < ch.nblocks; i++)
-		if (ch.blocks[i].state == PMP_BLOCK_USED)
+		if (cli_scan_wants(mask, &ch.blocks[i]))
 			cli_block_words(&ch, &ch.blocks[i], ref_word, &rf);
 	found += rf.found;
 	if (json) {

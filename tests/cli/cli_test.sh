@@ -183,6 +183,54 @@ group_verbs() {
 	run refs_keep 0 "$CLI" refs "$H" "$KEEP"
 	has refs_keep out "^  root keep$"
 	run refs_leak 1 "$CLI" refs "$H" "$LEAK0"
+	# a freed block is still pointed at by the live session block
+	run refs_secret 0 "$CLI" refs "$H" "$SECRET_BLOCK"
+	has refs_secret out "^block $SECRET_BLOCK \(freed, size [0-9]+\) is referenced by:$"
+	has refs_secret out "^  $SESSION\+$SESSION_OFF \(live, size [0-9]+\) holds $SECRET_ADDR$"
+	run refs_free_only 1 "$CLI" refs --free "$H" "$TARGET"
+	run refs_used_only 0 "$CLI" refs --used "$H" "$TARGET"
+
+	# freed data is searched too, and every hit says live or freed
+	run grep_secret 0 "$CLI" grep "$H" "$SECRET"
+	local secret_size ctx
+	secret_size=$("$CLI" blocks --json "$H" | python3 -c "import json,sys; print([b['size'] for b in json.load(sys.stdin)['blocks'] if b['address']=='$SECRET_BLOCK'][0])")
+	ctx=$(printf '\\x00%.0s' $(seq 16))
+	eq grep_secret "$(cat "$T/grep_secret.out")" "$SECRET_BLOCK+$SECRET_OFF (freed, size $secret_size): $ctx[[$SECRET]]$ctx"
+	run grep_secret_used 1 "$CLI" grep --used "$H" "$SECRET"
+	run grep_secret_free 0 "$CLI" grep --free "$H" "$SECRET"
+	run grep_needle_free 1 "$CLI" grep --free "$H" "$NEEDLE"
+	run grep_secret_json 0 "$CLI" grep --json "$H" "$SECRET"
+	json grep_secret_json "d['count']==1 and d['matches'][0]['block']=='$SECRET_BLOCK' and d['matches'][0]['offset']==$SECRET_OFF and d['matches'][0]['state']=='free' and not d['matches'][0]['live'] and d['matches'][0]['address']=='$SECRET_ADDR'"
+	run strings_secret 0 "$CLI" strings "$H"
+	has strings_secret out "^$SECRET_ADDR $SECRET_BLOCK\+$SECRET_OFF \(freed, size [0-9]+\): $SECRET$"
+	has strings_secret out "^$NEEDLE_ADDR $CONFIG\+$NEEDLE_OFF \(live, "
+	run strings_used 0 "$CLI" strings --used "$H"
+	hasnt strings_used out "$SECRET"
+	run strings_free 0 "$CLI" strings --free "$H"
+	hasnt strings_free out "$NEEDLE"
+	has strings_free out ": $SECRET$"
+	# --hex and --ptr
+	run grep_hex 0 "$CLI" grep "$H" --hex "6e 65 65 64 6c 65 2d 69 6e"
+	eq grep_hex "$(cut -d' ' -f1 "$T/grep_hex.out")" "$CONFIG+$NEEDLE_OFF"
+	run grep_hex_packed 0 "$CLI" grep --json "$H" --hex "$(printf '%s' "$SECRET" | od -An -tx1 | tr -d ' \n')"
+	json grep_hex_packed "d['count']==1 and d['matches'][0]['address']=='$SECRET_ADDR' and d['pattern_hex']=='$(printf '%s' "$SECRET" | od -An -tx1 | tr -d ' \n')'"
+	run grep_ptr 0 "$CLI" grep "$H" --ptr "${TARGET_INNER#0x}"
+	eq grep_ptr "$(cut -d' ' -f1-2 "$T/grep_ptr.out")" "$HOLDER+$HOLDER_OFF (live,"
+	run grep_ptr_dangling 0 "$CLI" grep "$H" --ptr "$SECRET_ADDR"
+	eq grep_ptr_dangling "$(cut -d' ' -f1 "$T/grep_ptr_dangling.out")" "$SESSION+$SESSION_OFF"
+	run grep_zeros 2 "$CLI" grep "$H" --hex "00 00"
+	one_error grep_zeros
+	run grep_badhex 2 "$CLI" grep "$H" --hex "6e6"
+	run grep_two 2 "$CLI" grep "$H" "$NEEDLE" --hex 6e
+	run grep_nopat 2 "$CLI" grep "$H"
+
+	# dangling: exactly the one planted stale pointer
+	run dangling 0 "$CLI" dangling "$H"
+	has dangling out "^$SESSION\+$SESSION_OFF \(live, size [0-9]+\) holds $SECRET_ADDR -> freed block $SECRET_BLOCK\+$SECRET_OFF \(size [0-9]+\)$"
+	has dangling out "^1 word in live blocks points into freed blocks"
+	eq dangling_lines "$(wc -l <"$T/dangling.out")" 2
+	run dangling_json 0 "$CLI" dangling --json "$H"
+	json dangling_json "d['count']==1 and d['dangling'][0]['block']=='$SESSION' and d['dangling'][0]['offset']==$SESSION_OFF and d['dangling'][0]['value']=='$SECRET_ADDR' and d['dangling'][0]['target']['block']=='$SECRET_BLOCK' and d['dangling'][0]['target']['offset']==$SECRET_OFF and d['dangling'][0]['target']['state']=='free'"
 
 	run grep 0 "$CLI" grep "$H" "$NEEDLE"
 	has grep out "^$CONFIG\+$NEEDLE_OFF \(live, size [0-9]+\): .*\[\[$NEEDLE\]\]"
@@ -330,6 +378,12 @@ group_sparse() {
 	has s_grep out "^$SPARSE_HUGE\+$SPARSE_DEEP_OFF \(live, size $SPARSE_HUGE_SIZE\): .*\[\[$SPARSE_DEEP_NEEDLE\]\]"
 	bounded s_grep_near 0 $lim "$CLI" grep "$H" "$SPARSE_NEEDLE"
 	has s_grep_near out "^$SPARSE_NEAR\+40 "
+	bounded s_edge 0 $lim "$CLI" grep "$H" --hex "45 44 47 45 00 00 00 00"
+	has s_edge out "^$SPARSE_HUGE\+$SPARSE_EDGE_OFF \(live, "
+	bounded s_secret 0 $lim "$CLI" grep --free "$H" "$SPARSE_SECRET"
+	has s_secret out "\(freed, size [0-9]+\): .*\[\[$SPARSE_SECRET\]\]"
+	bounded s_dangling 0 $lim "$CLI" dangling "$H"
+	has s_dangling out "^0 words in live blocks point into freed blocks"
 	bounded s_strings 0 $lim "$CLI" strings --min 12 "$H"
 	has s_strings out "^$(hex "$SPARSE_HUGE + $SPARSE_DEEP_OFF") $SPARSE_HUGE\+$SPARSE_DEEP_OFF .*: $SPARSE_DEEP_NEEDLE$"
 	bounded s_refs 0 $lim "$CLI" refs "$H" "$SPARSE_DEEP"

@@ -3,7 +3,8 @@
  *
  * Content: roots (one with a name that needs JSON escaping), a string at a known offset, a linked list, a holder
  * block with an interior pointer to an unrooted target, kept and freed blocks interleaved, three unreachable blocks,
- * one large block. With --unclean the process exits without pmp_close, leaving the heap dirty.
+ * one large block, a freed block that still holds a secret and a live "session" block whose word still points at it
+ * (a dangling pointer). With --unclean the process exits without pmp_close, leaving the heap dirty.
  * Must never: use anything but the public API (it stands for a user's program), or leave a word that accidentally
  * points into a planted leak (the leaks test counts exactly).
  */
@@ -21,6 +22,9 @@
 #define HOLDER_OFF 24
 #define TARGET_INNER 40
 #define NKEEP 11
+#define SECRET "secret-password-1234"
+#define SECRET_OFF 48  /* past the free-list links a freed block holds in its first bytes */
+#define SESSION_OFF 8
 
 struct node {
 	struct node *next;
@@ -109,6 +113,13 @@ int main(int argc, char **argv)
 		memset(leak[i], 'L', 200);
 	}
 
+	/* freed below, with no allocation after it: it stays free, between leak[2] and big, both live */
+	char *secret = alloc(200);
+	memcpy(secret + SECRET_OFF, SECRET, sizeof SECRET);
+	uint64_t *session = alloc(48);
+	session[SESSION_OFF / 8] = (uint64_t)(uintptr_t)(secret + SECRET_OFF);
+	root("session", session);
+
 	char *big = alloc(100000);
 	memcpy(big + 5000, "big-block-marker", 16);
 	root("big", big);
@@ -122,6 +133,10 @@ int main(int argc, char **argv)
 		live--;
 		freed++;
 	}
+
+	live_bytes -= pmp_usable_size(h, secret);
+	pmp_free(h, secret);
+	live--;
 
 	pmp_stats_t s;
 	if ((e = pmp_stats(h, &s)) != 0)
@@ -144,7 +159,13 @@ int main(int argc, char **argv)
 		snprintf(k, sizeof k, "LEAK%d", i);
 		out_addr(k, leak[i]);
 	}
-	printf("USED_BLOCKS=%u\nFREED=%u\nFREE_BLOCKS=%" PRIu64 "\nROOTS=6\n", live, freed, s.free_blocks);
+	out_addr("SECRET_BLOCK", secret);
+	out_addr("SECRET_ADDR", secret + SECRET_OFF);
+	printf("SECRET=%s\nSECRET_OFF=%d\n", SECRET, SECRET_OFF);
+	out_addr("SESSION", session);
+	printf("SESSION_OFF=%d\n", SESSION_OFF);
+	/* FREED: the freed kept blocks (all in one size class); the secret's block is freed besides */
+	printf("USED_BLOCKS=%u\nFREED=%u\nFREE_BLOCKS=%" PRIu64 "\nROOTS=7\n", live, freed, s.free_blocks);
 	/* the heap's own counters include headers; the command's "bytes" are usable bytes */
 	printf("USED_BYTES=%" PRIu64 "\nUSED_BYTES_WITH_HEADERS=%" PRIu64 "\nFREE_BYTES_WITH_HEADERS=%" PRIu64 "\n",
 	       live_bytes, s.used_bytes, s.free_bytes);

@@ -76,6 +76,10 @@ int main(int argc, char **argv)
 	memcpy(huge + DEEP_OFF, DEEP_NEEDLE, sizeof DEEP_NEEDLE);
 	uint64_t ptr = (uint64_t)(uintptr_t)deep;
 	memcpy(huge + DEEP_OFF + 4096 - 8, &ptr, 8); /* 8-aligned: the payload is 16-aligned */
+	/* "EDGE" in the last bytes of the pointer's page: a pattern that runs on into the hole after it must be found */
+	size_t huge_off = (size_t)(huge - (char *)mem), ptr_end = huge_off + DEEP_OFF + 4096;
+	size_t edge = ((ptr_end + 4095) & ~(size_t)4095) - huge_off - 4;
+	memcpy(huge + edge, "EDGE", 4);
 	if ((e = pmp_root_set(h, "huge", huge)) != 0)
 		die("root", e);
 	pmp_free(h, secret);
@@ -85,6 +89,7 @@ int main(int argc, char **argv)
 	printf("SPARSE_HUGE=0x%" PRIxPTR "\nSPARSE_HUGE_SIZE=%zu\n", (uintptr_t)huge, pmp_usable_size(h, huge));
 	printf("SPARSE_DEEP_NEEDLE=%s\nSPARSE_DEEP_OFF=%zu\n", DEEP_NEEDLE, DEEP_OFF);
 	printf("SPARSE_DEEP=0x%" PRIxPTR "\nSPARSE_DEEP_PTR_OFF=%zu\n", (uintptr_t)deep, DEEP_OFF + 4096 - 8);
+	printf("SPARSE_EDGE_OFF=%zu\n", edge);
 	printf("SPARSE_LEAK=0x%" PRIxPTR "\nSPARSE_SECRET=%s\nSPARSE_SECRET_ADDR=0x%" PRIxPTR "\n", (uintptr_t)leak, SECRET,
 	       (uintptr_t)(secret + 32));
 	if ((e = pmp_close(h)) != 0)
