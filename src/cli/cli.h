@@ -170,6 +170,9 @@ void cli_print_escaped(FILE *f, const uint8_t *p, size_t n);
 /* the same for a NUL-terminated string from the heap file (paths, names): no terminal control bytes get through */
 void cli_print_str(FILE *f, const char *s);
 
+/* whether the heap's last writer still runs (writer.c): 1 yes, 0 no, -1 cannot tell; why says how it was decided */
+int cli_writer_alive(const pmp_info_t *i, char *why, size_t len);
+
 /* "SIGSEGV" etc., or "signal N" (crash.c) */
 const char *cli_signame(int sig, char *buf, size_t len);
 

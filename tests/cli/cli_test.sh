@@ -100,6 +100,7 @@ group_verbs() {
 	run info 0 "$CLI" info "$H"
 	has info out "^base: +0x620000000000"
 	has info out "^state: +clean"
+	has info out "^  running: +no: "
 	has info out "writer: +.*mkheap"
 	has info out "no crash record"
 	run info_json 0 "$CLI" info --json "$H"
@@ -300,7 +301,27 @@ group_unclean() {
 	local H=$T/u.heap
 	mkheap "$H" 0x621000000000 --unclean
 	run info 0 "$CLI" info "$H"
-	has info out "^state: +dirty"
+	has info out "^state: +dirty: its last writer ended without closing it"
+	has info out "^  running: +no: pid [0-9]+ is not running$"
+	run info_json 0 "$CLI" info --json "$H"
+	json info_json "d['writer']['alive'] is False and not d['clean']"
+
+	# a writer that still holds its heap open is alive; once killed, it is not
+	local L=$T/live.heap pid i
+	"$MKHEAP" "$L" 0x621800000000 --hold >"$T/hold.manifest" &
+	pid=$!
+	for i in $(seq 100); do grep -q READY "$T/hold.manifest" && break; sleep 0.05; done
+	run hold_info 0 "$CLI" info "$L"
+	has hold_info out "^state: +dirty: open for writing by a process that is still running$"
+	has hold_info out "^  pid: +$pid$"
+	has hold_info out "^  running: +yes: pid $pid is still running \(same start time, same boot\)$"
+	run hold_json 0 "$CLI" info --json "$L"
+	json hold_json "d['writer']['alive'] is True and d['writer']['pid']==$pid"
+	kill -9 "$pid"
+	wait "$pid" 2>/dev/null
+	run killed_info 0 "$CLI" info "$L"
+	has killed_info out "^  running: +no: pid $pid is not running$"
+	has killed_info out "^state: +dirty: its last writer ended"
 	run check 0 "$CLI" check "$H"
 	has check out "^OK: .*\(${USED_BLOCKS} used, ${FREE_BLOCKS} free"
 	has check out "not closed cleanly.*free index is stale"

@@ -4,7 +4,8 @@
  * Content: roots (one with a name that needs JSON escaping), a string at a known offset, a linked list, a holder
  * block with an interior pointer to an unrooted target, kept and freed blocks interleaved, three unreachable blocks,
  * one large block, a freed block that still holds a secret and a live "session" block whose word still points at it
- * (a dangling pointer). With --unclean the process exits without pmp_close, leaving the heap dirty.
+ * (a dangling pointer). With --unclean the process exits without pmp_close, leaving the heap dirty; with --hold it
+ * keeps the heap open and waits to be killed (a live writer).
  * Must never: use anything but the public API (it stands for a user's program), or leave a word that accidentally
  * points into a planted leak (the leaks test counts exactly).
  */
@@ -67,10 +68,10 @@ static void out_addr(const char *key, const void *p)
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: mkheap FILE ADDR [--unclean]\n");
+		fprintf(stderr, "usage: mkheap FILE ADDR [--unclean|--hold]\n");
 		return 2;
 	}
-	int unclean = argc > 3 && !strcmp(argv[3], "--unclean");
+	int unclean = argc > 3 && !strcmp(argv[3], "--unclean"), hold = argc > 3 && !strcmp(argv[3], "--hold");
 	pmp_file_opts_t o;
 	memset(&o, 0, sizeof o);
 	o.mode = PMP_OPEN_ANY;
@@ -169,6 +170,13 @@ int main(int argc, char **argv)
 	/* the heap's own counters include headers; the command's "bytes" are usable bytes */
 	printf("USED_BYTES=%" PRIu64 "\nUSED_BYTES_WITH_HEADERS=%" PRIu64 "\nFREE_BYTES_WITH_HEADERS=%" PRIu64 "\n",
 	       live_bytes, s.used_bytes, s.free_bytes);
+	if (hold) {
+		/* the heap stays open for writing until the test kills us */
+		printf("READY=1\n");
+		fflush(stdout);
+		for (;;)
+			pause();
+	}
 	fflush(stdout);
 	if (unclean)
 		_exit(0); /* no pmp_close: the heap stays dirty, as after a crash */
