@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "pmempreload.h"
 
@@ -172,6 +173,20 @@ void cli_print_str(FILE *f, const char *s);
 
 /* whether the heap's last writer still runs (writer.c): 1 yes, 0 no, -1 cannot tell; why says how it was decided */
 int cli_writer_alive(const pmp_info_t *i, char *why, size_t len);
+
+/* ---- run's helpers ---- */
+/* warn when PROG is a runtime that keeps most objects out of malloc (runtime.c) */
+void cli_runtime_warn(const char *prog);
+struct cli_run_end {
+	const char *prog, *how; /* "exited with status 0", "killed by SIGSEGV" */
+	const char *path;       /* heap file or pattern (absolute) */
+	const char *keep;       /* the keep policy in force */
+	long pid;               /* the program's */
+	int signaled;
+	struct timespec t0;     /* when it started (minus a second: file times are coarse) */
+};
+/* say which heap file the program used, which others the run wrote, and which hold crash records (runheaps.c) */
+void cli_run_heaps(const struct cli_run_end *end);
 
 /* "SIGSEGV" etc., or "signal N" (crash.c) */
 const char *cli_signame(int sig, char *buf, size_t len);

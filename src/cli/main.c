@@ -21,7 +21,10 @@ struct verb {
 
 static const struct verb verbs[] = {
 	{"run", cli_run, "[--heap FILE] [--keep always|crash|never] [--mode fresh|open|readonly] [--size S] [--] PROG [ARGS...]",
-	 "run PROG with its heap in FILE (default ./PROG.heap)"},
+	 "run PROG under the preload; every PMEMPRELOAD_* variable a flag does not override applies. The heap is FILE,\n"
+	 "           else $PMEMPRELOAD_PATH (a pattern too), else ./PROG.heap; keep is $PMEMPRELOAD_KEEP, else always.\n"
+	 "           Says which heap file the program used; warns about runtimes that bypass malloc (python3 without\n"
+	 "           PYTHONMALLOC=malloc). Finds the preload in PMEMPRELOAD_LIB, the build tree or beside this binary"},
 	{"info", cli_info, "[--json] FILE", "superblock: address, size, writer, clean or not, crash record"},
 	{"check", cli_check, "[--json] FILE", "check the heap's invariants; exit 1 if inconsistent"},
 	{"stats", cli_stats, "[--json] FILE", "blocks and bytes by state, operation counters, a size-class histogram"},

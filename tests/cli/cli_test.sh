@@ -512,6 +512,56 @@ group_run() {
 	run run_never 0 "$CLI" run --keep never --heap "$T/never.heap" -- /bin/true
 	[ ! -e "$T/never.heap" ] && ok || fail "run: --keep never left a heap"
 	run run_noexec 127 "$CLI" run --heap "$T/x.heap" -- /no/such/program
+
+	# the PMEMPRELOAD_* environment is honoured where no flag overrides it, and run says which file it used
+	mkdir "$T/env" && cd "$T/env" || exit 1
+	PMEMPRELOAD_PATH=$T/env/p.%p.heap run env_pattern 0 "$CLI" run /bin/true
+	local f
+	f=$(sed -n 's/^pmempreload: \/bin\/true exited with status 0; heap file \(.*\)$/\1/p' "$T/env_pattern.err")
+	case $f in "$T"/env/p.[0-9]*.heap) [ -s "$f" ] && ok || fail "run: $f missing" ;; *) fail "run: pattern file not named: $f" ;; esac
+	[ ! -e "$T/env/true.heap" ] && ok || fail "run: PMEMPRELOAD_PATH ignored, ./true.heap written"
+	run env_pattern_info 0 "$CLI" info --json "$f"
+	json env_pattern_info "d['writer']['pid']==int('$f'.split('.')[-2])"
+	PMEMPRELOAD_PATH=$T/env/never.heap PMEMPRELOAD_KEEP=never run env_never 0 "$CLI" run /bin/true
+	has env_never err "^pmempreload: /bin/true exited with status 0; no heap file kept \(keep=never\)$"
+	[ ! -e "$T/env/never.heap" ] && [ ! -e "$T/env/true.heap" ] && ok || fail "run: PMEMPRELOAD_KEEP=never ignored"
+	PMEMPRELOAD_PATH=$T/env/crash.heap PMEMPRELOAD_KEEP=crash run env_crash_clean 0 "$CLI" run /bin/true
+	[ ! -e "$T/env/crash.heap" ] && ok || fail "run: PMEMPRELOAD_KEEP=crash kept the heap of a clean exit"
+	PMEMPRELOAD_PATH=$T/env/crash.heap PMEMPRELOAD_KEEP=crash run env_crash_segv 139 "$CLI" run /bin/sh -c 'kill -SEGV $$'
+	has env_crash_segv err "; heap file $T/env/crash.heap$"
+	has env_crash_segv err "^pmempreload: crash record in $T/env/crash.heap "
+	PMEMPRELOAD_PATH=$T/env/ignored.heap PMEMPRELOAD_KEEP=never run env_flags 0 "$CLI" run --heap "$T/env/flag.heap" --keep always -- /bin/true
+	[ -s "$T/env/flag.heap" ] && [ ! -e "$T/env/ignored.heap" ] && ok || fail "run: flags do not override the environment"
+	PMEMPRELOAD_SIZE=64M run env_size 0 "$CLI" run --heap "$T/env/size.heap" -- /bin/true
+	run env_size_info 0 "$CLI" info --json "$T/env/size.heap"
+	json env_size_info "d['reserved']==64<<20"
+	cd "$T" || exit 1
+
+	# a runtime with its own allocator is named, with the remedy
+	if command -v python3 >/dev/null; then
+		PMEMPRELOAD_LOG=0 run py_warn 0 "$CLI" run --heap "$T/py.heap" -- python3 -c pass
+		has py_warn err "^pmempreload: warning: python3[.0-9]* allocates most objects from its own arenas .*set PYTHONMALLOC=malloc"
+		PMEMPRELOAD_LOG=0 PYTHONMALLOC=malloc run py_nowarn 0 "$CLI" run --heap "$T/py2.heap" -- python3 -c pass
+		hasnt py_nowarn err "warning"
+		printf '#!/usr/bin/env python3\npass\n' >"$T/script.py"
+		chmod +x "$T/script.py"
+		PMEMPRELOAD_LOG=0 run py_script 0 "$CLI" run --heap "$T/py3.heap" -- "$T/script.py"
+		has py_script err "^pmempreload: warning: python3"
+	fi
+	run sh_nowarn 0 "$CLI" run --heap "$T/sh2.heap" -- /bin/sh -c true
+	hasnt sh_nowarn err "warning"
+
+	# an installed copy finds the installed preload, with no PMEMPRELOAD_LIB and outside the build tree
+	if [ -n "${INSTALL_BINDIR:-}" ] && command -v meson >/dev/null &&
+		meson install -C "$BUILD_ROOT" --no-rebuild --quiet --destdir "$T/inst" >"$T/install.log" 2>&1; then
+		local ib=$T/inst$INSTALL_BINDIR il=$T/inst$INSTALL_LIBDIR
+		[ -e "$il/libpmempreload.so" ] && ok || fail "install: no $il/libpmempreload.so"
+		LD_LIBRARY_PATH=$il run installed 0 env -u PMEMPRELOAD_LIB "$ib/pmempreload" run --heap "$T/inst.heap" -- /bin/true
+		has installed err "^pmempreload: /bin/true exited with status 0; heap file $T/inst.heap$"
+		run installed_check 0 "$CLI" check "$T/inst.heap"
+	else
+		echo "note: install check skipped (no meson or install failed: $(tail -1 "$T/install.log" 2>/dev/null))"
+	fi
 }
 
 "group_$GROUP"
