@@ -6,11 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# build tools, the fallback allocator, the test framework, the real programs the preload tests run,
-# the peers the benchmarks compare against, and the fuzzing compiler
-PACKAGES=(meson ninja-build pkg-config gcc g++ binutils libjemalloc-dev libcriterion-dev
+# build tools, the fallback allocator, the test framework, zlib (the map's PNG), the real programs the preload tests run,
+# the peers the benchmarks compare against, the fuzzing compiler, and the browser the cli suite renders report.html in
+PACKAGES=(meson ninja-build pkg-config gcc g++ binutils libjemalloc-dev libcriterion-dev zlib1g-dev
           python3 perl git sqlite3 bash coreutils procps file valgrind clang
-          libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4)
+          libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 chromium)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

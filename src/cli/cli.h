@@ -174,6 +174,12 @@ void cli_print_str(FILE *f, const char *s);
 /* whether the heap's last writer still runs (writer.c): 1 yes, 0 no, -1 cannot tell; why says how it was decided */
 int cli_writer_alive(const pmp_info_t *i, char *why, size_t len);
 
+/* ---- pictures ---- */
+/* the heap as an SVG element (no XML prolog: it also goes inline into report's HTML); 0 or an errno value */
+int cli_map_svg(FILE *f, const struct cli_heap *ch, int brc);
+/* "data:image/png;base64,..." of a w x h RGB image (png.c); 0 or an errno value */
+int cli_png_uri(FILE *f, const uint8_t *rgb, unsigned w, unsigned h);
+
 /* ---- run's helpers ---- */
 /* warn when PROG is a runtime that keeps most objects out of malloc (runtime.c) */
 void cli_runtime_warn(const char *prog);
