@@ -214,5 +214,6 @@ int cli_crash(int argc, char **argv);
 int cli_map(int argc, char **argv);
 int cli_leaks(int argc, char **argv);
 int cli_dangling(int argc, char **argv);
+int cli_diff(int argc, char **argv);
 
 #endif

@@ -43,6 +43,9 @@ static const struct verb verbs[] = {
 	{"leaks", cli_leaks, "[--json] FILE", "used blocks not reachable from the roots (conservative scan)"},
 	{"dangling", cli_dangling, "[--json] FILE",
 	 "words of live blocks that point into freed blocks (use-after-free candidates); exit 0 found or not"},
+	{"diff", cli_diff, "[--json] [--limit N] A B",
+	 "two images of one heap: live blocks added, removed, resized, changed; growth per size class;\n"
+	 "           exit 0 same, 1 different (as diff)"},
 };
 
 #define NVERBS (sizeof verbs / sizeof verbs[0])

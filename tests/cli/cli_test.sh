@@ -432,10 +432,54 @@ group_sparse() {
 		bounded "s_$v" 0 $lim "$CLI" "$v" "$H"
 	done
 	has s_check out "^OK: 6 blocks \(4 used, 2 free, 0 cached\), 2 roots"
+	cp --sparse=always "$H" "$T/s2.heap"
+	bounded s_diff 0 $lim "$CLI" diff "$H" "$T/s2.heap"
+	has s_diff out "^0 added .* 0 changed; used 4 -> 4 blocks"
+	rm -f "$T/s2.heap"
 	bounded s_whatis 0 $lim "$CLI" whatis "$H" "$(hex "$SPARSE_HUGE + $SPARSE_DEEP_OFF")"
 	has s_whatis out "at offset $SPARSE_DEEP_OFF of the used block $SPARSE_HUGE "
 	bounded s_hexdump 0 $lim "$CLI" hexdump "$H" "$(hex "$SPARSE_HUGE + $SPARSE_DEEP_OFF")" 16
 	has s_hexdump out "\|sparse-needle-de\|$"
+}
+
+group_diff() {
+	local A=$T/a.heap B=$T/b.heap
+	mkheap "$A" 0x627000000000
+	cp "$A" "$B"
+	"$MKHEAP" "$B" 0x627000000000 --mutate >"$T/mutate.manifest" || { fail "mkheap --mutate failed"; return; }
+	. "$T/mutate.manifest"
+	run diff 1 "$CLI" diff "$A" "$B"
+	has diff out "^~ $(printf '0x%012x' $((MUT_CONFIG))) +[0-9]+  changed \(first difference at \+$MUT_CONFIG_OFF\)$"
+	has diff out "^~ $(printf '0x%012x' $((MUT_NODE1))) +[0-9]+  changed \(first difference at \+0\)$"
+	has diff out "^- $(printf '0x%012x' $((MUT_REMOVED))) +$MUT_REMOVED_SIZE  removed$"
+	for x in "$MUT_ADDED0" "$MUT_ADDED1" "$MUT_ADDED2"; do has diff out "^\+ $(printf '0x%012x' $((x))) +30[0-9]  added$"; done
+	# keep[8] grown in place is resized; moved, it is removed and added, and the keep array holding it changed
+	local added=3 removed=1 changed=2
+	if [ -n "$MUT_RESIZED" ]; then
+		has diff out "^r $(printf '0x%012x' $((MUT_RESIZED))) +[0-9]+  resized to [0-9]+ bytes$"
+	else
+		added=4 removed=2 changed=3
+	fi
+	eq diff_added "$(grep -c '^+ ' "$T/diff.out")" "$added"
+	eq diff_removed "$(grep -c '^- ' "$T/diff.out")" "$removed"
+	eq diff_changed "$(grep -c '^~ ' "$T/diff.out")" "$changed"
+	has diff out "^$added added \([0-9]+ bytes\), $removed removed"
+	has diff out "^  \[256B, 512B\) +1 -> 4 +\(\+3\)"
+	run diff_json 1 "$CLI" diff --json "$A" "$B"
+	json diff_json "d['summary']['added']==$added and {'$MUT_ADDED0','$MUT_ADDED1','$MUT_ADDED2'}<=set(x['address'] for x in d['blocks'] if x['kind']=='added') and [x for x in d['blocks'] if x['kind']=='changed'][0]=={'kind':'changed','address':'$MUT_CONFIG','size':[x for x in d['blocks'] if x['kind']=='changed'][0]['size'],'first_difference':$MUT_CONFIG_OFF} and d['b']['generation']>d['a']['generation'] and any(c['min_size']==256 and c['b_blocks']-c['a_blocks']==3 for c in d['classes'])"
+	run diff_limit 1 "$CLI" diff --limit 1 "$A" "$B"
+	eq diff_limit "$(grep -c '^+ ' "$T/diff_limit.out")" 1
+	has diff_limit out "^  \.\.\. 2 more added$"
+	run diff_same 0 "$CLI" diff "$A" "$A"
+	has diff_same out "^0 added \(0 bytes\), 0 removed \(0 bytes\), 0 resized, 0 changed"
+	mkheap "$T/other.heap" 0x627000000000
+	run diff_other 2 "$CLI" diff "$A" "$T/other.heap"
+	one_error diff_other
+	has diff_other err "not images of one heap"
+	head -c 100000 /dev/urandom >"$T/garbage"
+	run diff_garbage 2 "$CLI" diff "$A" "$T/garbage"
+	one_error diff_garbage
+	run diff_usage 2 "$CLI" diff "$A"
 }
 
 group_scale() {

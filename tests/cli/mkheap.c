@@ -5,7 +5,8 @@
  * block with an interior pointer to an unrooted target, kept and freed blocks interleaved, three unreachable blocks,
  * one large block, a freed block that still holds a secret and a live "session" block whose word still points at it
  * (a dangling pointer). With --unclean the process exits without pmp_close, leaving the heap dirty; with --hold it
- * keeps the heap open and waits to be killed (a live writer).
+ * keeps the heap open and waits to be killed (a live writer); --mutate reopens an existing heap and changes it in
+ * known ways (the second image for `diff`).
  * Must never: use anything but the public API (it stands for a user's program), or leave a word that accidentally
  * points into a planted leak (the leaks test counts exactly).
  */
@@ -65,12 +66,57 @@ static void out_addr(const char *key, const void *p)
 	printf("%s=0x%" PRIxPTR "\n", key, (uintptr_t)p);
 }
 
+/* The second image of the heap for `diff`: reopen it and change it in known ways, printing each as MUT_*. */
+static int mutate(const char *path)
+{
+	pmp_file_opts_t o;
+	memset(&o, 0, sizeof o);
+	o.mode = PMP_OPEN_EXISTING;
+	int e = pmp_file_open(path, &o, &h);
+	if (e)
+		die(path, e);
+	char *config = pmp_root_get(h, "config");
+	struct node *head = pmp_root_get(h, "list");
+	void **keep = pmp_root_get(h, "keep");
+	if (!config || !head || !keep)
+		die("roots", ENOENT);
+	memcpy(config + 60, "changed!", 8);
+	out_addr("MUT_CONFIG", config);
+	printf("MUT_CONFIG_OFF=60\n");
+	struct node *n1 = head->next, *n2 = n1->next;
+	n1->next = n2->next; /* unlink node 2: node 1 changes at offset 0, node 2 goes */
+	pmp_free(h, n2);
+	out_addr("MUT_NODE1", n1);
+	out_addr("MUT_REMOVED", n2);
+	printf("MUT_REMOVED_SIZE=%zu\n", sizeof *n2);
+	for (int i = 0; i < 3; i++) {
+		char k[16];
+		snprintf(k, sizeof k, "MUT_ADDED%d", i);
+		out_addr(k, alloc(300));
+	}
+	/* keep[8] has the freed keep[9] after it: realloc may grow it in place (resized) or move it (keep changes) */
+	void *old = keep[NKEEP - 3], *p = pmp_realloc(h, old, 100);
+	if (!p)
+		die("realloc", ENOMEM);
+	if (p == old) {
+		out_addr("MUT_RESIZED", p);
+	} else {
+		keep[NKEEP - 3] = p;
+		printf("MUT_RESIZED=\n");
+	}
+	if ((e = pmp_close(h)) != 0)
+		die("close", e);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: mkheap FILE ADDR [--unclean|--hold]\n");
+		fprintf(stderr, "usage: mkheap FILE ADDR [--unclean|--hold|--mutate]\n");
 		return 2;
 	}
+	if (argc > 3 && !strcmp(argv[3], "--mutate"))
+		return mutate(argv[1]);
 	int unclean = argc > 3 && !strcmp(argv[3], "--unclean"), hold = argc > 3 && !strcmp(argv[3], "--hold");
 	pmp_file_opts_t o;
 	memset(&o, 0, sizeof o);
