@@ -57,6 +57,8 @@ void cli_close(struct cli_heap *ch);
 /* CLI_OK; CLI_FAIL when the chain is damaged part way (a warning is printed, the blocks before it are kept);
  * CLI_ERR when nothing could be read. */
 int cli_load_blocks(struct cli_heap *ch);
+/* the same without a word: 0, PMP_ECORRUPT (blocks up to the damage kept) or an error */
+int cli_walk(struct cli_heap *ch);
 int cli_load_roots(struct cli_heap *ch);
 /* the block whose bytes (header included) contain the original address a, or NULL */
 const pmp_block_t *cli_block_at(const struct cli_heap *ch, uint64_t a);
@@ -215,5 +217,6 @@ int cli_map(int argc, char **argv);
 int cli_leaks(int argc, char **argv);
 int cli_dangling(int argc, char **argv);
 int cli_diff(int argc, char **argv);
+int cli_top(int argc, char **argv);
 
 #endif

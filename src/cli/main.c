@@ -46,6 +46,9 @@ static const struct verb verbs[] = {
 	{"diff", cli_diff, "[--json] [--limit N] A B",
 	 "two images of one heap: live blocks added, removed, resized, changed; growth per size class;\n"
 	 "           exit 0 same, 1 different (as diff)"},
+	{"top", cli_top, "[--json] [--count N] [--interval SECONDS] FILE",
+	 "live view of a running program's heap (read-only, costs it nothing): used and free bytes, operations per\n"
+	 "           second, growth by size class; every second until ^C or N ticks; --json: one record per line per tick"},
 };
 
 #define NVERBS (sizeof verbs / sizeof verbs[0])

@@ -482,6 +482,40 @@ group_diff() {
 	run diff_usage 2 "$CLI" diff "$A"
 }
 
+group_top() {
+	local L=$T/live.heap pid i
+	: "${MKLOAD:?}"
+	"$MKLOAD" live "$L" 0x628000000000 4 >"$T/live.manifest" &
+	pid=$!
+	for i in $(seq 100); do grep -q READY "$T/live.manifest" && break; sleep 0.05; done
+	run top_json 0 "$CLI" top --json --count 4 --interval 0.3 "$L"
+	eq top_lines "$(wc -l <"$T/top_json.out")" 4
+	# the program adds a 1000-byte block (class [512, 1K)) and mallocs and frees a 64-byte one every 2 ms
+	if python3 -c '
+import json, sys
+r = [json.loads(l) for l in open(sys.argv[1])]
+assert [x["tick"] for x in r] == [1, 2, 3, 4] and all(x["schema"] == 2 and x["verb"] == "top" for x in r)
+assert all(x["writer_alive"] is True for x in r), "writer not alive"
+assert all(a["used_bytes"] < b["used_bytes"] for a, b in zip(r, r[1:])), "used bytes do not grow"
+assert r[0]["malloc_per_s"] is None and all(x["malloc_per_s"] > 100 and x["free_per_s"] > 50 for x in r[1:]), "rates"
+c = [[k for k in x["classes"] if k["min_size"] == 512][0] for x in r]
+assert all(k["growth_bytes"] > 0 and k["growth_blocks"] > 0 for k in c[1:]), "no growth in [512, 1K)"
+assert c[3]["growth_since_start_bytes"] == c[3]["used_bytes"] - c[0]["used_bytes"]
+' "$T/top_json.out" 2>"$T/top_json.py"; then ok; else fail "top --json: $(tail -1 "$T/top_json.py")"; sed 's/^/    | /' "$T/top_json.out" | head -4 >&2; fi
+	run top_text 0 "$CLI" top --count 2 --interval 0.2 "$L"
+	has top_text out "^writer: +running: pid $pid is still running"
+	has top_text out "^ops/s: +[0-9]+ malloc, [0-9]+ free, 0 realloc$"
+	has top_text out "^  \[512B, 1K\) +\+[0-9]+ blocks"
+	eq top_text_ticks "$(grep -c '^pmempreload top: ' "$T/top_text.out")" 2
+	hasnt top_text out $'\033'
+	wait "$pid"
+	run top_after 0 "$CLI" top --json --count 1 "$L"
+	json top_after "d['writer_alive'] is False and d['used_blocks']>=$(sed -n 's/^LIVE_BLOCKS=//p' "$T/live.manifest")"
+	run top_badint 2 "$CLI" top --interval 0 "$L"
+	run top_missing 2 "$CLI" top --count 1 "$T/nothing.heap"
+	one_error top_missing
+}
+
 group_scale() {
 	local H=$T/many.heap t0 t1
 	: "${MKLOAD:?}"
