@@ -218,5 +218,6 @@ int cli_leaks(int argc, char **argv);
 int cli_dangling(int argc, char **argv);
 int cli_diff(int argc, char **argv);
 int cli_top(int argc, char **argv);
+int cli_report(int argc, char **argv);
 
 #endif

@@ -38,10 +38,14 @@ static int mark_word(const pmp_block_t *b, size_t off, uint64_t w, void *user)
 
 int cli_leaks(int argc, char **argv)
 {
-	int json = 0;
-	const struct cli_opt opts[] = {{"--json", NULL, &json}, {NULL, NULL, NULL}};
+	int json = 0, n;
+	const char *limit_s = NULL, *pos[1];
+	const struct cli_opt opts[] = {{"--json", NULL, &json}, {"--limit", &limit_s, NULL}, {NULL, NULL, NULL}};
+	uint64_t limit = UINT64_MAX;
+	if (cli_args(argc, argv, opts, pos, 1, 1, &n) || (limit_s && cli_parse_size(limit_s, &limit)))
+		return CLI_ERR;
 	struct cli_heap ch;
-	if (cli_open_args(argc, argv, opts, &ch))
+	if (cli_open(pos[0], &ch))
 		return CLI_ERR;
 	int brc;
 	if (cli_load(&ch, 1, &brc))
@@ -75,8 +79,9 @@ int cli_leaks(int argc, char **argv)
 		used_bytes += b->size;
 		if (mark[i])
 			continue;
-		leaked++;
 		leaked_bytes += b->size;
+		if (leaked++ >= limit)
+			continue;
 		if (json) {
 			json_obj(&j, NULL);
 			json_addr(&j, "address", (uint64_t)(uintptr_t)b->addr);
@@ -88,6 +93,7 @@ int cli_leaks(int argc, char **argv)
 	}
 	if (json) {
 		json_arr_end(&j);
+		json_bool(&j, "truncated", leaked > limit);
 		json_u64(&j, "leaked_blocks", leaked);
 		json_u64(&j, "leaked_bytes", leaked_bytes);
 		json_u64(&j, "used_blocks", used);
@@ -95,6 +101,8 @@ int cli_leaks(int argc, char **argv)
 		json_u64(&j, "roots", ch.nroots);
 		json_end(&j);
 	} else {
+		if (leaked > limit)
+			printf("... %" PRIu64 " more unreachable blocks\n", leaked - limit);
 		printf("%" PRIu64 " of %" PRIu64 " used blocks unreachable from %zu roots: %" PRIu64 " of %" PRIu64
 		       " bytes\n", leaked, used, ch.nroots, leaked_bytes, used_bytes);
 	}

@@ -39,13 +39,18 @@ static const struct verb verbs[] = {
 	{"hexdump", cli_hexdump, "[--json] FILE ADDR [LEN]", "bytes at ADDR (default 256)"},
 	{"dump", cli_dump, "FILE ADDR -o OUT", "write the bytes of the block containing ADDR to OUT (- for stdout)"},
 	{"crash", cli_crash, "[--json] [--raw] FILE", "the crash record, frames symbolised with addr2line"},
-	{"map", cli_map, "FILE [-o OUT.svg]", "an SVG picture of the heap"},
-	{"leaks", cli_leaks, "[--json] FILE", "used blocks not reachable from the roots (conservative scan)"},
+	{"map", cli_map, "FILE [-o OUT.svg]",
+	 "an SVG picture of the heap: each pixel shaded by the share of used, free, cached and lost bytes in it"},
+	{"leaks", cli_leaks, "[--json] [--limit N] FILE",
+	 "used blocks not reachable from the roots (conservative scan); --limit: list at most N, count all"},
 	{"dangling", cli_dangling, "[--json] FILE",
 	 "words of live blocks that point into freed blocks (use-after-free candidates); exit 0 found or not"},
 	{"diff", cli_diff, "[--json] [--limit N] A B",
 	 "two images of one heap: live blocks added, removed, resized, changed; growth per size class;\n"
 	 "           exit 0 same, 1 different (as diff)"},
+	{"report", cli_report, "FILE -o OUT.html",
+	 "one self-contained HTML page: info, check, stats, the map, leaks, dangling, the crash record;\n"
+	 "           exit 1 when the heap is inconsistent (the page is written all the same)"},
 	{"top", cli_top, "[--json] [--count N] [--interval SECONDS] FILE",
 	 "live view of a running program's heap (read-only, costs it nothing): used and free bytes, operations per\n"
 	 "           second, growth by size class; every second until ^C or N ticks; --json: one record per line per tick"},

@@ -154,8 +154,8 @@ int cli_map_svg(FILE *f, const struct cli_heap *ch, int brc)
 	uint64_t height = TOP + img_h + 100 + 14 * shown_roots;
 
 	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" xmlns:xlink=\"http://www.w3.org/1999/xlink\" "
-		   "width=\"%d\" height=\"%" PRIu64 "\" font-family=\"monospace\" font-size=\"11\">\n",
-		LEFT + WIDTH + 20, height);
+		   "width=\"%d\" height=\"%" PRIu64 "\" viewBox=\"0 0 %d %" PRIu64 "\" font-family=\"monospace\" "
+		   "font-size=\"11\">\n", LEFT + WIDTH + 20, height, LEFT + WIDTH + 20, height);
 	fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n<text x=\"10\" y=\"18\" font-size=\"14\">");
 	xml(f, ch->path);
 	fprintf(f, ": heap at 0x%" PRIx64 ", %" PRIu64 " bytes mapped, %s</text>\n", ch->base, ch->mapped,

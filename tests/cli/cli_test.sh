@@ -88,6 +88,18 @@ one_error() {
 eq() { if [ "$2" = "$3" ]; then ok; else fail "$1: '$2' != '$3'"; fi; }
 hex() { printf '0x%x' "$(($1))"; }
 
+# shoot OUT.png URL WIDTH HEIGHT [SCALE]: a headless Chromium screenshot (Debian's chromium; callers check it exists).
+# All compositor stages run before the shot: under load a large image was caught half rastered.
+shoot() {
+	local d
+	d=$(mktemp -d)
+	timeout 60 /usr/bin/chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+		--disable-background-networking --disable-component-update --disable-sync --user-data-dir="$d" \
+		--run-all-compositor-stages-before-draw --force-device-scale-factor="${5:-1}" --screenshot="$1" \
+		--window-size="$3,$4" "$2" >/dev/null 2>&1
+	rm -rf "$d"
+}
+
 mkheap() { # mkheap FILE ADDR [--unclean]: plants, and sources what was planted into the shell
 	"$MKHEAP" "$@" >"$T/manifest" || { echo "mkheap failed" >&2; exit 1; }
 	# shellcheck disable=SC1090
@@ -288,6 +300,12 @@ group_verbs() {
 	run leaks_json 0 "$CLI" leaks --json "$H"
 	json leaks_json "d['leaked_blocks']==3 and d['leaked_bytes']==sum(x['size'] for x in d['leaks']) and all(200<=x['size']<216 for x in d['leaks']) and sorted(x['address'] for x in d['leaks'])==sorted(['$LEAK0','$LEAK1','$LEAK2'])"
 
+	run leaks_limit 0 "$CLI" leaks --limit 1 "$H"
+	eq leaks_limit "$(grep -c unreachable$ "$T/leaks_limit.out")" 1
+	has leaks_limit out "^\.\.\. 2 more unreachable blocks$"
+	run leaks_limit_json 0 "$CLI" leaks --json --limit 1 "$H"
+	json leaks_limit_json "d['truncated'] and len(d['leaks'])==1 and d['leaked_blocks']==3"
+
 	run crash_none 1 "$CLI" crash "$H"
 	has crash_none out "no crash record"
 	run crash_none_json 1 "$CLI" crash --json "$H"
@@ -392,6 +410,41 @@ group_crash() {
 	fi
 	run crash_raw 0 "$CLI" crash --raw "$H"
 	hasnt crash_raw out "crash_site"
+	# report: one page with every section, the map inline, the crash record in the summary
+	run report 0 "$CLI" report "$H" -o "$T/report.html"
+	has report err "^pmempreload: wrote $T/report.html$"
+	local id
+	for id in info check stats map leaks dangling crash; do
+		grep -q "<section id=\"$id\">" "$T/report.html" && ok || fail "report: no $id section"
+	done
+	grep -q 'class="ok">consistent<' "$T/report.html" && ok || fail "report: check verdict"
+	grep -q 'crash record: SIGSEGV (11) at 0xdead0<' "$T/report.html" && ok || fail "report: crash summary"
+	grep -q "3 of $USED_BLOCKS used blocks unreachable from $ROOTS roots" "$T/report.html" && ok || fail "report: leaks"
+	grep -q "^1 word in live blocks points into freed blocks" "$T/report.html" && ok || fail "report: dangling"
+	grep -q "^base: *$BASE\$" "$T/report.html" && ok || fail "report: info saw a moved view"
+	grep -Eq '<script|src="http|href="http' "$T/report.html" && fail "report: not self-contained" || ok
+	python3 -c 'import html.parser,sys; html.parser.HTMLParser().feed(open(sys.argv[1]).read())' "$T/report.html" && ok ||
+		fail "report: HTML does not parse"
+	python3 "$MAPCHECK" "$T/report.html" "$(hex "$BIG + 50000")" >"$T/report.px" && has report px "^$(hex "$BIG + 50000") 3b7dd8$"
+	run report_stdout 0 "$CLI" report "$H" -o -
+	has report_stdout out "^<!DOCTYPE html>"
+	run report_noout 2 "$CLI" report "$H"
+	if [ -x /usr/bin/chromium ]; then
+		# rendered in a browser: the screenshot shows the map's used and free colours and the red crash summary
+		shoot "$T/report-1.png" "file://$T/report.html" 1200 1600 # as a reader sees it
+		shoot "$T/report-0.5.png" "file://$T/report.html" 1200 3000 0.5 # the whole page, for counting colours
+		[ -s "$T/report-1.png" ] && ok || fail "chromium: no screenshot"
+		if python3 "$MAPCHECK" --shot "$T/report-0.5.png" 3b7dd8 e6f2e6 c0392b >"$T/shot.out"; then
+			awk '$1=="3b7dd8" && $2>5000 {u=1} $1=="e6f2e6" && $2>50000 {f=1} $1=="c0392b" && $2>20 {r=1} END {exit !(u&&f&&r)}' \
+				"$T/shot.out" && ok || fail "chromium: the page lacks the map or the crash summary: $(tr '\n' ' ' <"$T/shot.out")"
+		else
+			fail "chromium: screenshot unreadable"
+		fi
+		[ -n "${PMP_KEEP_SHOTS:-}" ] && cp "$T/report-1.png" "$PMP_KEEP_SHOTS/report.png"
+	else
+		echo "note: chromium absent: report not rendered"
+	fi
+
 	run crash_json 0 "$CLI" crash --json "$H"
 	json crash_json "d['present'] and d['signal']=='SIGSEGV' and d['fault_address']=='0xdead0' and d['pid']==$CRASH_PID and len(d['frames'])==3 and d['frames'][0]['pc']=='$FRAME0' and d['frames'][0]['module'].endswith('mkcrash') and len(d['modules'])>=2"
 }
@@ -534,14 +587,9 @@ group_scale() {
 	run many_check 0 "$CLI" check "$H"
 	has many_check out "^OK: $MANY_BLOCKS blocks \($MANY_LIVE used, $((MANY_BLOCKS - MANY_LIVE)) free, "
 	if [ -x /usr/bin/chromium ]; then
-		local d
-		d=$(mktemp -d)
 		t0=$(date +%s%N)
-		timeout 60 /usr/bin/chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
-			--disable-background-networking --disable-component-update --disable-sync --user-data-dir="$d" \
-			--screenshot="$T/many.png" --window-size=1200,1000 "file://$T/many.svg" >/dev/null 2>&1
+		shoot "$T/many.png" "file://$T/many.svg" 1200 1000
 		t1=$(date +%s%N)
-		rm -rf "$d"
 		[ -s "$T/many.png" ] && ok || fail "chromium: no screenshot of the map"
 		echo "note: chromium rendered the map of $MANY_BLOCKS blocks in $(((t1 - t0) / 1000000)) ms (start-up included)"
 	fi
