@@ -613,6 +613,18 @@ group_hostile() {
 			run "$f-$verb" 2 "$CLI" "$verb" "$T/$f" && one_error "$f-$verb"
 		done
 		run "$f-whatis" 2 "$CLI" whatis "$T/$f" 0x624000010010 && one_error "$f-whatis"
+		# the verbs that read contents, draw, compare, watch and report
+		run "$f-dangling" 2 "$CLI" dangling "$T/$f" && one_error "$f-dangling"
+		run "$f-grep" 2 "$CLI" grep "$T/$f" needle && one_error "$f-grep"
+		run "$f-grephex" 2 "$CLI" grep --free "$T/$f" --hex "6e 65" && one_error "$f-grephex"
+		run "$f-refs" 2 "$CLI" refs "$T/$f" 624000010010 && one_error "$f-refs"
+		run "$f-dump" 2 "$CLI" dump "$T/$f" 0x624000010010 -o "$T/dump.bin" && one_error "$f-dump"
+		run "$f-map" 2 "$CLI" map "$T/$f" -o "$T/hostile.svg" && one_error "$f-map"
+		run "$f-top" 2 "$CLI" top --count 1 "$T/$f" && one_error "$f-top"
+		run "$f-diff" 2 "$CLI" diff "$H" "$T/$f" && one_error "$f-diff"
+		run "$f-report" 2 "$CLI" report "$T/$f" -o "$T/hostile.html" && one_error "$f-report"
+		[ ! -e "$T/hostile.html" ] && [ ! -e "$T/hostile.svg" ] && [ ! -e "$T/dump.bin" ] && ok ||
+			fail "$f: a verb wrote its output for a file that is no heap"
 	done
 	has missing-info err "missing: no such file"
 	has empty-info err "empty: empty file, not a heap"
@@ -632,6 +644,16 @@ group_hostile() {
 	has badchain-blocks err "block chain damaged"
 	run badchain-check-json 1 "$CLI" check --json "$T/badchain"
 	json badchain-check-json "not d['consistent'] and d['problem']['kind']=='block'"
+	# the new verbs warn the same way and answer from the blocks before the damage
+	run badchain-dangling 1 "$CLI" dangling "$T/badchain"
+	has badchain-dangling err "block chain damaged"
+	run badchain-map 1 "$CLI" map "$T/badchain" -o "$T/badchain.svg"
+	grep -q "chain damaged: the picture stops at the damage" "$T/badchain.svg" && ok || fail "badchain: map does not say so"
+	run badchain-report 1 "$CLI" report "$T/badchain" -o "$T/badchain.html"
+	grep -q 'class="bad">INCONSISTENT<' "$T/badchain.html" && ok || fail "badchain: report's verdict"
+	run badchain-top 0 "$CLI" top --json --count 1 "$T/badchain"
+	json badchain-top "d['complete'] is False"
+	run badchain-diff 1 "$CLI" diff "$H" "$T/badchain"
 
 	# random damage to the arena and the metadata after the superblock: any verdict, never a signal or a hang
 	local size i off verb rc
@@ -642,7 +664,8 @@ group_hostile() {
 			off=$((4096 + (RANDOM * 32768 + RANDOM) % (size - 4096)))
 			head -c 8 /dev/urandom | dd of="$T/fuzz" bs=1 seek=$off conv=notrunc 2>/dev/null
 		done
-		for verb in check blocks leaks "refs $TARGET" stats roots crash; do
+		for verb in check blocks leaks "refs $TARGET" stats roots crash dangling "grep needle" strings "diff $H" \
+			"top --count=1" "map -o $T/fuzz.svg" "report -o $T/fuzz.html"; do
 			# shellcheck disable=SC2086
 			timeout 20 "$CLI" ${verb%% *} "$T/fuzz" $( [ "${verb#* }" != "$verb" ] && echo "${verb#* }") >/dev/null 2>&1
 			rc=$?
