@@ -164,6 +164,7 @@ void json_i64(struct cli_json *j, const char *key, int64_t v);
 void json_bool(struct cli_json *j, const char *key, int v);
 void json_null(struct cli_json *j, const char *key);
 void json_addr(struct cli_json *j, const char *key, uint64_t a); /* "0x..." string: 64-bit safe for every reader */
+void json_raw(struct cli_json *j, const char *key, const char *value); /* a JSON value this program wrote */
 
 /* ---- formatting helpers (main.c) ---- */
 /* "2024-05-01T12:00:00.123Z" into buf (>= 32 bytes); "-" for 0 */

@@ -174,3 +174,12 @@ void json_hex(struct cli_json *j, const char *key, const void *p, size_t n)
 		fprintf(j->f, "%02x", ((const unsigned char *)p)[i]);
 	fputc('"', j->f);
 }
+
+void json_raw(struct cli_json *j, const char *key, const char *value)
+{
+	sep(j, key);
+	size_t n = strlen(value);
+	while (n && value[n - 1] == '\n')
+		n--;
+	fwrite(value, 1, n, j->f);
+}

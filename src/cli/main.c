@@ -48,9 +48,9 @@ static const struct verb verbs[] = {
 	{"diff", cli_diff, "[--json] [--limit N] A B",
 	 "two images of one heap: live blocks added, removed, resized, changed; growth per size class;\n"
 	 "           exit 0 same, 1 different (as diff)"},
-	{"report", cli_report, "FILE -o OUT.html",
-	 "one self-contained HTML page: info, check, stats, the map, leaks, dangling, the crash record;\n"
-	 "           exit 1 when the heap is inconsistent (the page is written all the same)"},
+	{"report", cli_report, "FILE -o OUT.html | --json FILE",
+	 "one self-contained HTML page: info, check, stats, the map, leaks, dangling, the crash record (--json: one\n"
+	 "           record of those verbs' records); exit 1 when the heap is inconsistent (written all the same)"},
 	{"top", cli_top, "[--json] [--count N] [--interval SECONDS] FILE",
 	 "live view of a running program's heap (read-only, costs it nothing): used and free bytes, operations per\n"
 	 "           second, growth by size class; every second until ^C or N ticks; --json: one record per line per tick"},

@@ -2,6 +2,7 @@
  * info, check, stats, the map (the SVG of map.c, inline), leaks (the first LEAK_LINES), dangling and crash, each as
  * the verb itself prints it. No script, no external resource: the page opens anywhere, offline.
  *
+ * With --json, one record holding each verb's own --json record instead.
  * Must never: compute an answer a second way (each section is the verb's own output, captured), put a byte of its
  * sections into the page unescaped, or create the output before the heap has opened (a bad file leaves nothing).
  */
@@ -19,7 +20,7 @@
 
 /* What a verb prints, both streams in order, and its exit code. glibc's stdout and stderr are assignable
  * variables (its manual says so), so a verb writes into a memory stream exactly what it would print. */
-static char *capture(int (*fn)(int, char **), char **argv, int *rc)
+static char *capture(int (*fn)(int, char **), char **argv, int *rc, int with_stderr)
 {
 	char *buf = NULL;
 	size_t n = 0;
@@ -31,7 +32,9 @@ static char *capture(int (*fn)(int, char **), char **argv, int *rc)
 	FILE *m = open_memstream(&buf, &n), *so = stdout, *se = stderr;
 	if (!m)
 		return NULL;
-	stdout = stderr = m;
+	stdout = m;
+	if (with_stderr)
+		stderr = m;
 	*rc = fn(argc, argv);
 	stdout = so;
 	stderr = se;
@@ -153,13 +156,30 @@ static void page(FILE *f, const struct cli_heap *ch, struct section *sec, size_t
 	fputs("</body></html>\n", f);
 }
 
+/* --json: the verbs' own records, one member each (null for a verb that printed none) */
+static void record(FILE *f, const struct section *sec, size_t nsec)
+{
+	struct cli_json j;
+	json_begin(&j, f, "report");
+	for (size_t i = 0; i < nsec; i++) {
+		if (sec[i].text[0] == '{')
+			json_raw(&j, sec[i].id, sec[i].text);
+		else
+			json_null(&j, sec[i].id);
+	}
+	json_end(&j);
+}
+
 int cli_report(int argc, char **argv)
 {
-	int n;
+	int n, json = 0;
 	const char *out = NULL, *pos[1];
-	const struct cli_opt opts[] = {{"-o", &out, NULL}, {"--output", &out, NULL}, {NULL, NULL, NULL}};
+	const struct cli_opt opts[] = {{"-o", &out, NULL}, {"--output", &out, NULL}, {"--json", NULL, &json},
+				       {NULL, NULL, NULL}};
 	if (cli_args(argc, argv, opts, pos, 1, 1, &n))
 		return CLI_ERR;
+	if (json && !out)
+		out = "-";
 	if (!out) {
 		cli_errorf("report: -o OUT.html is required (- for standard output)");
 		cli_usage_verb("report");
@@ -176,9 +196,16 @@ int cli_report(int argc, char **argv)
 	size_t nsec = sizeof sec / sizeof sec[0];
 	int rc = CLI_OK;
 	for (size_t i = 0; i < nsec && rc == CLI_OK; i++) {
-		char *args[4] = {(char *)sec[i].id, (char *)(sec[i].opt ? sec[i].opt : pos[0]),
-				 (char *)(sec[i].opt ? pos[0] : NULL), NULL};
-		if (!(sec[i].text = capture(sec[i].fn, args, &sec[i].rc))) {
+		char *args[5], **a = args;
+		*a++ = (char *)sec[i].id;
+		if (json)
+			*a++ = "--json";
+		if (sec[i].opt)
+			*a++ = (char *)sec[i].opt;
+		*a++ = (char *)pos[0];
+		*a = NULL;
+		/* in JSON, a warning on stderr would break the record: it goes to this process's stderr instead */
+		if (!(sec[i].text = capture(sec[i].fn, args, &sec[i].rc, !json))) {
 			cli_errorf("report: %s", strerror(errno ? errno : ENOMEM));
 			rc = CLI_ERR;
 		} else if (i == 0 && sec[i].rc == CLI_ERR) {
@@ -205,7 +232,10 @@ int cli_report(int argc, char **argv)
 		}
 	}
 	if (f) {
-		page(f, &ch, sec, nsec, brc);
+		if (json)
+			record(f, sec, nsec);
+		else
+			page(f, &ch, sec, nsec, brc);
 		int werr = ferror(f);
 		if (!to_stdout && fclose(f))
 			werr = 1;

@@ -372,7 +372,8 @@ group_moved() {
 	mkheap "$H" 0x622000000000
 	# same answers whether the heap sits at its own address or, with that address taken, elsewhere
 	for verb in "roots" "blocks" "whatis $TARGET_INNER" "refs $TARGET" "grep $NEEDLE" "strings" "leaks" "check" \
-		"hexdump $HOLDER 64" "stats --json" "roots --json"; do
+		"hexdump $HOLDER 64" "stats --json" "roots --json" "dangling" "grep --free $SECRET" "refs $SECRET_BLOCK" \
+		"grep --ptr $TARGET_INNER"; do
 		# shellcheck disable=SC2086
 		"$CLI" ${verb%% *} "$H" $( [ "${verb#* }" != "$verb" ] && echo "${verb#* }") >"$T/plain.out" 2>&1
 		# shellcheck disable=SC2086
@@ -429,6 +430,8 @@ group_crash() {
 	run report_stdout 0 "$CLI" report "$H" -o -
 	has report_stdout out "^<!DOCTYPE html>"
 	run report_noout 2 "$CLI" report "$H"
+	run report_json 0 "$CLI" report --json "$H"
+	json report_json "d['verb']=='report' and d['info']['base']=='$BASE' and d['check']['consistent'] and d['stats']['used_bytes']==$USED_BYTES and d['leaks']['leaked_blocks']==3 and d['dangling']['count']==1 and d['crash']['signal']=='SIGSEGV' and d['crash']['fault_address']=='0xdead0'"
 	if [ -x /usr/bin/chromium ]; then
 		# rendered in a browser: the screenshot shows the map's used and free colours and the red crash summary
 		shoot "$T/report-1.png" "file://$T/report.html" 1200 1600 # as a reader sees it
@@ -623,6 +626,7 @@ group_hostile() {
 		run "$f-top" 2 "$CLI" top --count 1 "$T/$f" && one_error "$f-top"
 		run "$f-diff" 2 "$CLI" diff "$H" "$T/$f" && one_error "$f-diff"
 		run "$f-report" 2 "$CLI" report "$T/$f" -o "$T/hostile.html" && one_error "$f-report"
+		run "$f-reportjson" 2 "$CLI" report --json "$T/$f" && one_error "$f-reportjson"
 		[ ! -e "$T/hostile.html" ] && [ ! -e "$T/hostile.svg" ] && [ ! -e "$T/dump.bin" ] && ok ||
 			fail "$f: a verb wrote its output for a file that is no heap"
 	done
