@@ -95,6 +95,9 @@ int cli_block_words(struct cli_heap *ch, const pmp_block_t *b, cli_word_fn fn, v
 /* one hit in a block, the same in every verb: "0xBLOCK+OFF (live, size N)" / block, offset, address, size, state */
 void cli_hit_print(const pmp_block_t *b, size_t off);
 void cli_hit_json(struct cli_json *j, const pmp_block_t *b, size_t off);
+/* a word w at b+off that points somewhere: text "0xBLOCK+OFF (live, size N) holds 0xW" (no newline); JSON: an object
+ * with the hit and "value", left open for the caller's members */
+void cli_word_hit(struct cli_json *j, const pmp_block_t *b, size_t off, uint64_t w);
 
 /* ---- counting blocks (census.c) ----
  * One meaning of "bytes" in every verb: the usable payload of blocks (what malloc_usable_size would say). The
@@ -150,6 +153,8 @@ struct cli_json {
 /* opens the top-level object and writes "schema" and "verb"; json_begin_line writes the record on one line */
 void json_begin(struct cli_json *j, FILE *f, const char *verb);
 void json_begin_line(struct cli_json *j, FILE *f, const char *verb);
+/* the record of a verb that lists things about one file, on stdout: "file", then the array named list, left open */
+void json_begin_list(struct cli_json *j, const char *verb, const char *file, const char *list);
 void json_end(struct cli_json *j); /* closes the top-level object, newline */
 /* key is NULL inside an array */
 void json_obj(struct cli_json *j, const char *key);

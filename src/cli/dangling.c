@@ -24,10 +24,8 @@ static int word(const pmp_block_t *b, size_t off, uint64_t w, void *user)
 	if (!t || (t->state != PMP_BLOCK_FREE && t->state != PMP_BLOCK_CACHED) || w < ta)
 		return 0;
 	d->found++;
+	cli_word_hit(d->j, b, off, w);
 	if (d->j) {
-		json_obj(d->j, NULL);
-		cli_hit_json(d->j, b, off);
-		json_addr(d->j, "value", w);
 		json_obj(d->j, "target");
 		json_addr(d->j, "block", ta);
 		json_u64(d->j, "offset", w - ta);
@@ -36,9 +34,7 @@ static int word(const pmp_block_t *b, size_t off, uint64_t w, void *user)
 		json_obj_end(d->j);
 		json_obj_end(d->j);
 	} else {
-		cli_hit_print(b, off);
-		printf(" holds 0x%" PRIx64 " -> %s block 0x%" PRIx64 "+%" PRIu64 " (size %zu)\n", w, cli_life(t->state), ta,
-		       w - ta, t->size);
+		printf(" -> %s block 0x%" PRIx64 "+%" PRIu64 " (size %zu)\n", cli_life(t->state), ta, w - ta, t->size);
 	}
 	return 0;
 }
@@ -53,9 +49,7 @@ int cli_dangling(int argc, char **argv)
 		return CLI_ERR;
 	struct cli_json j;
 	if (json) {
-		json_begin(&j, stdout, "dangling");
-		json_str(&j, "file", ch.path);
-		json_arr(&j, "dangling");
+		json_begin_list(&j, "dangling", ch.path, "dangling");
 	}
 	struct dangle d = {&ch, json ? &j : NULL, 0};
 	for (size_t i = 0; i < ch.nblocks; i++)

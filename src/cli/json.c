@@ -70,6 +70,13 @@ void json_begin_line(struct cli_json *j, FILE *f, const char *verb)
 	begin(j, f, verb, 1);
 }
 
+void json_begin_list(struct cli_json *j, const char *verb, const char *file, const char *list)
+{
+	begin(j, stdout, verb, 0);
+	json_str(j, "file", file);
+	json_arr(j, list);
+}
+
 void json_end(struct cli_json *j)
 {
 	indent(j, 0);

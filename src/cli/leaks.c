@@ -67,9 +67,7 @@ int cli_leaks(int argc, char **argv)
 	uint64_t used = 0, used_bytes = 0, leaked = 0, leaked_bytes = 0;
 	struct cli_json j;
 	if (json) {
-		json_begin(&j, stdout, "leaks");
-		json_str(&j, "file", ch.path);
-		json_arr(&j, "leaks");
+		json_begin_list(&j, "leaks", ch.path, "leaks");
 	}
 	for (size_t i = 0; i < ch.nblocks; i++) {
 		const pmp_block_t *b = &ch.blocks[i];

@@ -94,3 +94,15 @@ void cli_hit_json(struct cli_json *j, const pmp_block_t *b, size_t off)
 	json_str(j, "state", cli_state_name(b->state));
 	json_bool(j, "live", b->state == PMP_BLOCK_USED || b->state == PMP_BLOCK_LOST);
 }
+
+void cli_word_hit(struct cli_json *j, const pmp_block_t *b, size_t off, uint64_t w)
+{
+	if (j) {
+		json_obj(j, NULL);
+		cli_hit_json(j, b, off);
+		json_addr(j, "value", w);
+		return;
+	}
+	cli_hit_print(b, off);
+	printf(" holds 0x%" PRIx64, w);
+}

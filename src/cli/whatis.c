@@ -115,16 +115,13 @@ static int ref_word(const pmp_block_t *b, size_t off, uint64_t w, void *user)
 	if (w - r->lo >= r->len)
 		return 0;
 	r->found++;
-	if (r->j) {
-		json_obj(r->j, NULL);
-		cli_hit_json(r->j, b, off);
-		json_addr(r->j, "value", w);
-		json_obj_end(r->j);
-	} else {
+	if (!r->j)
 		fputs("  ", stdout);
-		cli_hit_print(b, off);
-		printf(" holds 0x%" PRIx64 "\n", w);
-	}
+	cli_word_hit(r->j, b, off, w);
+	if (r->j)
+		json_obj_end(r->j);
+	else
+		putchar('\n');
 	return 0;
 }
 
