@@ -13,6 +13,34 @@
 
 #define CONTEXT 16
 
+/* what grep and strings share: the blocks a search selects, handed piece by piece to the verb's reader */
+struct search {
+	const char *verb, *list; /* the JSON record's verb and the name of its list */
+	unsigned mask;           /* CLI_IN_* */
+	size_t min_size, pad;    /* blocks smaller than min_size are skipped; pad as for cli_block_pieces */
+	cli_piece_fn fn;
+	void *user;
+};
+
+/* Open path and run the search: on success ch is open and, when j is given, the record is begun with its list
+ * open and *jp = j; the caller ends both. */
+static int search(const char *path, const struct search *s, struct cli_json *j, struct cli_json **jp,
+		  struct cli_heap *ch, int *brc)
+{
+	if (cli_open_blocks(path, ch, brc))
+		return CLI_ERR;
+	if (j) {
+		json_begin_list(j, s->verb, ch->path, s->list);
+		*jp = j;
+	}
+	for (size_t i = 0; i < ch->nblocks; i++) {
+		const pmp_block_t *b = &ch->blocks[i];
+		if (cli_scan_wants(s->mask, b) && b->size >= s->min_size)
+			cli_block_pieces(ch, b, s->pad, s->fn, s->user);
+	}
+	return 0;
+}
+
 struct grep {
 	const uint8_t *pat;
 	size_t plen;
@@ -115,27 +143,16 @@ int cli_grep(int argc, char **argv)
 				  : "grep: empty pattern");
 		return CLI_ERR;
 	}
-	unsigned mask = cli_scan_mask(used, freed);
+	const struct search se = {"grep", "matches", cli_scan_mask(used, freed), g.plen, g.plen - 1, grep_piece, &g};
 	struct cli_heap ch;
-	int brc;
-	if (cli_open_blocks(pos[0], &ch, &brc))
-		return CLI_ERR;
 	struct cli_json j;
-	if (json) {
-		json_begin(&j, stdout, "grep");
-		json_str(&j, "file", ch.path);
-		json_bytes(&j, "pattern", g.pat, g.plen);
-		json_hex(&j, "pattern_hex", g.pat, g.plen);
-		json_arr(&j, "matches");
-		g.j = &j;
-	}
-	for (size_t i = 0; i < ch.nblocks; i++) {
-		const pmp_block_t *b = &ch.blocks[i];
-		if (cli_scan_wants(mask, b) && b->size >= g.plen)
-			cli_block_pieces(&ch, b, g.plen - 1, grep_piece, &g);
-	}
+	int brc;
+	if (search(pos[0], &se, json ? &j : NULL, &g.j, &ch, &brc))
+		return CLI_ERR;
 	if (json) {
 		json_arr_end(&j);
+		json_bytes(&j, "pattern", g.pat, g.plen);
+		json_hex(&j, "pattern_hex", g.pat, g.plen);
 		json_u64(&j, "count", g.found);
 		json_end(&j);
 	}
@@ -198,24 +215,15 @@ int cli_strings(int argc, char **argv)
 		return CLI_ERR;
 	if (!st.min)
 		st.min = 1;
+	const struct search se = {"strings", "strings", cli_scan_mask(used, freed), 1, 0, strings_piece, &st};
 	struct cli_heap ch;
-	int brc;
-	if (cli_open_blocks(pos[0], &ch, &brc))
-		return CLI_ERR;
 	struct cli_json j;
-	if (json) {
-		json_begin(&j, stdout, "strings");
-		json_str(&j, "file", ch.path);
-		json_u64(&j, "min", st.min);
-		json_arr(&j, "strings");
-		st.j = &j;
-	}
-	unsigned mask = cli_scan_mask(used, freed);
-	for (size_t i = 0; i < ch.nblocks; i++)
-		if (cli_scan_wants(mask, &ch.blocks[i]))
-			cli_block_pieces(&ch, &ch.blocks[i], 0, strings_piece, &st);
+	int brc;
+	if (search(pos[0], &se, json ? &j : NULL, &st.j, &ch, &brc))
+		return CLI_ERR;
 	if (json) {
 		json_arr_end(&j);
+		json_u64(&j, "min", st.min);
 		json_u64(&j, "count", st.found);
 		json_end(&j);
 	}
