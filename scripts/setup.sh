@@ -6,13 +6,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# build tools, the fallback allocator, the test framework, the real programs the preload tests run,
-# the peers the benchmarks compare against, the fuzzing compiler, libc++ (the cxx suite's second standard
-# library), the man page generator, and cmake (the install suite builds a program with the CMake package)
-PACKAGES=(meson ninja-build pkg-config gcc g++ binutils libjemalloc-dev libcriterion-dev
+# build tools, the fallback allocator, the test framework, zlib (the map's PNG), the real programs the preload tests
+# run, the peers the benchmarks compare against, the fuzzing compiler, libc++ (the cxx suite's second standard
+# library), the man page generator, cmake (the install suite builds a program with the CMake package), and the
+# browser the cli suite renders report.html in
+PACKAGES=(meson ninja-build pkg-config gcc g++ binutils libjemalloc-dev libcriterion-dev zlib1g-dev
           python3 perl git sqlite3 bash coreutils procps file valgrind clang
           libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4
-          libc++-dev libc++abi-dev scdoc cmake)
+          libc++-dev libc++abi-dev scdoc cmake chromium)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -32,9 +32,7 @@ int cli_blocks(int argc, char **argv)
 	}
 	struct cli_json j;
 	if (json) {
-		json_begin(&j, stdout, "blocks");
-		json_str(&j, "file", ch.path);
-		json_arr(&j, "blocks");
+		json_begin_list(&j, "blocks", ch.path, "blocks");
 	}
 	uint64_t shown = 0;
 	for (size_t i = 0; i < ch.nblocks && shown < limit; i++) {

@@ -1,5 +1,6 @@
 /* check.c: the `check` verb: runs pmp_check on the read-only view and reports OK with counts, or the first problem
- * with its offset and original address.
+ * with its offset and original address. Bytes are usable payload (census.c), from the walk of a consistent chain;
+ * headers are shown apart.
  *
  * Must never: repair anything, or call an unclean heap consistent without saying that its free index was not checked.
  */
@@ -24,6 +25,14 @@ static const char *problem_name(int p)
 	}
 }
 
+static uint64_t overhead(const struct cli_census *c)
+{
+	uint64_t o = 0;
+	for (int s = 0; s < CLI_NSTATES; s++)
+		o += c->total[s].overhead;
+	return o;
+}
+
 int cli_check(int argc, char **argv)
 {
 	int json = 0;
@@ -41,6 +50,16 @@ int cli_check(int argc, char **argv)
 	}
 	r.msg[sizeof r.msg - 1] = 0;
 	int ok = e == 0;
+	/* pmp_report_t's byte counts include headers: the payload comes from the walk, which a consistent chain allows */
+	struct cli_census c;
+	memset(&c, 0, sizeof c);
+	if (ok) {
+		if (cli_load_blocks(&ch) == CLI_ERR) {
+			cli_close(&ch);
+			return CLI_ERR;
+		}
+		cli_census(&ch, &c);
+	}
 	uint64_t addr = (uint64_t)(uintptr_t)r.addr;
 	if (json) {
 		struct cli_json j;
@@ -62,13 +81,22 @@ int cli_check(int argc, char **argv)
 		json_u64(&j, "free_blocks", r.free_blocks);
 		json_u64(&j, "cached_blocks", r.cached_blocks);
 		json_u64(&j, "roots", r.roots);
-		json_u64(&j, "bytes_used", r.bytes_used);
-		json_u64(&j, "bytes_free", r.bytes_free);
+		if (ok) {
+			json_u64(&j, "used_bytes", c.total[CLI_ST_USED].bytes + c.total[CLI_ST_LOST].bytes);
+			json_u64(&j, "free_bytes", c.total[CLI_ST_FREE].bytes);
+			json_u64(&j, "cached_bytes", c.total[CLI_ST_CACHED].bytes);
+			json_u64(&j, "overhead_bytes", overhead(&c));
+		} else {
+			json_null(&j, "used_bytes");
+			json_null(&j, "free_bytes");
+		}
 		json_end(&j);
 	} else if (ok) {
 		printf("OK: %" PRIu64 " blocks (%" PRIu64 " used, %" PRIu64 " free, %" PRIu64 " cached), %" PRIu64
-		       " roots, %" PRIu64 " bytes used, %" PRIu64 " bytes free\n",
-		       r.blocks, r.used_blocks, r.free_blocks, r.cached_blocks, r.roots, r.bytes_used, r.bytes_free);
+		       " roots, %" PRIu64 " bytes used, %" PRIu64 " bytes free (usable bytes; %" PRIu64
+		       " bytes of block headers)\n",
+		       r.blocks, r.used_blocks, r.free_blocks, r.cached_blocks, r.roots,
+		       c.total[CLI_ST_USED].bytes + c.total[CLI_ST_LOST].bytes, c.total[CLI_ST_FREE].bytes, overhead(&c));
 	} else {
 		/* the library's message may already start with the place; say it once */
 		const char *msg = r.msg, *rest;

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "pmempreload.h"
 
@@ -24,6 +25,10 @@ struct cli_root {
 	uint64_t addr;   /* original address */
 };
 
+struct cli_extent {
+	uint64_t lo, hi; /* heap offsets [lo, hi) where the file holds data; the rest are holes and read as zeros */
+};
+
 struct cli_heap {
 	const char *path;
 	pmp_heap_t *h;
@@ -35,6 +40,10 @@ struct cli_heap {
 	size_t nblocks;
 	struct cli_root *roots; /* after cli_load_roots */
 	size_t nroots;
+	struct cli_extent *ext; /* the file's data extents, learnt on first use (extent.c) */
+	struct cli_extent whole; /* the one extent used when they cannot be learnt: everything is data */
+	size_t next;
+	int ext_loaded;
 };
 
 /* Open read-only at the original address, elsewhere when it is taken. 0, or CLI_ERR with one line printed. */
@@ -48,6 +57,8 @@ void cli_close(struct cli_heap *ch);
 /* CLI_OK; CLI_FAIL when the chain is damaged part way (a warning is printed, the blocks before it are kept);
  * CLI_ERR when nothing could be read. */
 int cli_load_blocks(struct cli_heap *ch);
+/* the same without a word: 0, PMP_ECORRUPT (blocks up to the damage kept) or an error */
+int cli_walk(struct cli_heap *ch);
 int cli_load_roots(struct cli_heap *ch);
 /* the block whose bytes (header included) contain the original address a, or NULL */
 const pmp_block_t *cli_block_at(const struct cli_heap *ch, uint64_t a);
@@ -58,6 +69,57 @@ uint64_t cli_orig(const struct cli_heap *ch, const void *p);
 const char *cli_state_name(int state);
 /* one error line: "pmempreload: <path>: <what>" */
 void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- the file's data (extent.c) ---- */
+/* The first stretch of data in [off, end): 1 and [*lo, *hi) (clipped to [off, end)), or 0 when only holes remain. */
+int cli_data_next(struct cli_heap *ch, uint64_t off, uint64_t end, uint64_t *lo, uint64_t *hi);
+uint64_t cli_data_bytes(struct cli_heap *ch); /* bytes of data in the mapped heap */
+
+/* ---- reading block contents (scan.c): only where the file holds data ---- */
+struct cli_json;
+/* which blocks a search covers: --used (live: used and lost), --free (freed: free and cached), by default both */
+#define CLI_IN_LIVE 1u
+#define CLI_IN_FREED 2u
+unsigned cli_scan_mask(int used, int freed);
+int cli_scan_wants(unsigned mask, const pmp_block_t *b);
+/* "live", "freed", "freed (cached)", "lost" */
+const char *cli_life(int state);
+/* Payload pieces of b that hold data, each widened by pad bytes on both sides (within the payload) and merged, so a
+ * match of up to pad+1 bytes that starts or ends in a hole is whole in one piece. fn's non-zero stops and is
+ * returned. off is the piece's offset in the payload. */
+typedef int (*cli_piece_fn)(const pmp_block_t *b, size_t off, const uint8_t *p, size_t len, void *user);
+int cli_block_pieces(struct cli_heap *ch, const pmp_block_t *b, size_t pad, cli_piece_fn fn, void *user);
+/* every 8-byte aligned word of b's payload that is not 0 (holes hold none) */
+typedef int (*cli_word_fn)(const pmp_block_t *b, size_t off, uint64_t w, void *user);
+int cli_block_words(struct cli_heap *ch, const pmp_block_t *b, cli_word_fn fn, void *user);
+/* one hit in a block, the same in every verb: "0xBLOCK+OFF (live, size N)" / block, offset, address, size, state */
+void cli_hit_print(const pmp_block_t *b, size_t off);
+void cli_hit_json(struct cli_json *j, const pmp_block_t *b, size_t off);
+/* a word w at b+off that points somewhere: text "0xBLOCK+OFF (live, size N) holds 0xW" (no newline); JSON: an object
+ * with the hit and "value", left open for the caller's members */
+void cli_word_hit(struct cli_json *j, const pmp_block_t *b, size_t off, uint64_t w);
+
+/* ---- counting blocks (census.c) ----
+ * One meaning of "bytes" in every verb: the usable payload of blocks (what malloc_usable_size would say). The
+ * header and other overhead of each block are counted apart. */
+enum { CLI_ST_USED, CLI_ST_FREE, CLI_ST_CACHED, CLI_ST_LOST, CLI_NSTATES };
+#define CLI_NCLASSES 64 /* size classes: class k holds usable sizes [2^k, 2^(k+1)) */
+struct cli_tally {
+	uint64_t blocks, bytes, overhead;
+};
+struct cli_census {
+	struct cli_tally total[CLI_NSTATES];
+	struct cli_tally cls[CLI_NCLASSES][CLI_NSTATES];
+	uint64_t largest_free; /* usable bytes of the largest free block */
+};
+int cli_state_index(int state); /* PMP_BLOCK_* -> CLI_ST_* */
+unsigned cli_class(uint64_t size);
+uint64_t cli_class_min(unsigned k);
+uint64_t cli_class_max(unsigned k);
+const char *cli_class_label(unsigned k, char *buf, size_t len); /* "[64, 128)" */
+void cli_census_add(struct cli_census *c, const pmp_block_t *b);
+void cli_census(const struct cli_heap *ch, struct cli_census *c); /* over ch->blocks */
+int cli_class_empty(const struct cli_census *c, unsigned k);
 
 /* ---- arguments (main.c) ---- */
 struct cli_opt {
@@ -77,14 +139,22 @@ int cli_parse_size(const char *s, uint64_t *out);
 void cli_usage_verb(const char *verb);
 
 /* ---- JSON writer (json.c) ---- */
+/* The version of every verb's --json output ("schema"). 2: every "*_bytes" is usable payload (headers are
+ * "*_overhead_bytes"); stats' "walk" object became the top-level counts and "counters" the heap's own; refs,
+ * grep and strings hits carry the block state; new verbs dangling, diff, top, report. */
+#define CLI_JSON_SCHEMA 2
 #define CLI_JSON_DEPTH 16
 struct cli_json {
 	FILE *f;
 	int depth;
+	int line;                  /* the whole record on one line (streams of records) */
 	int count[CLI_JSON_DEPTH]; /* members written at each level: a comma before every one but the first */
 };
-/* opens the top-level object and writes "schema": 1 and "verb" */
+/* opens the top-level object and writes "schema" and "verb"; json_begin_line writes the record on one line */
 void json_begin(struct cli_json *j, FILE *f, const char *verb);
+void json_begin_line(struct cli_json *j, FILE *f, const char *verb);
+/* the record of a verb that lists things about one file, on stdout: "file", then the array named list, left open */
+void json_begin_list(struct cli_json *j, const char *verb, const char *file, const char *list);
 void json_end(struct cli_json *j); /* closes the top-level object, newline */
 /* key is NULL inside an array */
 void json_obj(struct cli_json *j, const char *key);
@@ -99,6 +169,7 @@ void json_i64(struct cli_json *j, const char *key, int64_t v);
 void json_bool(struct cli_json *j, const char *key, int v);
 void json_null(struct cli_json *j, const char *key);
 void json_addr(struct cli_json *j, const char *key, uint64_t a); /* "0x..." string: 64-bit safe for every reader */
+void json_raw(struct cli_json *j, const char *key, const char *value); /* a JSON value this program wrote */
 
 /* ---- formatting helpers (main.c) ---- */
 /* "2024-05-01T12:00:00.123Z" into buf (>= 32 bytes); "-" for 0 */
@@ -107,6 +178,29 @@ const char *cli_time(uint64_t ns, char *buf, size_t len);
 void cli_print_escaped(FILE *f, const uint8_t *p, size_t n);
 /* the same for a NUL-terminated string from the heap file (paths, names): no terminal control bytes get through */
 void cli_print_str(FILE *f, const char *s);
+
+/* whether the heap's last writer still runs (writer.c): 1 yes, 0 no, -1 cannot tell; why says how it was decided */
+int cli_writer_alive(const pmp_info_t *i, char *why, size_t len);
+
+/* ---- pictures ---- */
+/* the heap as an SVG element (no XML prolog: it also goes inline into report's HTML); 0 or an errno value */
+int cli_map_svg(FILE *f, const struct cli_heap *ch, int brc);
+/* "data:image/png;base64,..." of a w x h RGB image (png.c); 0 or an errno value */
+int cli_png_uri(FILE *f, const uint8_t *rgb, unsigned w, unsigned h);
+
+/* ---- run's helpers ---- */
+/* warn when PROG is a runtime that keeps most objects out of malloc (runtime.c) */
+void cli_runtime_warn(const char *prog);
+struct cli_run_end {
+	const char *prog, *how; /* "exited with status 0", "killed by SIGSEGV" */
+	const char *path;       /* heap file or pattern (absolute) */
+	const char *keep;       /* the keep policy in force */
+	long pid;               /* the program's */
+	int signaled;
+	struct timespec t0;     /* when it started (minus a second: file times are coarse) */
+};
+/* say which heap file the program used, which others the run wrote, and which hold crash records (runheaps.c) */
+void cli_run_heaps(const struct cli_run_end *end);
 
 /* "SIGSEGV" etc., or "signal N" (crash.c) */
 const char *cli_signame(int sig, char *buf, size_t len);
@@ -127,5 +221,9 @@ int cli_dump(int argc, char **argv);
 int cli_crash(int argc, char **argv);
 int cli_map(int argc, char **argv);
 int cli_leaks(int argc, char **argv);
+int cli_dangling(int argc, char **argv);
+int cli_diff(int argc, char **argv);
+int cli_top(int argc, char **argv);
+int cli_report(int argc, char **argv);
 
 #endif

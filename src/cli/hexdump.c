@@ -1,5 +1,5 @@
 /* hexdump.c: the `hexdump` verb (bytes at an original address, hexdump -C style) and the `dump` verb (the bytes of
- * one block to a file).
+ * one block to a file, sparse where the heap file is).
  *
  * Must never: read outside the heap's mapped bytes, or write to anything but the named output (created 0600: heap
  * contents may be secret).
@@ -49,7 +49,7 @@ int cli_hexdump(int argc, char **argv)
 	} else {
 		for (uint64_t off = 0; off < len; off += 16) {
 			uint64_t row = len - off < 16 ? len - off : 16;
-			printf("%012" PRIx64 "  ", a + off);
+			printf("0x%012" PRIx64 "  ", a + off);
 			for (uint64_t i = 0; i < 16; i++) {
 				if (i < row)
 					printf("%02x ", p[off + i]);
@@ -79,6 +79,46 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 		}
 		p += w;
 		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* The block goes out piece by piece, where the heap file holds data: into a file of ours, the holes stay holes
+ * (pwrite at the offset, ftruncate to the size at the end); into a stream, they are written as zeros. */
+struct out {
+	int fd, seekable, err;
+	uint64_t done; /* bytes of the block written (streams) */
+};
+
+static int zeros_to(struct out *o, uint64_t upto)
+{
+	static const uint8_t zeros[65536];
+	while (!o->err && o->done < upto) {
+		size_t n = upto - o->done < sizeof zeros ? (size_t)(upto - o->done) : sizeof zeros;
+		o->err = write_all(o->fd, zeros, n);
+		o->done += n;
+	}
+	return o->err;
+}
+
+static int dump_piece(const pmp_block_t *b, size_t off, const uint8_t *p, size_t len, void *user)
+{
+	struct out *o = user;
+	if (!o->seekable) {
+		if (!zeros_to(o, off))
+			o->err = write_all(o->fd, p, len);
+		o->done = off + len;
+		return o->err;
+	}
+	while (len) {
+		ssize_t w = pwrite(o->fd, p, len, (off_t)off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return o->err = w < 0 ? errno : EIO;
+		p += w;
+		off += (size_t)w;
+		len -= (size_t)w;
 	}
 	return 0;
 }
@@ -117,7 +157,13 @@ int cli_dump(int argc, char **argv)
 	}
 	if (to_stdout)
 		fflush(stdout);
-	int e = write_all(fd, b->data, b->size);
+	struct out o = {fd, !to_stdout, 0, 0};
+	cli_block_pieces(&ch, b, 0, dump_piece, &o);
+	int e = o.err;
+	if (!e && o.seekable && ftruncate(fd, (off_t)b->size))
+		e = errno;
+	if (!e && !o.seekable)
+		e = zeros_to(&o, b->size);
 	if (!to_stdout && close(fd) && !e)
 		e = errno;
 	if (e) {

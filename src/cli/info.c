@@ -1,5 +1,5 @@
 /* info.c: the `info` verb: the superblock (where the heap belongs, its size, generation, clean or not, who wrote it
- * last) and whether a crash record is present.
+ * last and whether that process still runs) and whether a crash record is present.
  *
  * Must never: walk the block chain (info must work on a heap whose arena is damaged) or modify the file.
  */
@@ -24,6 +24,8 @@ int cli_info(int argc, char **argv)
 	cli_time(i->opened_ns, opened, sizeof opened);
 	cli_time(crash ? ci->time_ns : 0, crashed, sizeof crashed);
 	int moved = ch.local != (const uint8_t *)i->base;
+	char why[160];
+	int alive = cli_writer_alive(i, why, sizeof why);
 	if (json) {
 		struct cli_json j;
 		json_begin(&j, stdout, "info");
@@ -41,6 +43,11 @@ int cli_info(int argc, char **argv)
 		json_u64(&j, "uid", i->writer_uid);
 		json_str(&j, "boot_id", i->writer_boot_id);
 		json_u64(&j, "start_ticks", i->writer_start);
+		if (alive < 0)
+			json_null(&j, "alive");
+		else
+			json_bool(&j, "alive", alive);
+		json_str(&j, "alive_reason", why);
 		json_obj_end(&j);
 		json_u64(&j, "created_ns", i->created_ns);
 		json_u64(&j, "opened_ns", i->opened_ns);
@@ -64,7 +71,9 @@ int cli_info(int argc, char **argv)
 		printf("reserved:    %" PRIu64 " bytes\n", i->reserved);
 		printf("generation:  %" PRIu64 "\n", i->generation);
 		printf("state:       %s\n", i->clean ? "clean (closed by its last writer)"
-						   : "dirty (its last writer did not close it: crashed, killed or still running)");
+				   : alive > 0 ? "dirty: open for writing by a process that is still running"
+				   : alive == 0 ? "dirty: its last writer ended without closing it (crashed or killed)"
+				   : "dirty (its last writer did not close it: crashed, killed or still running)");
 		fputs("writer:      ", stdout);
 		cli_print_str(stdout, i->writer_exe[0] ? i->writer_exe : "-");
 		putchar('\n');
@@ -74,6 +83,7 @@ int cli_info(int argc, char **argv)
 		cli_print_str(stdout, i->writer_boot_id[0] ? i->writer_boot_id : "-");
 		putchar('\n');
 		printf("  start:     %" PRIu64 " ticks after boot\n", i->writer_start);
+		printf("  running:   %s: %s\n", alive > 0 ? "yes" : alive == 0 ? "no" : "unknown", why);
 		printf("created:     %s\n", created);
 		printf("last opened: %s\n", opened);
 		if (i->salvage_count)

@@ -1,4 +1,5 @@
-/* json.c: a tiny streaming JSON writer for --json output: objects, arrays, strings with full escaping, integers.
+/* json.c: a tiny streaming JSON writer for --json output: objects, arrays, strings with full escaping, integers;
+ * indented, or one record per line (json_begin_line, for verbs that stream records).
  *
  * Must never: emit invalid JSON whatever bytes it is given (heap contents are hostile: every byte outside printable
  * ASCII is escaped, so the output is valid ASCII), or allocate.
@@ -8,13 +9,20 @@
 
 #include "cli.h"
 
+static void indent(struct cli_json *j, int levels)
+{
+	if (j->line)
+		return;
+	fputc('\n', j->f);
+	for (int i = 0; i < levels; i++)
+		fputs("  ", j->f);
+}
+
 static void sep(struct cli_json *j, const char *key)
 {
 	if (j->count[j->depth]++)
 		fputc(',', j->f);
-	fputc('\n', j->f);
-	for (int i = 0; i <= j->depth; i++)
-		fputs("  ", j->f);
+	indent(j, j->depth + 1);
 	if (key) {
 		fputc('"', j->f);
 		for (const char *k = key; *k; k++)
@@ -36,29 +44,43 @@ static void pop(struct cli_json *j, char close)
 	int had = j->count[j->depth];
 	if (j->depth > 0)
 		j->depth--;
-	if (had) {
-		fputc('\n', j->f);
-		for (int i = 0; i < j->depth; i++)
-			fputs("  ", j->f);
-		fputs("  ", j->f);
-	}
+	if (had)
+		indent(j, j->depth + 1);
 	fputc(close, j->f);
 }
 
-void json_begin(struct cli_json *j, FILE *f, const char *verb)
+static void begin(struct cli_json *j, FILE *f, const char *verb, int line)
 {
 	j->f = f;
 	j->depth = 0;
 	j->count[0] = 0;
+	j->line = line;
 	fputc('{', f);
-	j->depth = 0;
-	json_u64(j, "schema", 1);
+	json_u64(j, "schema", CLI_JSON_SCHEMA);
 	json_str(j, "verb", verb);
+}
+
+void json_begin(struct cli_json *j, FILE *f, const char *verb)
+{
+	begin(j, f, verb, 0);
+}
+
+void json_begin_line(struct cli_json *j, FILE *f, const char *verb)
+{
+	begin(j, f, verb, 1);
+}
+
+void json_begin_list(struct cli_json *j, const char *verb, const char *file, const char *list)
+{
+	begin(j, stdout, verb, 0);
+	json_str(j, "file", file);
+	json_arr(j, list);
 }
 
 void json_end(struct cli_json *j)
 {
-	fputs("\n}\n", j->f);
+	indent(j, 0);
+	fputs("}\n", j->f);
 }
 
 void json_obj(struct cli_json *j, const char *key)
@@ -158,4 +180,13 @@ void json_hex(struct cli_json *j, const char *key, const void *p, size_t n)
 	for (size_t i = 0; i < n; i++)
 		fprintf(j->f, "%02x", ((const unsigned char *)p)[i]);
 	fputc('"', j->f);
+}
+
+void json_raw(struct cli_json *j, const char *key, const char *value)
+{
+	sep(j, key);
+	size_t n = strlen(value);
+	while (n && value[n - 1] == '\n')
+		n--;
+	fwrite(value, 1, n, j->f);
 }

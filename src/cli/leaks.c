@@ -6,7 +6,6 @@
  */
 #include <inttypes.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "cli.h"
 
@@ -23,12 +22,30 @@ static void mark_at(const struct cli_heap *ch, uint64_t a, uint8_t *mark, size_t
 	}
 }
 
+struct marker {
+	const struct cli_heap *ch;
+	uint8_t *mark;
+	size_t *work, *nw;
+};
+
+static int mark_word(const pmp_block_t *b, size_t off, uint64_t w, void *user)
+{
+	const struct marker *m = user;
+	if (w - m->ch->base < m->ch->mapped)
+		mark_at(m->ch, w, m->mark, m->work, m->nw);
+	return 0;
+}
+
 int cli_leaks(int argc, char **argv)
 {
-	int json = 0;
-	const struct cli_opt opts[] = {{"--json", NULL, &json}, {NULL, NULL, NULL}};
+	int json = 0, n;
+	const char *limit_s = NULL, *pos[1];
+	const struct cli_opt opts[] = {{"--json", NULL, &json}, {"--limit", &limit_s, NULL}, {NULL, NULL, NULL}};
+	uint64_t limit = UINT64_MAX;
+	if (cli_args(argc, argv, opts, pos, 1, 1, &n) || (limit_s && cli_parse_size(limit_s, &limit)))
+		return CLI_ERR;
 	struct cli_heap ch;
-	if (cli_open_args(argc, argv, opts, &ch))
+	if (cli_open(pos[0], &ch))
 		return CLI_ERR;
 	int brc;
 	if (cli_load(&ch, 1, &brc))
@@ -44,23 +61,13 @@ int cli_leaks(int argc, char **argv)
 	}
 	for (size_t i = 0; i < ch.nroots; i++)
 		mark_at(&ch, ch.roots[i].addr, mark, work, &nw);
-	uint64_t lo = ch.base, hi = ch.base + ch.mapped;
-	while (nw) {
-		const pmp_block_t *b = &ch.blocks[work[--nw]];
-		const uint8_t *d = b->data;
-		for (size_t k = 0; k + 8 <= b->size; k += 8) {
-			uint64_t w;
-			memcpy(&w, d + k, 8);
-			if (w >= lo && w < hi)
-				mark_at(&ch, w, mark, work, &nw);
-		}
-	}
+	struct marker m = {&ch, mark, work, &nw};
+	while (nw)
+		cli_block_words(&ch, &ch.blocks[work[--nw]], mark_word, &m);
 	uint64_t used = 0, used_bytes = 0, leaked = 0, leaked_bytes = 0;
 	struct cli_json j;
 	if (json) {
-		json_begin(&j, stdout, "leaks");
-		json_str(&j, "file", ch.path);
-		json_arr(&j, "leaks");
+		json_begin_list(&j, "leaks", ch.path, "leaks");
 	}
 	for (size_t i = 0; i < ch.nblocks; i++) {
 		const pmp_block_t *b = &ch.blocks[i];
@@ -70,8 +77,9 @@ int cli_leaks(int argc, char **argv)
 		used_bytes += b->size;
 		if (mark[i])
 			continue;
-		leaked++;
 		leaked_bytes += b->size;
+		if (leaked++ >= limit)
+			continue;
 		if (json) {
 			json_obj(&j, NULL);
 			json_addr(&j, "address", (uint64_t)(uintptr_t)b->addr);
@@ -83,6 +91,7 @@ int cli_leaks(int argc, char **argv)
 	}
 	if (json) {
 		json_arr_end(&j);
+		json_bool(&j, "truncated", leaked > limit);
 		json_u64(&j, "leaked_blocks", leaked);
 		json_u64(&j, "leaked_bytes", leaked_bytes);
 		json_u64(&j, "used_blocks", used);
@@ -90,6 +99,8 @@ int cli_leaks(int argc, char **argv)
 		json_u64(&j, "roots", ch.nroots);
 		json_end(&j);
 	} else {
+		if (leaked > limit)
+			printf("... %" PRIu64 " more unreachable blocks\n", leaked - limit);
 		printf("%" PRIu64 " of %" PRIu64 " used blocks unreachable from %zu roots: %" PRIu64 " of %" PRIu64
 		       " bytes\n", leaked, used, ch.nroots, leaked_bytes, used_bytes);
 	}

@@ -25,21 +25,39 @@ struct verb {
 
 static const struct verb verbs[] = {
 	{"run", cli_run, "[--heap FILE] [--keep always|crash|never] [--mode fresh|open|readonly] [--size S] [--] PROG [ARGS...]",
-	 "run PROG with its heap in FILE (default ./PROG.heap)"},
+	 "run PROG under the preload; every PMEMPRELOAD_* variable a flag does not override applies. The heap is FILE,\n"
+	 "           else $PMEMPRELOAD_PATH (a pattern too), else ./PROG.heap; keep is $PMEMPRELOAD_KEEP, else always.\n"
+	 "           Says which heap file the program used; warns about runtimes that bypass malloc (python3 without\n"
+	 "           PYTHONMALLOC=malloc). Finds the preload in PMEMPRELOAD_LIB, the build tree or beside this binary"},
 	{"info", cli_info, "[--json] FILE", "superblock: address, size, writer, clean or not, crash record"},
 	{"check", cli_check, "[--json] FILE", "check the heap's invariants; exit 1 if inconsistent"},
-	{"stats", cli_stats, "[--json] FILE", "counters and a size histogram of used and free blocks"},
+	{"stats", cli_stats, "[--json] FILE", "blocks and bytes by state, operation counters, a size-class histogram"},
 	{"blocks", cli_blocks, "[--json] [--used|--free] [--min N] [--limit N] FILE", "one line per block"},
 	{"roots", cli_roots, "[--json] FILE [NAME]", "named roots: name, address, block size"},
 	{"whatis", cli_whatis, "[--json] FILE ADDR", "the block containing ADDR, the offset into it, roots at it"},
-	{"refs", cli_refs, "[--json] FILE ADDR", "used blocks holding a pointer into the block containing ADDR"},
-	{"grep", cli_grep, "[--json] FILE PATTERN", "fixed string in used blocks: block, offset, context"},
-	{"strings", cli_strings, "[--json] [--min N] FILE", "printable runs in used blocks"},
+	{"refs", cli_refs, "[--json] [--used|--free] FILE ADDR",
+	 "blocks holding a pointer into the block containing ADDR, as block+offset, live or freed"},
+	{"grep", cli_grep, "[--json] [--used|--free] FILE PATTERN | --hex BYTES | --ptr ADDR",
+	 "a string, hex bytes (de ad be ef) or a pointer value in live and freed blocks: block+offset, state, context"},
+	{"strings", cli_strings, "[--json] [--used|--free] [--min N] FILE", "printable runs in live and freed blocks"},
 	{"hexdump", cli_hexdump, "[--json] FILE ADDR [LEN]", "bytes at ADDR (default 256)"},
 	{"dump", cli_dump, "FILE ADDR -o OUT", "write the bytes of the block containing ADDR to OUT (- for stdout)"},
 	{"crash", cli_crash, "[--json] [--raw] FILE", "the crash record, frames symbolised with addr2line"},
-	{"map", cli_map, "FILE [-o OUT.svg]", "an SVG picture of the heap"},
-	{"leaks", cli_leaks, "[--json] FILE", "used blocks not reachable from the roots (conservative scan)"},
+	{"map", cli_map, "FILE [-o OUT.svg]",
+	 "an SVG picture of the heap: each pixel shaded by the share of used, free, cached and lost bytes in it"},
+	{"leaks", cli_leaks, "[--json] [--limit N] FILE",
+	 "used blocks not reachable from the roots (conservative scan); --limit: list at most N, count all"},
+	{"dangling", cli_dangling, "[--json] FILE",
+	 "words of live blocks that point into freed blocks (use-after-free candidates); exit 0 found or not"},
+	{"diff", cli_diff, "[--json] [--limit N] A B",
+	 "two images of one heap: live blocks added, removed, resized, changed; growth per size class;\n"
+	 "           exit 0 same, 1 different (as diff)"},
+	{"report", cli_report, "FILE -o OUT.html | --json FILE",
+	 "one self-contained HTML page: info, check, stats, the map, leaks, dangling, the crash record (--json: one\n"
+	 "           record of those verbs' records); exit 1 when the heap is inconsistent (written all the same)"},
+	{"top", cli_top, "[--json] [--count N] [--interval SECONDS] FILE",
+	 "live view of a running program's heap (read-only, costs it nothing): used and free bytes, operations per\n"
+	 "           second, growth by size class; every second until ^C or N ticks; --json: one record per line per tick"},
 };
 
 #define NVERBS (sizeof verbs / sizeof verbs[0])
@@ -49,7 +67,12 @@ static void usage(FILE *f)
 	fprintf(f, "usage: pmempreload <verb> [options] <heap-file> ...\n\n");
 	for (size_t i = 0; i < NVERBS; i++)
 		fprintf(f, "  %-8s %s\n           %s\n", verbs[i].name, verbs[i].args, verbs[i].help);
-	fprintf(f, "\nHeap files are opened read-only; addresses shown are the writer's.\n"
+	fprintf(f, "\nHeap files are opened read-only; addresses shown are the writer's. --used narrows a search to live\n"
+		   "blocks, --free to freed (free and cached) ones; every hit says which it is.\n"
+		   "Bytes of blocks (used bytes, free bytes, sizes) are usable bytes, what malloc_usable_size says; block\n"
+		   "headers are counted apart as overhead. --json output is schema 2.\n"
+		   "ADDR is hexadecimal, with or without 0x (every address is printed that way); sizes (N, LEN, S) are\n"
+		   "decimal or 0x hex, with an optional K, M, G or T.\n"
 		   "Exit status: 0 ok, 1 inconsistent or not found, 2 usage or I/O error.\n");
 }
 
@@ -127,17 +150,19 @@ bad:
 	return CLI_ERR;
 }
 
-static int parse_num(const char *s, uint64_t *out, int suffixes)
+static int parse_size(const char *s, uint64_t *out)
 {
 	if (!s || !*s || *s == '-' || isspace((unsigned char)*s))
 		return -1;
 	errno = 0;
 	char *end;
-	unsigned long long v = strtoull(s, &end, 0);
+	/* base 0 would read "010" as octal: a size is decimal unless it says 0x */
+	int hexa = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+	unsigned long long v = strtoull(s, &end, hexa ? 16 : 10);
 	if (errno || end == s)
 		return -1;
 	unsigned shift = 0;
-	if (suffixes && *end) {
+	if (*end) {
 		switch (toupper((unsigned char)*end)) {
 		case 'K': shift = 10; break;
 		case 'M': shift = 20; break;
@@ -157,18 +182,25 @@ static int parse_num(const char *s, uint64_t *out, int suffixes)
 	return 0;
 }
 
+/* Addresses are printed in hex with 0x everywhere, so one copied from any output must read back as the same
+ * address: hex, with or without 0x, never decimal (600000010400 is 0x600000010400). */
 int cli_parse_addr(const char *s, uint64_t *out)
 {
-	if (parse_num(s, out, 0)) {
-		cli_errorf("'%s' is not an address (decimal or 0x hex)", s);
+	const char *d = s && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') ? s + 2 : s;
+	char *end;
+	errno = 0;
+	unsigned long long v = d && isxdigit((unsigned char)*d) ? strtoull(d, &end, 16) : 0;
+	if (!d || !isxdigit((unsigned char)*d) || errno || *end) {
+		cli_errorf("'%s' is not an address (hexadecimal, with or without 0x)", s ? s : "");
 		return -1;
 	}
+	*out = v;
 	return 0;
 }
 
 int cli_parse_size(const char *s, uint64_t *out)
 {
-	if (parse_num(s, out, 1)) {
+	if (parse_size(s, out)) {
 		cli_errorf("'%s' is not a size (a number, optionally with K, M, G or T)", s);
 		return -1;
 	}

@@ -49,6 +49,7 @@ void cli_close(struct cli_heap *ch)
 		pmp_close(ch->h);
 	free(ch->blocks);
 	free(ch->roots);
+	free(ch->ext);
 	memset(ch, 0, sizeof *ch);
 }
 
@@ -72,15 +73,22 @@ static int collect_block(const pmp_block_t *b, void *user)
 	return 0;
 }
 
-int cli_load_blocks(struct cli_heap *ch)
+int cli_walk(struct cli_heap *ch)
 {
 	struct collect c = {0};
+	free(ch->blocks);
 	int e = pmp_walk(ch->h, collect_block, &c);
 	ch->blocks = c.v;
 	ch->nblocks = c.n;
+	return e;
+}
+
+int cli_load_blocks(struct cli_heap *ch)
+{
+	int e = cli_walk(ch);
 	if (e == PMP_ECORRUPT) {
 		cli_errorf("%s: warning: block chain damaged after %zu blocks; showing those (run 'pmempreload check')",
-			   ch->path, c.n);
+			   ch->path, ch->nblocks);
 		return CLI_FAIL;
 	}
 	if (e) {

@@ -27,9 +27,7 @@ int cli_roots(int argc, char **argv)
 	}
 	struct cli_json j;
 	if (json) {
-		json_begin(&j, stdout, "roots");
-		json_str(&j, "file", ch.path);
-		json_arr(&j, "roots");
+		json_begin_list(&j, "roots", ch.path, "roots");
 	}
 	size_t shown = 0;
 	for (size_t i = 0; i < ch.nroots; i++) {

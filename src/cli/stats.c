@@ -1,43 +1,14 @@
-/* stats.c: the `stats` verb: the heap's counters (pmp_stats) and a power-of-two size histogram of used, free and
- * cached blocks taken from the block walk.
+/* stats.c: the `stats` verb: block counts and bytes by state and a size-class histogram, all from the block walk
+ * (bytes are usable payload; headers are shown apart as overhead), and the heap's own counters (pmp_stats:
+ * operations, peak, and its derived byte counts, which include headers).
  *
- * Must never: present the derived counters of an unclean heap as if they were trusted (the walk is the truth there).
+ * Must never: present the derived counters of an unclean heap as if they were trusted (the walk is the truth there),
+ * or call a number "used bytes" that includes headers.
  */
 #include <inttypes.h>
 #include <string.h>
 
 #include "cli.h"
-
-#define NBUCKETS 64
-
-struct hist {
-	uint64_t n[NBUCKETS][3], bytes[NBUCKETS][3]; /* [bucket][used, free, cached] */
-	uint64_t tot_n[3], tot_bytes[3], largest_free;
-};
-
-static unsigned bucket(uint64_t size)
-{
-	unsigned b = 0;
-	while (size >>= 1)
-		b++;
-	return b;
-}
-
-static int slot(int state)
-{
-	return state == PMP_BLOCK_FREE ? 1 : state == PMP_BLOCK_CACHED ? 2 : 0;
-}
-
-static void human(uint64_t v, char *buf, size_t len)
-{
-	static const char units[] = "BKMGTPE";
-	unsigned u = 0;
-	while (v >= 1024 && !(v % 1024) && u < 6) {
-		v /= 1024;
-		u++;
-	}
-	snprintf(buf, len, "%" PRIu64 "%c", v, units[u]);
-}
 
 int cli_stats(int argc, char **argv)
 {
@@ -58,62 +29,56 @@ int cli_stats(int argc, char **argv)
 		cli_close(&ch);
 		return rc;
 	}
-	struct hist h;
-	memset(&h, 0, sizeof h);
-	for (size_t i = 0; i < ch.nblocks; i++) {
-		const pmp_block_t *b = &ch.blocks[i];
-		unsigned k = bucket(b->size);
-		int st = slot(b->state);
-		h.n[k][st]++;
-		h.bytes[k][st] += b->size;
-		h.tot_n[st]++;
-		h.tot_bytes[st] += b->block_size;
-		if (b->state == PMP_BLOCK_FREE && b->block_size > h.largest_free)
-			h.largest_free = b->block_size;
-	}
-	if (!s.largest_free)
-		s.largest_free = h.largest_free;
+	struct cli_census c;
+	cli_census(&ch, &c);
+	const struct cli_tally *u = &c.total[CLI_ST_USED], *fr = &c.total[CLI_ST_FREE], *ca = &c.total[CLI_ST_CACHED],
+			       *lo = &c.total[CLI_ST_LOST];
 	if (json) {
 		struct cli_json j;
 		json_begin(&j, stdout, "stats");
 		json_str(&j, "file", ch.path);
 		json_bool(&j, "clean", ch.info.clean);
+		json_bool(&j, "complete", rc == CLI_OK);
 		json_u64(&j, "reserved", s.reserved);
 		json_u64(&j, "mapped", s.mapped);
 		json_u64(&j, "arena", s.arena);
-		json_u64(&j, "used_bytes", s.used_bytes);
-		json_u64(&j, "used_blocks", s.used_blocks);
-		json_u64(&j, "free_bytes", s.free_bytes);
-		json_u64(&j, "free_blocks", s.free_blocks);
-		json_u64(&j, "cached_blocks", h.tot_n[2]);
-		json_u64(&j, "largest_free", s.largest_free);
-		json_u64(&j, "peak_used_bytes", s.peak_used_bytes);
+		static const char *const names[CLI_NSTATES] = {"used", "free", "cached", "lost"};
+		for (int st = 0; st < CLI_NSTATES; st++) {
+			char key[32];
+			snprintf(key, sizeof key, "%s_blocks", names[st]);
+			json_u64(&j, key, c.total[st].blocks);
+			snprintf(key, sizeof key, "%s_bytes", names[st]);
+			json_u64(&j, key, c.total[st].bytes);
+			snprintf(key, sizeof key, "%s_overhead_bytes", names[st]);
+			json_u64(&j, key, c.total[st].overhead);
+		}
+		json_u64(&j, "largest_free", c.largest_free);
 		json_u64(&j, "n_malloc", s.n_malloc);
 		json_u64(&j, "n_free", s.n_free);
 		json_u64(&j, "n_realloc", s.n_realloc);
 		json_u64(&j, "n_grow", s.n_grow);
-		json_obj(&j, "walk");
-		json_u64(&j, "used_blocks", h.tot_n[0]);
-		json_u64(&j, "used_bytes", h.tot_bytes[0]);
-		json_u64(&j, "free_blocks", h.tot_n[1]);
-		json_u64(&j, "free_bytes", h.tot_bytes[1]);
-		json_u64(&j, "cached_blocks", h.tot_n[2]);
-		json_u64(&j, "cached_bytes", h.tot_bytes[2]);
-		json_bool(&j, "complete", rc == CLI_OK);
+		/* the heap's own derived counters, as pmp_stats gives them (headers included) */
+		json_obj(&j, "counters");
+		json_u64(&j, "used_bytes", s.used_bytes);
+		json_u64(&j, "used_blocks", s.used_blocks);
+		json_u64(&j, "free_bytes", s.free_bytes);
+		json_u64(&j, "free_blocks", s.free_blocks);
+		json_u64(&j, "peak_used_bytes", s.peak_used_bytes);
 		json_obj_end(&j);
 		json_arr(&j, "histogram");
-		for (unsigned k = 0; k < NBUCKETS; k++) {
-			if (!h.n[k][0] && !h.n[k][1] && !h.n[k][2])
+		for (unsigned k = 0; k < CLI_NCLASSES; k++) {
+			if (cli_class_empty(&c, k))
 				continue;
 			json_obj(&j, NULL);
-			json_u64(&j, "min_size", (uint64_t)1 << k);
-			json_u64(&j, "max_size", k == 63 ? UINT64_MAX : ((uint64_t)1 << (k + 1)) - 1);
-			json_u64(&j, "used_blocks", h.n[k][0]);
-			json_u64(&j, "used_bytes", h.bytes[k][0]);
-			json_u64(&j, "free_blocks", h.n[k][1]);
-			json_u64(&j, "free_bytes", h.bytes[k][1]);
-			json_u64(&j, "cached_blocks", h.n[k][2]);
-			json_u64(&j, "cached_bytes", h.bytes[k][2]);
+			json_u64(&j, "min_size", cli_class_min(k));
+			json_u64(&j, "max_size", cli_class_max(k));
+			for (int st = 0; st < CLI_NSTATES; st++) {
+				char key[32];
+				snprintf(key, sizeof key, "%s_blocks", names[st]);
+				json_u64(&j, key, c.cls[k][st].blocks);
+				snprintf(key, sizeof key, "%s_bytes", names[st]);
+				json_u64(&j, key, c.cls[k][st].bytes);
+			}
 			json_obj_end(&j);
 		}
 		json_arr_end(&j);
@@ -122,24 +87,31 @@ int cli_stats(int argc, char **argv)
 		printf("file:          %s%s\n", ch.path, ch.info.clean ? "" : "  (unclean: counts from the block chain)");
 		printf("reserved:      %" PRIu64 " bytes\n", s.reserved);
 		printf("mapped:        %" PRIu64 " bytes (arena %" PRIu64 ")\n", s.mapped, s.arena);
-		printf("used:          %" PRIu64 " blocks, %" PRIu64 " bytes (peak %" PRIu64 ")\n", s.used_blocks,
-		       s.used_bytes, s.peak_used_bytes);
-		printf("free:          %" PRIu64 " blocks, %" PRIu64 " bytes (largest %" PRIu64 ")\n", s.free_blocks,
-		       s.free_bytes, s.largest_free);
-		if (h.tot_n[2])
-			printf("cached:        %" PRIu64 " blocks, %" PRIu64 " bytes\n", h.tot_n[2], h.tot_bytes[2]);
+		printf("used:          %" PRIu64 " blocks, %" PRIu64 " bytes (+%" PRIu64 " bytes of headers)\n", u->blocks,
+		       u->bytes, u->overhead);
+		printf("free:          %" PRIu64 " blocks, %" PRIu64 " bytes (+%" PRIu64 " bytes of headers; largest %" PRIu64
+		       ")\n", fr->blocks, fr->bytes, fr->overhead, c.largest_free);
+		if (ca->blocks)
+			printf("cached:        %" PRIu64 " blocks, %" PRIu64 " bytes (+%" PRIu64 " bytes of headers)\n",
+			       ca->blocks, ca->bytes, ca->overhead);
+		if (lo->blocks)
+			printf("lost:          %" PRIu64 " blocks, %" PRIu64 " bytes (salvaged stretches)\n", lo->blocks,
+			       lo->bytes);
+		printf("peak used:     %" PRIu64 " bytes, headers included (the heap's own counter)\n", s.peak_used_bytes);
 		printf("operations:    %" PRIu64 " malloc, %" PRIu64 " free, %" PRIu64 " realloc, %" PRIu64 " grow\n",
 		       s.n_malloc, s.n_free, s.n_realloc, s.n_grow);
-		printf("\nblock sizes (usable bytes)   used: blocks     bytes   free: blocks     bytes\n");
-		for (unsigned k = 0; k < NBUCKETS; k++) {
-			if (!h.n[k][0] && !h.n[k][1] && !h.n[k][2])
+		if (rc != CLI_OK)
+			printf("note:          the block chain is damaged: counts cover the blocks before the damage\n");
+		printf("\nusable size class      used: blocks        bytes   free: blocks        bytes\n");
+		for (unsigned k = 0; k < CLI_NCLASSES; k++) {
+			if (cli_class_empty(&c, k))
 				continue;
-			char lo[24], hi[24];
-			human((uint64_t)1 << k, lo, sizeof lo);
-			human(k == 63 ? 0 : (uint64_t)1 << (k + 1), hi, sizeof hi);
-			printf("  [%6s, %6s)       %12" PRIu64 " %9" PRIu64 "   %12" PRIu64 " %9" PRIu64 "%s\n", lo,
-			       k == 63 ? "inf" : hi, h.n[k][0], h.bytes[k][0], h.n[k][1] + h.n[k][2],
-			       h.bytes[k][1] + h.bytes[k][2], h.n[k][2] ? "  (incl. cached)" : "");
+			char lab[48];
+			const struct cli_tally *cu = c.cls[k];
+			printf("  %-18s %12" PRIu64 " %12" PRIu64 "   %12" PRIu64 " %12" PRIu64 "%s\n",
+			       cli_class_label(k, lab, sizeof lab), cu[CLI_ST_USED].blocks + cu[CLI_ST_LOST].blocks,
+			       cu[CLI_ST_USED].bytes + cu[CLI_ST_LOST].bytes, cu[CLI_ST_FREE].blocks + cu[CLI_ST_CACHED].blocks,
+			       cu[CLI_ST_FREE].bytes + cu[CLI_ST_CACHED].bytes, cu[CLI_ST_CACHED].blocks ? "  (incl. cached)" : "");
 		}
 	}
 	cli_close(&ch);

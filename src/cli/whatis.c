@@ -1,5 +1,5 @@
 /* whatis.c: the `whatis` verb (which block holds an address, the offset into it, the roots pointing at it) and the
- * `refs` verb (which used blocks hold an aligned word pointing into that block).
+ * `refs` verb (which blocks hold an aligned word pointing into that block).
  *
  * Must never: read a block through its original address (the view may be moved: payloads are read via .data), or
  * read words past a block's usable bytes.
@@ -22,12 +22,11 @@ static const char *region(const struct cli_heap *ch, uint64_t a)
 	return "the arena's end sentinel or a damaged part of the chain";
 }
 
-static int load(int argc, char **argv, struct cli_heap *ch, uint64_t *addr, int *json, const pmp_block_t **b,
-		int *brc)
+static int load(int argc, char **argv, const struct cli_opt *opts, struct cli_heap *ch, uint64_t *addr,
+		const pmp_block_t **b, int *brc)
 {
 	int n;
 	const char *pos[2];
-	const struct cli_opt opts[] = {{"--json", NULL, json}, {NULL, NULL, NULL}};
 	if (cli_args(argc, argv, opts, pos, 2, 2, &n) || cli_parse_addr(pos[1], addr))
 		return CLI_ERR;
 	if (cli_open(pos[0], ch) || cli_load(ch, 1, brc))
@@ -42,7 +41,8 @@ int cli_whatis(int argc, char **argv)
 	uint64_t a;
 	int json = 0, brc;
 	const pmp_block_t *b;
-	if (load(argc, argv, &ch, &a, &json, &b, &brc))
+	const struct cli_opt opts[] = {{"--json", NULL, &json}, {NULL, NULL, NULL}};
+	if (load(argc, argv, opts, &ch, &a, &b, &brc))
 		return CLI_ERR;
 	const char *where = b ? NULL : region(&ch, a);
 	struct cli_json j;
@@ -103,13 +103,37 @@ int cli_whatis(int argc, char **argv)
 	return brc;
 }
 
+struct refs {
+	uint64_t lo, len;   /* the target's payload */
+	struct cli_json *j; /* NULL for text */
+	uint64_t found;
+};
+
+static int ref_word(const pmp_block_t *b, size_t off, uint64_t w, void *user)
+{
+	struct refs *r = user;
+	if (w - r->lo >= r->len)
+		return 0;
+	r->found++;
+	if (!r->j)
+		fputs("  ", stdout);
+	cli_word_hit(r->j, b, off, w);
+	if (r->j)
+		json_obj_end(r->j);
+	else
+		putchar('\n');
+	return 0;
+}
+
 int cli_refs(int argc, char **argv)
 {
 	struct cli_heap ch;
 	uint64_t a;
-	int json = 0, brc;
+	int json = 0, used = 0, freed = 0, brc;
 	const pmp_block_t *t;
-	if (load(argc, argv, &ch, &a, &json, &t, &brc))
+	const struct cli_opt opts[] = {{"--json", NULL, &json}, {"--used", NULL, &used}, {"--free", NULL, &freed},
+				       {NULL, NULL, NULL}};
+	if (load(argc, argv, opts, &ch, &a, &t, &brc))
 		return CLI_ERR;
 	if (!t) {
 		cli_errorf("%s: 0x%" PRIx64 " is not in any block", ch.path, a);
@@ -128,7 +152,7 @@ int cli_refs(int argc, char **argv)
 		json_obj_end(&j);
 		json_arr(&j, "roots");
 	} else {
-		printf("block 0x%" PRIx64 " (size %zu, %s) is referenced by:\n", lo, t->size, cli_state_name(t->state));
+		printf("block 0x%" PRIx64 " (%s, size %zu) is referenced by:\n", lo, cli_life(t->state), t->size);
 	}
 	uint64_t found = 0;
 	for (size_t i = 0; i < ch.nroots; i++)
@@ -146,31 +170,12 @@ int cli_refs(int argc, char **argv)
 		json_arr_end(&j);
 		json_arr(&j, "holders");
 	}
-	for (size_t i = 0; i < ch.nblocks; i++) {
-		const pmp_block_t *b = &ch.blocks[i];
-		if (b->state != PMP_BLOCK_USED)
-			continue;
-		/* the payload address is 16-aligned in the writer's space, so word k is 8-aligned there too */
-		const uint8_t *d = b->data;
-		for (size_t k = 0; k + 8 <= b->size; k += 8) {
-			uint64_t w;
-			memcpy(&w, d + k, 8);
-			if (w - lo >= len)
-				continue;
-			found++;
-			uint64_t holder = (uint64_t)(uintptr_t)b->addr;
-			if (json) {
-				json_obj(&j, NULL);
-				json_addr(&j, "block", holder);
-				json_u64(&j, "offset", k);
-				json_addr(&j, "value", w);
-				json_obj_end(&j);
-			} else {
-				printf("  0x%" PRIx64 "+%zu (block 0x%" PRIx64 ", size %zu) holds 0x%" PRIx64 "\n", holder + k, k,
-				       holder, b->size, w);
-			}
-		}
-	}
+	struct refs rf = {lo, len, json ? &j : NULL, 0};
+	unsigned mask = cli_scan_mask(used, freed);
+	for (size_t i = 0; i < ch.nblocks; i++)
+		if (cli_scan_wants(mask, &ch.blocks[i]))
+			cli_block_words(&ch, &ch.blocks[i], ref_word, &rf);
+	found += rf.found;
 	if (json) {
 		json_arr_end(&j);
 		json_u64(&j, "count", found);

@@ -28,6 +28,33 @@ run() {
 	fi
 	ok
 }
+# bounded NAME EXPECTED_RC SECONDS MAX_KB cmd...: like run, and within SECONDS of time and MAX_KB of peak resident
+# memory (ru_maxrss). Address-space limits (ulimit -v) cannot bound a reader that maps a 1 TiB heap: the resident
+# memory is what must not follow the declared size.
+bounded() {
+	local name=$1 want=$2 secs=$3 kb=$4 got
+	shift 4
+	got=$(python3 -c '
+import resource, subprocess, sys
+secs, base = float(sys.argv[1]), sys.argv[2]
+with open(base + ".out", "wb") as o, open(base + ".err", "wb") as e:
+    try:
+        rc = subprocess.run(sys.argv[3:], stdout=o, stderr=e, timeout=secs).returncode
+    except subprocess.TimeoutExpired:
+        rc = 124
+print(rc, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "$secs" "$T/$name" "$@")
+	RC=${got% *}
+	if [ "$RC" -ne "$want" ]; then
+		fail "$name: exit $RC, wanted $want (124: over ${secs}s): $*"
+		sed 's/^/    | /' "$T/$name.err" | head -5 >&2
+		return 1
+	fi
+	if [ "${got#* }" -gt "$kb" ]; then
+		fail "$name: peak resident memory ${got#* } KB, more than $kb KB: $*"
+		return 1
+	fi
+	ok
+}
 # has NAME FILE(out|err) EXTENDED-REGEX
 has() {
 	if grep -Eq -- "$3" "$T/$1.$2"; then ok; else
@@ -61,6 +88,18 @@ one_error() {
 eq() { if [ "$2" = "$3" ]; then ok; else fail "$1: '$2' != '$3'"; fi; }
 hex() { printf '0x%x' "$(($1))"; }
 
+# shoot OUT.png URL WIDTH HEIGHT [SCALE]: a headless Chromium screenshot (Debian's chromium; callers check it exists).
+# All compositor stages run before the shot: under load a large image was caught half rastered.
+shoot() {
+	local d
+	d=$(mktemp -d)
+	timeout 60 /usr/bin/chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+		--disable-background-networking --disable-component-update --disable-sync --user-data-dir="$d" \
+		--run-all-compositor-stages-before-draw --force-device-scale-factor="${5:-1}" --screenshot="$1" \
+		--window-size="$3,$4" "$2" >/dev/null 2>&1
+	rm -rf "$d"
+}
+
 mkheap() { # mkheap FILE ADDR [--unclean]: plants, and sources what was planted into the shell
 	"$MKHEAP" "$@" >"$T/manifest" || { echo "mkheap failed" >&2; exit 1; }
 	# shellcheck disable=SC1090
@@ -73,22 +112,25 @@ group_verbs() {
 	run info 0 "$CLI" info "$H"
 	has info out "^base: +0x620000000000"
 	has info out "^state: +clean"
+	has info out "^  running: +no: "
 	has info out "writer: +.*mkheap"
 	has info out "no crash record"
 	run info_json 0 "$CLI" info --json "$H"
-	json info_json "d['schema']==1 and d['base']=='0x620000000000' and d['clean'] and not d['moved'] and not d['crash_record'] and d['writer']['pid']>0"
+	json info_json "d['schema']==2 and d['base']=='0x620000000000' and d['clean'] and not d['moved'] and not d['crash_record'] and d['writer']['pid']>0"
 
 	run check 0 "$CLI" check "$H"
 	has check out "^OK: .*\(${USED_BLOCKS} used, ${FREE_BLOCKS} free, 0 cached\), ${ROOTS} roots"
 	hasnt check out "not closed cleanly"
 	run check_json 0 "$CLI" check "$H" --json
-	json check_json "d['consistent'] and d['index_checked'] and d['used_blocks']==$USED_BLOCKS and d['roots']==$ROOTS and d['bytes_used']==$USED_BYTES"
+	json check_json "d['schema']==2 and d['consistent'] and d['index_checked'] and d['used_blocks']==$USED_BLOCKS and d['roots']==$ROOTS and d['used_bytes']==$USED_BYTES"
+	# one meaning of used bytes (usable payload) in check, stats, leaks and the histogram; headers apart
+	has check out " $USED_BYTES bytes used, [0-9]+ bytes free \(usable bytes; [0-9]+ bytes of block headers\)"
 
 	run stats 0 "$CLI" stats "$H"
-	has stats out "^used: +${USED_BLOCKS} blocks, ${USED_BYTES} bytes"
+	has stats out "^used: +${USED_BLOCKS} blocks, ${USED_BYTES} bytes \(\+$((USED_BYTES_WITH_HEADERS - USED_BYTES)) bytes of headers\)$"
 	has stats out "^free: +${FREE_BLOCKS} blocks"
 	run stats_json 0 "$CLI" stats --json "$H"
-	json stats_json "d['used_blocks']==$USED_BLOCKS and d['walk']['used_blocks']==$USED_BLOCKS and d['free_blocks']==$FREE_BLOCKS and d['walk']['free_blocks']==$FREE_BLOCKS and sum(b['used_blocks'] for b in d['histogram'])==$USED_BLOCKS and sum(b['free_blocks'] for b in d['histogram'])==$FREE_BLOCKS and d['walk']['used_bytes']==$USED_BYTES and d['n_free']>=$FREED"
+	json stats_json "d['used_blocks']==$USED_BLOCKS and d['counters']['used_blocks']==$USED_BLOCKS and d['free_blocks']==$FREE_BLOCKS and d['counters']['free_blocks']==$FREE_BLOCKS and sum(b['used_blocks'] for b in d['histogram'])==$USED_BLOCKS and sum(b['free_blocks'] for b in d['histogram'])==$FREE_BLOCKS and d['used_bytes']==$USED_BYTES and sum(b['used_bytes'] for b in d['histogram'])==$USED_BYTES and d['used_bytes']+d['used_overhead_bytes']==$USED_BYTES_WITH_HEADERS and d['free_bytes']+d['free_overhead_bytes']==$FREE_BYTES_WITH_HEADERS and d['counters']['used_bytes']==$USED_BYTES_WITH_HEADERS and d['n_free']>=$FREED"
 	# the 100000-byte block is in the [64K, 128K) bucket; the five freed 64-byte blocks in [64, 128)
 	json stats_json "any(b['min_size']==65536 and b['used_blocks']==1 for b in d['histogram']) and any(b['min_size']==64 and b['free_blocks']>=$FREED for b in d['histogram'])"
 
@@ -135,20 +177,76 @@ group_verbs() {
 	run whatis_out 1 "$CLI" whatis "$H" 0x1000
 	has whatis_out out "not in this heap"
 	run whatis_bad 2 "$CLI" whatis "$H" nonsense
+	# an address reads as hex with or without 0x, as every verb prints it (never as decimal)
+	run whatis_no0x 0 "$CLI" whatis "$H" "${NEEDLE_ADDR#0x}"
+	has whatis_no0x out "^$NEEDLE_ADDR is at offset $NEEDLE_OFF of the used block $CONFIG "
+	run hexdump_no0x 0 "$CLI" hexdump "$H" "${NEEDLE_ADDR#0x}" 6
+	has hexdump_no0x out "^$(printf '0x%012x' $((NEEDLE_ADDR)))  6e 65 65 64 6c 65 "
+	run whatis_neg 2 "$CLI" whatis "$H" -- -10
+	run usage_addr 0 "$CLI" --help
+	has usage_addr out "ADDR is hexadecimal, with or without 0x"
 
 	run refs 0 "$CLI" refs "$H" "$TARGET"
-	has refs out "^  $(hex "$HOLDER + $HOLDER_OFF")\+$HOLDER_OFF \(block $HOLDER, size [0-9]+\) holds $TARGET_INNER$"
+	has refs out "^  $HOLDER\+$HOLDER_OFF \(live, size [0-9]+\) holds $TARGET_INNER$"
 	eq refs_count "$(grep -c holds "$T/refs.out")" 1
 	run refs_json 0 "$CLI" refs --json "$H" "$TARGET_INNER"
-	json refs_json "d['target']['address']=='$TARGET' and d['holders']==[{'block':'$HOLDER','offset':$HOLDER_OFF,'value':'$TARGET_INNER'}] and d['roots']==[]"
+	json refs_json "d['target']['address']=='$TARGET' and [(x['block'],x['offset'],x['value'],x['state'],x['live']) for x in d['holders']]==[('$HOLDER',$HOLDER_OFF,'$TARGET_INNER','used',True)] and d['roots']==[]"
 	run refs_node 0 "$CLI" refs "$H" "$NODE2"
-	has refs_node out "^  0x[0-9a-f]+\+0 \(block 0x[0-9a-f]+, size [0-9]+\) holds $NODE2$"
+	has refs_node out "^  0x[0-9a-f]+\+0 \(live, size [0-9]+\) holds $NODE2$"
 	run refs_keep 0 "$CLI" refs "$H" "$KEEP"
 	has refs_keep out "^  root keep$"
 	run refs_leak 1 "$CLI" refs "$H" "$LEAK0"
+	# a freed block is still pointed at by the live session block
+	run refs_secret 0 "$CLI" refs "$H" "$SECRET_BLOCK"
+	has refs_secret out "^block $SECRET_BLOCK \(freed, size [0-9]+\) is referenced by:$"
+	has refs_secret out "^  $SESSION\+$SESSION_OFF \(live, size [0-9]+\) holds $SECRET_ADDR$"
+	run refs_free_only 1 "$CLI" refs --free "$H" "$TARGET"
+	run refs_used_only 0 "$CLI" refs --used "$H" "$TARGET"
+
+	# freed data is searched too, and every hit says live or freed
+	run grep_secret 0 "$CLI" grep "$H" "$SECRET"
+	local secret_size ctx
+	secret_size=$("$CLI" blocks --json "$H" | python3 -c "import json,sys; print([b['size'] for b in json.load(sys.stdin)['blocks'] if b['address']=='$SECRET_BLOCK'][0])")
+	ctx=$(printf '\\x00%.0s' $(seq 16))
+	eq grep_secret "$(cat "$T/grep_secret.out")" "$SECRET_BLOCK+$SECRET_OFF (freed, size $secret_size): $ctx[[$SECRET]]$ctx"
+	run grep_secret_used 1 "$CLI" grep --used "$H" "$SECRET"
+	run grep_secret_free 0 "$CLI" grep --free "$H" "$SECRET"
+	run grep_needle_free 1 "$CLI" grep --free "$H" "$NEEDLE"
+	run grep_secret_json 0 "$CLI" grep --json "$H" "$SECRET"
+	json grep_secret_json "d['count']==1 and d['matches'][0]['block']=='$SECRET_BLOCK' and d['matches'][0]['offset']==$SECRET_OFF and d['matches'][0]['state']=='free' and not d['matches'][0]['live'] and d['matches'][0]['address']=='$SECRET_ADDR'"
+	run strings_secret 0 "$CLI" strings "$H"
+	has strings_secret out "^$SECRET_ADDR $SECRET_BLOCK\+$SECRET_OFF \(freed, size [0-9]+\): $SECRET$"
+	has strings_secret out "^$NEEDLE_ADDR $CONFIG\+$NEEDLE_OFF \(live, "
+	run strings_used 0 "$CLI" strings --used "$H"
+	hasnt strings_used out "$SECRET"
+	run strings_free 0 "$CLI" strings --free "$H"
+	hasnt strings_free out "$NEEDLE"
+	has strings_free out ": $SECRET$"
+	# --hex and --ptr
+	run grep_hex 0 "$CLI" grep "$H" --hex "6e 65 65 64 6c 65 2d 69 6e"
+	eq grep_hex "$(cut -d' ' -f1 "$T/grep_hex.out")" "$CONFIG+$NEEDLE_OFF"
+	run grep_hex_packed 0 "$CLI" grep --json "$H" --hex "$(printf '%s' "$SECRET" | od -An -tx1 | tr -d ' \n')"
+	json grep_hex_packed "d['count']==1 and d['matches'][0]['address']=='$SECRET_ADDR' and d['pattern_hex']=='$(printf '%s' "$SECRET" | od -An -tx1 | tr -d ' \n')'"
+	run grep_ptr 0 "$CLI" grep "$H" --ptr "${TARGET_INNER#0x}"
+	eq grep_ptr "$(cut -d' ' -f1-2 "$T/grep_ptr.out")" "$HOLDER+$HOLDER_OFF (live,"
+	run grep_ptr_dangling 0 "$CLI" grep "$H" --ptr "$SECRET_ADDR"
+	eq grep_ptr_dangling "$(cut -d' ' -f1 "$T/grep_ptr_dangling.out")" "$SESSION+$SESSION_OFF"
+	run grep_zeros 2 "$CLI" grep "$H" --hex "00 00"
+	one_error grep_zeros
+	run grep_badhex 2 "$CLI" grep "$H" --hex "6e6"
+	run grep_two 2 "$CLI" grep "$H" "$NEEDLE" --hex 6e
+	run grep_nopat 2 "$CLI" grep "$H"
+
+	# dangling: exactly the one planted stale pointer
+	run dangling 0 "$CLI" dangling "$H"
+	has dangling out "^$SESSION\+$SESSION_OFF \(live, size [0-9]+\) holds $SECRET_ADDR -> freed block $SECRET_BLOCK\+$SECRET_OFF \(size [0-9]+\)$"
+	has dangling out "^1 word in live blocks points into freed blocks"
+	eq dangling_lines "$(wc -l <"$T/dangling.out")" 2
+	run dangling_json 0 "$CLI" dangling --json "$H"
+	json dangling_json "d['count']==1 and d['dangling'][0]['block']=='$SESSION' and d['dangling'][0]['offset']==$SESSION_OFF and d['dangling'][0]['value']=='$SECRET_ADDR' and d['dangling'][0]['target']['block']=='$SECRET_BLOCK' and d['dangling'][0]['target']['offset']==$SECRET_OFF and d['dangling'][0]['target']['state']=='free'"
 
 	run grep 0 "$CLI" grep "$H" "$NEEDLE"
-	has grep out "^$CONFIG\+$NEEDLE_OFF \(block size [0-9]+\): .*\[\[$NEEDLE\]\]"
+	has grep out "^$CONFIG\+$NEEDLE_OFF \(live, size [0-9]+\): .*\[\[$NEEDLE\]\]"
 	eq grep_count "$(wc -l <"$T/grep.out")" 1
 	run grep_node 0 "$CLI" grep "$H" node-
 	eq grep_node "$(wc -l <"$T/grep_node.out")" 5
@@ -157,7 +255,7 @@ group_verbs() {
 	run grep_none 1 "$CLI" grep "$H" "no such string anywhere"
 
 	run strings 0 "$CLI" strings "$H"
-	has strings out "^$NEEDLE_ADDR \($CONFIG\+$NEEDLE_OFF\): $NEEDLE$"
+	has strings out "^$NEEDLE_ADDR $CONFIG\+$NEEDLE_OFF \(live, size [0-9]+\): $NEEDLE$"
 	has strings out ": TARGETDATA$"
 	has strings out ": node-3$"
 	run strings_min 0 "$CLI" strings --min 100 "$H"
@@ -167,7 +265,7 @@ group_verbs() {
 
 	run hexdump 0 "$CLI" hexdump "$H" "$NEEDLE_ADDR" 32
 	eq hexdump_lines "$(wc -l <"$T/hexdump.out")" 2
-	has hexdump out "^$(printf '%012x' $((NEEDLE_ADDR)))  6e 65 65 64 6c 65 2d 69  6e 2d 74 68 65 2d 68 65  \|needle-in-the-he\|$"
+	has hexdump out "^$(printf '0x%012x' $((NEEDLE_ADDR)))  6e 65 65 64 6c 65 2d 69  6e 2d 74 68 65 2d 68 65  \|needle-in-the-he\|$"
 	run hexdump_json 0 "$CLI" hexdump --json "$H" "$NEEDLE_ADDR" 6
 	json hexdump_json "d['address']=='$NEEDLE_ADDR' and d['length']==6 and bytes.fromhex(d['hex'])==b'needle'"
 	run hexdump_out 1 "$CLI" hexdump "$H" 0x10
@@ -181,8 +279,18 @@ group_verbs() {
 	run map 0 "$CLI" map "$H" -o "$T/map.svg"
 	if python3 -c "import sys,xml.dom.minidom as m; m.parse(sys.argv[1])" "$T/map.svg"; then ok; else fail "map: SVG is not XML"; fi
 	grep -q "root config -&gt; $CONFIG" "$T/map.svg" && ok || fail "map: root config not marked"
-	grep -q 'fill="#cfe8cf"' "$T/map.svg" && grep -q 'fill="#3b7dd8"' "$T/map.svg" && ok || fail "map: colours"
 	grep -q "we&quot;ird" "$T/map.svg" && ok || fail "map: root name not escaped"
+	# the pixels say what the program put there: the big block used, the freed secret free, the tail free, the end
+	# sentinel no block; a handful of SVG elements, not one per block
+	local last
+	last=$(hex "$BASE + $(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['mapped'])" "$T/info_json.out") - 4")
+	python3 "$MAPCHECK" "$T/map.svg" "$(hex "$BIG + 50000")" "$(hex "$SECRET_BLOCK + 100")" "$(hex "$BIG + 200000")" "$last" \
+		>"$T/map.px" 2>"$T/map.pxerr" || fail "map: picture unreadable: $(tail -1 "$T/map.pxerr")"
+	eq map_big "$(sed -n 2p "$T/map.px" | cut -d' ' -f2)" 3b7dd8
+	eq map_secret "$(sed -n 3p "$T/map.px" | cut -d' ' -f2)" e6f2e6
+	eq map_tail "$(sed -n 4p "$T/map.px" | cut -d' ' -f2)" e6f2e6
+	eq map_end "$(sed -n 5p "$T/map.px" | cut -d' ' -f2)" b0b0b0
+	[ "$(grep -o '<[a-z]' "$T/map.svg" | wc -l)" -lt 200 ] && ok || fail "map: too many SVG elements"
 	run map_stdout 0 "$CLI" map "$H"
 	has map_stdout out "^<svg "
 
@@ -191,6 +299,12 @@ group_verbs() {
 	for l in "$LEAK0" "$LEAK1" "$LEAK2"; do has leaks out "^$(printf '0x%012x' $((l))) +20[0-9] +unreachable$"; done
 	run leaks_json 0 "$CLI" leaks --json "$H"
 	json leaks_json "d['leaked_blocks']==3 and d['leaked_bytes']==sum(x['size'] for x in d['leaks']) and all(200<=x['size']<216 for x in d['leaks']) and sorted(x['address'] for x in d['leaks'])==sorted(['$LEAK0','$LEAK1','$LEAK2'])"
+
+	run leaks_limit 0 "$CLI" leaks --limit 1 "$H"
+	eq leaks_limit "$(grep -c unreachable$ "$T/leaks_limit.out")" 1
+	has leaks_limit out "^\.\.\. 2 more unreachable blocks$"
+	run leaks_limit_json 0 "$CLI" leaks --json --limit 1 "$H"
+	json leaks_limit_json "d['truncated'] and len(d['leaks'])==1 and d['leaked_blocks']==3"
 
 	run crash_none 1 "$CLI" crash "$H"
 	has crash_none out "no crash record"
@@ -215,7 +329,27 @@ group_unclean() {
 	local H=$T/u.heap
 	mkheap "$H" 0x621000000000 --unclean
 	run info 0 "$CLI" info "$H"
-	has info out "^state: +dirty"
+	has info out "^state: +dirty: its last writer ended without closing it"
+	has info out "^  running: +no: pid [0-9]+ is not running$"
+	run info_json 0 "$CLI" info --json "$H"
+	json info_json "d['writer']['alive'] is False and not d['clean']"
+
+	# a writer that still holds its heap open is alive; once killed, it is not
+	local L=$T/live.heap pid i
+	"$MKHEAP" "$L" 0x621800000000 --hold >"$T/hold.manifest" &
+	pid=$!
+	for i in $(seq 100); do grep -q READY "$T/hold.manifest" && break; sleep 0.05; done
+	run hold_info 0 "$CLI" info "$L"
+	has hold_info out "^state: +dirty: open for writing by a process that is still running$"
+	has hold_info out "^  pid: +$pid$"
+	has hold_info out "^  running: +yes: pid $pid is still running \(same start time, same boot\)$"
+	run hold_json 0 "$CLI" info --json "$L"
+	json hold_json "d['writer']['alive'] is True and d['writer']['pid']==$pid"
+	kill -9 "$pid"
+	wait "$pid" 2>/dev/null
+	run killed_info 0 "$CLI" info "$L"
+	has killed_info out "^  running: +no: pid $pid is not running$"
+	has killed_info out "^state: +dirty: its last writer ended"
 	run check 0 "$CLI" check "$H"
 	has check out "^OK: .*\(${USED_BLOCKS} used, ${FREE_BLOCKS} free"
 	has check out "not closed cleanly.*free index is stale"
@@ -238,7 +372,8 @@ group_moved() {
 	mkheap "$H" 0x622000000000
 	# same answers whether the heap sits at its own address or, with that address taken, elsewhere
 	for verb in "roots" "blocks" "whatis $TARGET_INNER" "refs $TARGET" "grep $NEEDLE" "strings" "leaks" "check" \
-		"hexdump $HOLDER 64" "stats --json" "roots --json"; do
+		"hexdump $HOLDER 64" "stats --json" "roots --json" "dangling" "grep --free $SECRET" "refs $SECRET_BLOCK" \
+		"grep --ptr $TARGET_INNER"; do
 		# shellcheck disable=SC2086
 		"$CLI" ${verb%% *} "$H" $( [ "${verb#* }" != "$verb" ] && echo "${verb#* }") >"$T/plain.out" 2>&1
 		# shellcheck disable=SC2086
@@ -276,8 +411,191 @@ group_crash() {
 	fi
 	run crash_raw 0 "$CLI" crash --raw "$H"
 	hasnt crash_raw out "crash_site"
+	# report: one page with every section, the map inline, the crash record in the summary
+	run report 0 "$CLI" report "$H" -o "$T/report.html"
+	has report err "^pmempreload: wrote $T/report.html$"
+	local id
+	for id in info check stats map leaks dangling crash; do
+		grep -q "<section id=\"$id\">" "$T/report.html" && ok || fail "report: no $id section"
+	done
+	grep -q 'class="ok">consistent<' "$T/report.html" && ok || fail "report: check verdict"
+	grep -q 'crash record: SIGSEGV (11) at 0xdead0<' "$T/report.html" && ok || fail "report: crash summary"
+	grep -q "3 of $USED_BLOCKS used blocks unreachable from $ROOTS roots" "$T/report.html" && ok || fail "report: leaks"
+	grep -q "^1 word in live blocks points into freed blocks" "$T/report.html" && ok || fail "report: dangling"
+	grep -q "^base: *$BASE\$" "$T/report.html" && ok || fail "report: info saw a moved view"
+	grep -Eq '<script|src="http|href="http' "$T/report.html" && fail "report: not self-contained" || ok
+	python3 -c 'import html.parser,sys; html.parser.HTMLParser().feed(open(sys.argv[1]).read())' "$T/report.html" && ok ||
+		fail "report: HTML does not parse"
+	python3 "$MAPCHECK" "$T/report.html" "$(hex "$BIG + 50000")" >"$T/report.px" && has report px "^$(hex "$BIG + 50000") 3b7dd8$"
+	run report_stdout 0 "$CLI" report "$H" -o -
+	has report_stdout out "^<!DOCTYPE html>"
+	run report_noout 2 "$CLI" report "$H"
+	run report_json 0 "$CLI" report --json "$H"
+	json report_json "d['verb']=='report' and d['info']['base']=='$BASE' and d['check']['consistent'] and d['stats']['used_bytes']==$USED_BYTES and d['leaks']['leaked_blocks']==3 and d['dangling']['count']==1 and d['crash']['signal']=='SIGSEGV' and d['crash']['fault_address']=='0xdead0'"
+	if [ -x /usr/bin/chromium ]; then
+		# rendered in a browser: the screenshot shows the map's used and free colours and the red crash summary
+		shoot "$T/report-1.png" "file://$T/report.html" 1200 1600 # as a reader sees it
+		shoot "$T/report-0.5.png" "file://$T/report.html" 1200 3000 0.5 # the whole page, for counting colours
+		[ -s "$T/report-1.png" ] && ok || fail "chromium: no screenshot"
+		if python3 "$MAPCHECK" --shot "$T/report-0.5.png" 3b7dd8 e6f2e6 c0392b >"$T/shot.out"; then
+			awk '$1=="3b7dd8" && $2>5000 {u=1} $1=="e6f2e6" && $2>50000 {f=1} $1=="c0392b" && $2>20 {r=1} END {exit !(u&&f&&r)}' \
+				"$T/shot.out" && ok || fail "chromium: the page lacks the map or the crash summary: $(tr '\n' ' ' <"$T/shot.out")"
+		else
+			fail "chromium: screenshot unreadable"
+		fi
+		[ -n "${PMP_KEEP_SHOTS:-}" ] && cp "$T/report-1.png" "$PMP_KEEP_SHOTS/report.png"
+	else
+		echo "note: chromium absent: report not rendered"
+	fi
+
 	run crash_json 0 "$CLI" crash --json "$H"
 	json crash_json "d['present'] and d['signal']=='SIGSEGV' and d['fault_address']=='0xdead0' and d['pid']==$CRASH_PID and len(d['frames'])==3 and d['frames'][0]['pc']=='$FRAME0' and d['frames'][0]['module'].endswith('mkcrash') and len(d['modules'])>=2"
+}
+
+group_sparse() {
+	local H=$T/s.heap v
+	: "${MKSPARSE:?}"
+	"$MKSPARSE" "$H" 0x625000000000 >"$T/sparse.manifest" || { fail "mksparse failed"; return; }
+	. "$T/sparse.manifest"
+	[ "$(stat -c %s "$H")" -eq "$SPARSE_DECLARED" ] && [ "$(du -k "$H" | cut -f1)" -lt 4096 ] && ok ||
+		fail "sparse: the heap file is not a sparse 1 TiB file"
+	# every verb's time and memory follow the few pages of data, not the declared terabyte
+	local lim="10 65536"
+	bounded s_grep 0 $lim "$CLI" grep "$H" "$SPARSE_DEEP_NEEDLE"
+	has s_grep out "^$SPARSE_HUGE\+$SPARSE_DEEP_OFF \(live, size $SPARSE_HUGE_SIZE\): .*\[\[$SPARSE_DEEP_NEEDLE\]\]"
+	bounded s_grep_near 0 $lim "$CLI" grep "$H" "$SPARSE_NEEDLE"
+	has s_grep_near out "^$SPARSE_NEAR\+40 "
+	bounded s_edge 0 $lim "$CLI" grep "$H" --hex "45 44 47 45 00 00 00 00"
+	has s_edge out "^$SPARSE_HUGE\+$SPARSE_EDGE_OFF \(live, "
+	bounded s_secret 0 $lim "$CLI" grep --free "$H" "$SPARSE_SECRET"
+	has s_secret out "\(freed, size [0-9]+\): .*\[\[$SPARSE_SECRET\]\]"
+	bounded s_dangling 0 $lim "$CLI" dangling "$H"
+	has s_dangling out "^0 words in live blocks point into freed blocks"
+	bounded s_strings 0 $lim "$CLI" strings --min 12 "$H"
+	has s_strings out "^$(hex "$SPARSE_HUGE + $SPARSE_DEEP_OFF") $SPARSE_HUGE\+$SPARSE_DEEP_OFF .*: $SPARSE_DEEP_NEEDLE$"
+	bounded s_refs 0 $lim "$CLI" refs "$H" "$SPARSE_DEEP"
+	has s_refs out "^  $SPARSE_HUGE\+$SPARSE_DEEP_PTR_OFF \(live, size $SPARSE_HUGE_SIZE\) holds $SPARSE_DEEP$"
+	# the deep block is reachable only through the word deep inside the huge block: one leak, the planted one
+	bounded s_leaks 0 $lim "$CLI" leaks --json "$H"
+	json s_leaks "d['leaked_blocks']==1 and d['leaks'][0]['address']=='$SPARSE_LEAK'"
+	bounded s_dump 0 $lim "$CLI" dump "$H" "$SPARSE_HUGE" -o "$T/huge.bin"
+	[ "$(stat -c %s "$T/huge.bin")" -eq "$SPARSE_HUGE_SIZE" ] && [ "$(du -k "$T/huge.bin" | cut -f1)" -lt 4096 ] && ok ||
+		fail "sparse: dump of the huge block is not a sparse file of its size"
+	eq s_dump_bytes "$(python3 -c 'import sys; f=open(sys.argv[1],"rb"); f.seek(int(sys.argv[2])); print(f.read(18).decode())' \
+		"$T/huge.bin" "$SPARSE_DEEP_OFF")" "$SPARSE_DEEP_NEEDLE"
+	rm -f "$T/huge.bin"
+	for v in check stats blocks roots info map; do
+		bounded "s_$v" 0 $lim "$CLI" "$v" "$H"
+	done
+	has s_check out "^OK: 6 blocks \(4 used, 2 free, 0 cached\), 2 roots"
+	cp --sparse=always "$H" "$T/s2.heap"
+	bounded s_diff 0 $lim "$CLI" diff "$H" "$T/s2.heap"
+	has s_diff out "^0 added .* 0 changed; used 4 -> 4 blocks"
+	rm -f "$T/s2.heap"
+	bounded s_whatis 0 $lim "$CLI" whatis "$H" "$(hex "$SPARSE_HUGE + $SPARSE_DEEP_OFF")"
+	has s_whatis out "at offset $SPARSE_DEEP_OFF of the used block $SPARSE_HUGE "
+	bounded s_hexdump 0 $lim "$CLI" hexdump "$H" "$(hex "$SPARSE_HUGE + $SPARSE_DEEP_OFF")" 16
+	has s_hexdump out "\|sparse-needle-de\|$"
+}
+
+group_diff() {
+	local A=$T/a.heap B=$T/b.heap
+	mkheap "$A" 0x627000000000
+	cp "$A" "$B"
+	"$MKHEAP" "$B" 0x627000000000 --mutate >"$T/mutate.manifest" || { fail "mkheap --mutate failed"; return; }
+	. "$T/mutate.manifest"
+	run diff 1 "$CLI" diff "$A" "$B"
+	has diff out "^~ $(printf '0x%012x' $((MUT_CONFIG))) +[0-9]+  changed \(first difference at \+$MUT_CONFIG_OFF\)$"
+	has diff out "^~ $(printf '0x%012x' $((MUT_NODE1))) +[0-9]+  changed \(first difference at \+0\)$"
+	has diff out "^- $(printf '0x%012x' $((MUT_REMOVED))) +$MUT_REMOVED_SIZE  removed$"
+	for x in "$MUT_ADDED0" "$MUT_ADDED1" "$MUT_ADDED2"; do has diff out "^\+ $(printf '0x%012x' $((x))) +30[0-9]  added$"; done
+	# keep[8] grown in place is resized; moved, it is removed and added, and the keep array holding it changed
+	local added=3 removed=1 changed=2
+	if [ -n "$MUT_RESIZED" ]; then
+		has diff out "^r $(printf '0x%012x' $((MUT_RESIZED))) +[0-9]+  resized to [0-9]+ bytes$"
+	else
+		added=4 removed=2 changed=3
+	fi
+	eq diff_added "$(grep -c '^+ ' "$T/diff.out")" "$added"
+	eq diff_removed "$(grep -c '^- ' "$T/diff.out")" "$removed"
+	eq diff_changed "$(grep -c '^~ ' "$T/diff.out")" "$changed"
+	has diff out "^$added added \([0-9]+ bytes\), $removed removed"
+	has diff out "^  \[256B, 512B\) +1 -> 4 +\(\+3\)"
+	run diff_json 1 "$CLI" diff --json "$A" "$B"
+	json diff_json "d['summary']['added']==$added and {'$MUT_ADDED0','$MUT_ADDED1','$MUT_ADDED2'}<=set(x['address'] for x in d['blocks'] if x['kind']=='added') and [x for x in d['blocks'] if x['kind']=='changed'][0]=={'kind':'changed','address':'$MUT_CONFIG','size':[x for x in d['blocks'] if x['kind']=='changed'][0]['size'],'first_difference':$MUT_CONFIG_OFF} and d['b']['generation']>d['a']['generation'] and any(c['min_size']==256 and c['b_blocks']-c['a_blocks']==3 for c in d['classes'])"
+	run diff_limit 1 "$CLI" diff --limit 1 "$A" "$B"
+	eq diff_limit "$(grep -c '^+ ' "$T/diff_limit.out")" 1
+	has diff_limit out "^  \.\.\. 2 more added$"
+	run diff_same 0 "$CLI" diff "$A" "$A"
+	has diff_same out "^0 added \(0 bytes\), 0 removed \(0 bytes\), 0 resized, 0 changed"
+	mkheap "$T/other.heap" 0x627000000000
+	run diff_other 2 "$CLI" diff "$A" "$T/other.heap"
+	one_error diff_other
+	has diff_other err "not images of one heap"
+	head -c 100000 /dev/urandom >"$T/garbage"
+	run diff_garbage 2 "$CLI" diff "$A" "$T/garbage"
+	one_error diff_garbage
+	run diff_usage 2 "$CLI" diff "$A"
+}
+
+group_top() {
+	local L=$T/live.heap pid i
+	: "${MKLOAD:?}"
+	"$MKLOAD" live "$L" 0x628000000000 4 >"$T/live.manifest" &
+	pid=$!
+	for i in $(seq 100); do grep -q READY "$T/live.manifest" && break; sleep 0.05; done
+	run top_json 0 "$CLI" top --json --count 4 --interval 0.3 "$L"
+	eq top_lines "$(wc -l <"$T/top_json.out")" 4
+	# the program adds a 1000-byte block (class [512, 1K)) and mallocs and frees a 64-byte one every 2 ms
+	if python3 -c '
+import json, sys
+r = [json.loads(l) for l in open(sys.argv[1])]
+assert [x["tick"] for x in r] == [1, 2, 3, 4] and all(x["schema"] == 2 and x["verb"] == "top" for x in r)
+assert all(x["writer_alive"] is True for x in r), "writer not alive"
+assert all(a["used_bytes"] < b["used_bytes"] for a, b in zip(r, r[1:])), "used bytes do not grow"
+assert r[0]["malloc_per_s"] is None and all(x["malloc_per_s"] > 100 and x["free_per_s"] > 50 for x in r[1:]), "rates"
+c = [[k for k in x["classes"] if k["min_size"] == 512][0] for x in r]
+assert all(k["growth_bytes"] > 0 and k["growth_blocks"] > 0 for k in c[1:]), "no growth in [512, 1K)"
+assert c[3]["growth_since_start_bytes"] == c[3]["used_bytes"] - c[0]["used_bytes"]
+' "$T/top_json.out" 2>"$T/top_json.py"; then ok; else fail "top --json: $(tail -1 "$T/top_json.py")"; sed 's/^/    | /' "$T/top_json.out" | head -4 >&2; fi
+	run top_text 0 "$CLI" top --count 2 --interval 0.2 "$L"
+	has top_text out "^writer: +running: pid $pid is still running"
+	has top_text out "^ops/s: +[0-9]+ malloc, [0-9]+ free, 0 realloc$"
+	has top_text out "^  \[512B, 1K\) +\+[0-9]+ blocks"
+	eq top_text_ticks "$(grep -c '^pmempreload top: ' "$T/top_text.out")" 2
+	hasnt top_text out $'\033'
+	wait "$pid"
+	run top_after 0 "$CLI" top --json --count 1 "$L"
+	json top_after "d['writer_alive'] is False and d['used_blocks']>=$(sed -n 's/^LIVE_BLOCKS=//p' "$T/live.manifest")"
+	run top_badint 2 "$CLI" top --interval 0 "$L"
+	run top_missing 2 "$CLI" top --count 1 "$T/nothing.heap"
+	one_error top_missing
+}
+
+group_scale() {
+	local H=$T/many.heap t0 t1
+	: "${MKLOAD:?}"
+	"$MKLOAD" many "$H" 0x626000000000 2000000 >"$T/many.manifest" || { fail "mkload failed"; return; }
+	. "$T/many.manifest"
+	t0=$(date +%s%N)
+	run many_map 0 "$CLI" map "$H" -o "$T/many.svg"
+	t1=$(date +%s%N)
+	[ $(((t1 - t0) / 1000000)) -lt 1000 ] && ok || fail "map of $MANY_BLOCKS blocks took $(((t1 - t0) / 1000000)) ms"
+	[ "$(stat -c %s "$T/many.svg")" -lt 200000 ] && ok || fail "map of $MANY_BLOCKS blocks: $(stat -c %s "$T/many.svg") bytes"
+	[ "$(grep -o '<[a-z]' "$T/many.svg" | wc -l)" -lt 200 ] && ok || fail "map: too many SVG elements"
+	# every third 16-byte block was freed: a pixel of that stretch is about two thirds used
+	python3 "$MAPCHECK" "$T/many.svg" 0x626000100000 >"$T/many.px" || fail "map: picture unreadable"
+	python3 -c "import sys; r=int(sys.argv[1][:2],16); share=(0xe6-r)/(0xe6-0x3b); sys.exit(0 if 0.6<share<0.72 else 1)" \
+		"$(sed -n 2p "$T/many.px" | cut -d' ' -f2)" && ok || fail "map: fragmented pixel $(sed -n 2p "$T/many.px")"
+	run many_check 0 "$CLI" check "$H"
+	has many_check out "^OK: $MANY_BLOCKS blocks \($MANY_LIVE used, $((MANY_BLOCKS - MANY_LIVE)) free, "
+	if [ -x /usr/bin/chromium ]; then
+		t0=$(date +%s%N)
+		shoot "$T/many.png" "file://$T/many.svg" 1200 1000
+		t1=$(date +%s%N)
+		[ -s "$T/many.png" ] && ok || fail "chromium: no screenshot of the map"
+		echo "note: chromium rendered the map of $MANY_BLOCKS blocks in $(((t1 - t0) / 1000000)) ms (start-up included)"
+	fi
 }
 
 group_hostile() {
@@ -298,6 +616,19 @@ group_hostile() {
 			run "$f-$verb" 2 "$CLI" "$verb" "$T/$f" && one_error "$f-$verb"
 		done
 		run "$f-whatis" 2 "$CLI" whatis "$T/$f" 0x624000010010 && one_error "$f-whatis"
+		# the verbs that read contents, draw, compare, watch and report
+		run "$f-dangling" 2 "$CLI" dangling "$T/$f" && one_error "$f-dangling"
+		run "$f-grep" 2 "$CLI" grep "$T/$f" needle && one_error "$f-grep"
+		run "$f-grephex" 2 "$CLI" grep --free "$T/$f" --hex "6e 65" && one_error "$f-grephex"
+		run "$f-refs" 2 "$CLI" refs "$T/$f" 624000010010 && one_error "$f-refs"
+		run "$f-dump" 2 "$CLI" dump "$T/$f" 0x624000010010 -o "$T/dump.bin" && one_error "$f-dump"
+		run "$f-map" 2 "$CLI" map "$T/$f" -o "$T/hostile.svg" && one_error "$f-map"
+		run "$f-top" 2 "$CLI" top --count 1 "$T/$f" && one_error "$f-top"
+		run "$f-diff" 2 "$CLI" diff "$H" "$T/$f" && one_error "$f-diff"
+		run "$f-report" 2 "$CLI" report "$T/$f" -o "$T/hostile.html" && one_error "$f-report"
+		run "$f-reportjson" 2 "$CLI" report --json "$T/$f" && one_error "$f-reportjson"
+		[ ! -e "$T/hostile.html" ] && [ ! -e "$T/hostile.svg" ] && [ ! -e "$T/dump.bin" ] && ok ||
+			fail "$f: a verb wrote its output for a file that is no heap"
 	done
 	has missing-info err "missing: no such file"
 	has empty-info err "empty: empty file, not a heap"
@@ -317,6 +648,16 @@ group_hostile() {
 	has badchain-blocks err "block chain damaged"
 	run badchain-check-json 1 "$CLI" check --json "$T/badchain"
 	json badchain-check-json "not d['consistent'] and d['problem']['kind']=='block'"
+	# the new verbs warn the same way and answer from the blocks before the damage
+	run badchain-dangling 1 "$CLI" dangling "$T/badchain"
+	has badchain-dangling err "block chain damaged"
+	run badchain-map 1 "$CLI" map "$T/badchain" -o "$T/badchain.svg"
+	grep -q "chain damaged: the picture stops at the damage" "$T/badchain.svg" && ok || fail "badchain: map does not say so"
+	run badchain-report 1 "$CLI" report "$T/badchain" -o "$T/badchain.html"
+	grep -q 'class="bad">INCONSISTENT<' "$T/badchain.html" && ok || fail "badchain: report's verdict"
+	run badchain-top 0 "$CLI" top --json --count 1 "$T/badchain"
+	json badchain-top "d['complete'] is False"
+	run badchain-diff 1 "$CLI" diff "$H" "$T/badchain"
 
 	# random damage to the arena and the metadata after the superblock: any verdict, never a signal or a hang
 	local size i off verb rc
@@ -327,7 +668,8 @@ group_hostile() {
 			off=$((4096 + (RANDOM * 32768 + RANDOM) % (size - 4096)))
 			head -c 8 /dev/urandom | dd of="$T/fuzz" bs=1 seek=$off conv=notrunc 2>/dev/null
 		done
-		for verb in check blocks leaks "refs $TARGET" stats roots crash; do
+		for verb in check blocks leaks "refs $TARGET" stats roots crash dangling "grep needle" strings "diff $H" \
+			"top --count=1" "map -o $T/fuzz.svg" "report -o $T/fuzz.html"; do
 			# shellcheck disable=SC2086
 			timeout 20 "$CLI" ${verb%% *} "$T/fuzz" $( [ "${verb#* }" != "$verb" ] && echo "${verb#* }") >/dev/null 2>&1
 			rc=$?
@@ -364,6 +706,56 @@ group_run() {
 	run run_never 0 "$CLI" run --keep never --heap "$T/never.heap" -- /bin/true
 	[ ! -e "$T/never.heap" ] && ok || fail "run: --keep never left a heap"
 	run run_noexec 127 "$CLI" run --heap "$T/x.heap" -- /no/such/program
+
+	# the PMEMPRELOAD_* environment is honoured where no flag overrides it, and run says which file it used
+	mkdir "$T/env" && cd "$T/env" || exit 1
+	PMEMPRELOAD_PATH=$T/env/p.%p.heap run env_pattern 0 "$CLI" run /bin/true
+	local f
+	f=$(sed -n 's/^pmempreload: \/bin\/true exited with status 0; heap file \(.*\)$/\1/p' "$T/env_pattern.err")
+	case $f in "$T"/env/p.[0-9]*.heap) [ -s "$f" ] && ok || fail "run: $f missing" ;; *) fail "run: pattern file not named: $f" ;; esac
+	[ ! -e "$T/env/true.heap" ] && ok || fail "run: PMEMPRELOAD_PATH ignored, ./true.heap written"
+	run env_pattern_info 0 "$CLI" info --json "$f"
+	json env_pattern_info "d['writer']['pid']==int('$f'.split('.')[-2])"
+	PMEMPRELOAD_PATH=$T/env/never.heap PMEMPRELOAD_KEEP=never run env_never 0 "$CLI" run /bin/true
+	has env_never err "^pmempreload: /bin/true exited with status 0; no heap file kept \(keep=never\)$"
+	[ ! -e "$T/env/never.heap" ] && [ ! -e "$T/env/true.heap" ] && ok || fail "run: PMEMPRELOAD_KEEP=never ignored"
+	PMEMPRELOAD_PATH=$T/env/crash.heap PMEMPRELOAD_KEEP=crash run env_crash_clean 0 "$CLI" run /bin/true
+	[ ! -e "$T/env/crash.heap" ] && ok || fail "run: PMEMPRELOAD_KEEP=crash kept the heap of a clean exit"
+	PMEMPRELOAD_PATH=$T/env/crash.heap PMEMPRELOAD_KEEP=crash run env_crash_segv 139 "$CLI" run /bin/sh -c 'kill -SEGV $$'
+	has env_crash_segv err "; heap file $T/env/crash.heap$"
+	has env_crash_segv err "^pmempreload: crash record in $T/env/crash.heap "
+	PMEMPRELOAD_PATH=$T/env/ignored.heap PMEMPRELOAD_KEEP=never run env_flags 0 "$CLI" run --heap "$T/env/flag.heap" --keep always -- /bin/true
+	[ -s "$T/env/flag.heap" ] && [ ! -e "$T/env/ignored.heap" ] && ok || fail "run: flags do not override the environment"
+	PMEMPRELOAD_SIZE=64M run env_size 0 "$CLI" run --heap "$T/env/size.heap" -- /bin/true
+	run env_size_info 0 "$CLI" info --json "$T/env/size.heap"
+	json env_size_info "d['reserved']==64<<20"
+	cd "$T" || exit 1
+
+	# a runtime with its own allocator is named, with the remedy
+	if command -v python3 >/dev/null; then
+		PMEMPRELOAD_LOG=0 run py_warn 0 "$CLI" run --heap "$T/py.heap" -- python3 -c pass
+		has py_warn err "^pmempreload: warning: python3[.0-9]* allocates most objects from its own arenas .*set PYTHONMALLOC=malloc"
+		PMEMPRELOAD_LOG=0 PYTHONMALLOC=malloc run py_nowarn 0 "$CLI" run --heap "$T/py2.heap" -- python3 -c pass
+		hasnt py_nowarn err "warning"
+		printf '#!/usr/bin/env python3\npass\n' >"$T/script.py"
+		chmod +x "$T/script.py"
+		PMEMPRELOAD_LOG=0 run py_script 0 "$CLI" run --heap "$T/py3.heap" -- "$T/script.py"
+		has py_script err "^pmempreload: warning: python3"
+	fi
+	run sh_nowarn 0 "$CLI" run --heap "$T/sh2.heap" -- /bin/sh -c true
+	hasnt sh_nowarn err "warning"
+
+	# an installed copy finds the installed preload, with no PMEMPRELOAD_LIB and outside the build tree
+	if [ -n "${INSTALL_BINDIR:-}" ] && command -v meson >/dev/null &&
+		meson install -C "$BUILD_ROOT" --no-rebuild --quiet --destdir "$T/inst" >"$T/install.log" 2>&1; then
+		local ib=$T/inst$INSTALL_BINDIR il=$T/inst$INSTALL_LIBDIR
+		[ -e "$il/libpmempreload.so" ] && ok || fail "install: no $il/libpmempreload.so"
+		LD_LIBRARY_PATH=$il run installed 0 env -u PMEMPRELOAD_LIB "$ib/pmempreload" run --heap "$T/inst.heap" -- /bin/true
+		has installed err "^pmempreload: /bin/true exited with status 0; heap file $T/inst.heap$"
+		run installed_check 0 "$CLI" check "$T/inst.heap"
+	else
+		echo "note: install check skipped (no meson or install failed: $(tail -1 "$T/install.log" 2>/dev/null))"
+	fi
 }
 
 "group_$GROUP"

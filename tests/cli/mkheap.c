@@ -3,7 +3,10 @@
  *
  * Content: roots (one with a name that needs JSON escaping), a string at a known offset, a linked list, a holder
  * block with an interior pointer to an unrooted target, kept and freed blocks interleaved, three unreachable blocks,
- * one large block. With --unclean the process exits without pmp_close, leaving the heap dirty.
+ * one large block, a freed block that still holds a secret and a live "session" block whose word still points at it
+ * (a dangling pointer). With --unclean the process exits without pmp_close, leaving the heap dirty; with --hold it
+ * keeps the heap open and waits to be killed (a live writer); --mutate reopens an existing heap and changes it in
+ * known ways (the second image for `diff`).
  * Must never: use anything but the public API (it stands for a user's program), or leave a word that accidentally
  * points into a planted leak (the leaks test counts exactly).
  */
@@ -21,6 +24,9 @@
 #define HOLDER_OFF 24
 #define TARGET_INNER 40
 #define NKEEP 11
+#define SECRET "secret-password-1234"
+#define SECRET_OFF 48  /* past the free-list links a freed block holds in its first bytes */
+#define SESSION_OFF 8
 
 struct node {
 	struct node *next;
@@ -30,6 +36,7 @@ struct node {
 
 static pmp_heap_t *h;
 static unsigned live;
+static uint64_t live_bytes; /* usable bytes of the live blocks: the payload meaning of "used bytes" */
 
 static void die(const char *what, int e)
 {
@@ -43,6 +50,7 @@ static void *alloc(size_t n)
 	if (!p)
 		die("calloc", ENOMEM);
 	live++;
+	live_bytes += pmp_usable_size(h, p);
 	return p;
 }
 
@@ -58,13 +66,58 @@ static void out_addr(const char *key, const void *p)
 	printf("%s=0x%" PRIxPTR "\n", key, (uintptr_t)p);
 }
 
+/* The second image of the heap for `diff`: reopen it and change it in known ways, printing each as MUT_*. */
+static int mutate(const char *path)
+{
+	pmp_file_opts_t o;
+	memset(&o, 0, sizeof o);
+	o.mode = PMP_OPEN_EXISTING;
+	int e = pmp_file_open(path, &o, &h);
+	if (e)
+		die(path, e);
+	char *config = pmp_root_get(h, "config");
+	struct node *head = pmp_root_get(h, "list");
+	void **keep = pmp_root_get(h, "keep");
+	if (!config || !head || !keep)
+		die("roots", ENOENT);
+	memcpy(config + 60, "changed!", 8);
+	out_addr("MUT_CONFIG", config);
+	printf("MUT_CONFIG_OFF=60\n");
+	struct node *n1 = head->next, *n2 = n1->next;
+	n1->next = n2->next; /* unlink node 2: node 1 changes at offset 0, node 2 goes */
+	pmp_free(h, n2);
+	out_addr("MUT_NODE1", n1);
+	out_addr("MUT_REMOVED", n2);
+	printf("MUT_REMOVED_SIZE=%zu\n", sizeof *n2);
+	for (int i = 0; i < 3; i++) {
+		char k[16];
+		snprintf(k, sizeof k, "MUT_ADDED%d", i);
+		out_addr(k, alloc(300));
+	}
+	/* keep[8] has the freed keep[9] after it: realloc may grow it in place (resized) or move it (keep changes) */
+	void *old = keep[NKEEP - 3], *p = pmp_realloc(h, old, 100);
+	if (!p)
+		die("realloc", ENOMEM);
+	if (p == old) {
+		out_addr("MUT_RESIZED", p);
+	} else {
+		keep[NKEEP - 3] = p;
+		printf("MUT_RESIZED=\n");
+	}
+	if ((e = pmp_close(h)) != 0)
+		die("close", e);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: mkheap FILE ADDR [--unclean]\n");
+		fprintf(stderr, "usage: mkheap FILE ADDR [--unclean|--hold|--mutate]\n");
 		return 2;
 	}
-	int unclean = argc > 3 && !strcmp(argv[3], "--unclean");
+	if (argc > 3 && !strcmp(argv[3], "--mutate"))
+		return mutate(argv[1]);
+	int unclean = argc > 3 && !strcmp(argv[3], "--unclean"), hold = argc > 3 && !strcmp(argv[3], "--hold");
 	pmp_file_opts_t o;
 	memset(&o, 0, sizeof o);
 	o.mode = PMP_OPEN_ANY;
@@ -107,6 +160,13 @@ int main(int argc, char **argv)
 		memset(leak[i], 'L', 200);
 	}
 
+	/* freed below, with no allocation after it: it stays free, between leak[2] and big, both live */
+	char *secret = alloc(200);
+	memcpy(secret + SECRET_OFF, SECRET, sizeof SECRET);
+	uint64_t *session = alloc(48);
+	session[SESSION_OFF / 8] = (uint64_t)(uintptr_t)(secret + SECRET_OFF);
+	root("session", session);
+
 	char *big = alloc(100000);
 	memcpy(big + 5000, "big-block-marker", 16);
 	root("big", big);
@@ -114,11 +174,16 @@ int main(int argc, char **argv)
 	/* free every other kept block (the last kept block fences them off from the arena's free tail) */
 	unsigned freed = 0;
 	for (int i = 1; i < NKEEP - 1; i += 2) {
+		live_bytes -= pmp_usable_size(h, keep[i]);
 		pmp_free(h, keep[i]);
 		keep[i] = NULL;
 		live--;
 		freed++;
 	}
+
+	live_bytes -= pmp_usable_size(h, secret);
+	pmp_free(h, secret);
+	live--;
 
 	pmp_stats_t s;
 	if ((e = pmp_stats(h, &s)) != 0)
@@ -141,8 +206,23 @@ int main(int argc, char **argv)
 		snprintf(k, sizeof k, "LEAK%d", i);
 		out_addr(k, leak[i]);
 	}
-	printf("USED_BLOCKS=%u\nFREED=%u\nFREE_BLOCKS=%" PRIu64 "\nROOTS=6\n", live, freed, s.free_blocks);
-	printf("USED_BYTES=%" PRIu64 "\nFREE_BYTES=%" PRIu64 "\n", s.used_bytes, s.free_bytes);
+	out_addr("SECRET_BLOCK", secret);
+	out_addr("SECRET_ADDR", secret + SECRET_OFF);
+	printf("SECRET=%s\nSECRET_OFF=%d\n", SECRET, SECRET_OFF);
+	out_addr("SESSION", session);
+	printf("SESSION_OFF=%d\n", SESSION_OFF);
+	/* FREED: the freed kept blocks (all in one size class); the secret's block is freed besides */
+	printf("USED_BLOCKS=%u\nFREED=%u\nFREE_BLOCKS=%" PRIu64 "\nROOTS=7\n", live, freed, s.free_blocks);
+	/* the heap's own counters include headers; the command's "bytes" are usable bytes */
+	printf("USED_BYTES=%" PRIu64 "\nUSED_BYTES_WITH_HEADERS=%" PRIu64 "\nFREE_BYTES_WITH_HEADERS=%" PRIu64 "\n",
+	       live_bytes, s.used_bytes, s.free_bytes);
+	if (hold) {
+		/* the heap stays open for writing until the test kills us */
+		printf("READY=1\n");
+		fflush(stdout);
+		for (;;)
+			pause();
+	}
 	fflush(stdout);
 	if (unclean)
 		_exit(0); /* no pmp_close: the heap stays dirty, as after a crash */
