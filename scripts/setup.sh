@@ -7,10 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # build tools, the fallback allocator, the test framework, the real programs the preload tests run,
-# the peers the benchmarks compare against, and the fuzzing compiler
+# the peers the benchmarks compare against, the fuzzing compiler, and what tests/peer/fetch.sh needs to get the
+# peer suite's sources from Debian's archive (apt-get source: the keyring, the xz/bzip2 tarballs, patch)
 PACKAGES=(meson ninja-build pkg-config gcc g++ binutils libjemalloc-dev libcriterion-dev
           python3 perl git sqlite3 bash coreutils procps file valgrind clang
-          libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4)
+          libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4
+          apt debian-archive-keyring xz-utils bzip2 patch)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
