@@ -8,12 +8,14 @@ cd "$(dirname "$0")/.."
 
 # build tools, the fallback allocator, the test framework, zlib (the map's PNG), the real programs the preload tests
 # run, the peers the benchmarks compare against, the fuzzing compiler, libc++ (the cxx suite's second standard
-# library), the man page generator, cmake (the install suite builds a program with the CMake package), and the
-# browser the cli suite renders report.html in
+# library), the man page generator, cmake (the install suite builds a program with the CMake package), the
+# browser the cli suite renders report.html in, and what tests/peer/fetch.sh needs to get the peer suite's
+# sources from Debian's archive (apt-get source: the keyring, the xz/bzip2 tarballs, patch)
 PACKAGES=(meson ninja-build pkg-config gcc g++ binutils libjemalloc-dev libcriterion-dev zlib1g-dev
           python3 perl git sqlite3 bash coreutils procps file valgrind clang
           libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4
-          libc++-dev libc++abi-dev scdoc cmake chromium)
+          libc++-dev libc++abi-dev scdoc cmake chromium
+          apt debian-archive-keyring xz-utils bzip2 patch)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
