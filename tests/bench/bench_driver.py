@@ -148,6 +148,11 @@ class Driver:
     def say(self, line=""):
         print(line, flush=True)
 
+    def skip(self, section, why):
+        """a section that cannot run says so, here and in the summary, whose targets it then leaves unmeasured"""
+        self.say(f"== {section}: SKIPPED: {why}")
+        self.summary.append(f"SKIPPED {section}: {why}")
+
     def open_log(self, section):
         log = open(os.path.join(self.out, section + ".log"), "w")
         load = " ".join(open("/proc/loadavg").read().split()[:3])
@@ -367,12 +372,12 @@ class Driver:
         sec = "mimalloc-bench"
         mb = self.a.mimalloc_bench
         if not mb:
-            self.say(f"== {sec}: SKIPPED: MIMALLOC_BENCH is not set (point it at the out/bench directory of a "
+            self.skip(sec, f"MIMALLOC_BENCH is not set (point it at the out/bench directory of a "
                      "mimalloc-bench checkout whose bench/ folder was built with its own CMake; see "
                      "tests/bench/README.md)")
             return
         if not os.path.isdir(mb):
-            self.say(f"== {sec}: SKIPPED: MIMALLOC_BENCH={mb} is not a directory")
+            self.skip(sec, f"MIMALLOC_BENCH={mb} is not a directory")
             return
         src = self.a.mimalloc_bench_src or os.path.normpath(os.path.join(mb, "..", "..", "bench"))
         P = str(self.a.procs)
@@ -427,7 +432,7 @@ class Driver:
                 continue
             benches.append(Bench(name, [exe] + args, cwd, stdin, metric, thr, geomean=gm))
         if not benches:
-            self.say(f"== {sec}: SKIPPED: no benchmark program found in {mb}")
+            self.skip(sec, f"no benchmark program found in {mb}")
             return
         self.say(f"== {sec}: {len(benches)} benchmarks x {len(self.allocs)} allocators x {self.a.runs} run(s), "
                  f"{P} threads for the N variants")
@@ -539,7 +544,7 @@ class Driver:
         if self.a.only:
             benches = [b for b in benches if re.search(self.a.only, b.name)]
         if not benches:
-            self.say(f"== {sec}: SKIPPED: none of the programs is installed")
+            self.skip(sec, f"none of the programs is installed")
             return
         self.say(f"== {sec}: {len(benches)} programs x {len(self.allocs)} allocators x {self.a.runs} run(s)")
         res = self.campaign(sec, benches)
@@ -562,7 +567,7 @@ class Driver:
         sec = "persist"
         exe = os.path.join(self.a.build, "tests", "bench", "persist_peers")
         if not os.path.exists(exe):
-            self.say(f"== {sec}: SKIPPED: {exe} not built (meson builds it only when libpmemobj-dev or "
+            self.skip(sec, f"{exe} not built (meson builds it only when libpmemobj-dev or "
                      "libboost-dev is installed)")
             return
         have = subprocess.run([exe, "--list"], capture_output=True, text=True).stdout.split()
@@ -632,10 +637,10 @@ class Driver:
         exe = os.path.join(self.a.build, "tests", "bench", "fastpath_pairs")
         vg = shutil.which("valgrind")
         if not vg:
-            self.say(f"== {sec}: SKIPPED: valgrind not installed")
+            self.skip(sec, f"valgrind not installed")
             return
         if not os.path.exists(exe):
-            self.say(f"== {sec}: SKIPPED: {exe} not built")
+            self.skip(sec, f"{exe} not built")
             return
         n = 20000 if self.a.quick else 200000
         self.say(f"== {sec}: {n} malloc(64)+free pairs under callgrind, one run per allocator (counts repeat)")
@@ -698,7 +703,7 @@ class Driver:
         sec = "micro"
         exe = os.path.join(self.a.build, "tests", "bench", "mallocbench")
         if not os.path.exists(exe):
-            self.say(f"== {sec}: SKIPPED: {exe} not built")
+            self.skip(sec, f"{exe} not built")
             return
         scale = ["--scale", "0.1"] if self.a.quick else []
         rx = re.compile(r"^(\w+)\s+\d+ ops\s+[0-9.]+ s\s+([0-9.]+) Mops/s", re.M)
