@@ -28,7 +28,7 @@ while (($#)); do
     --sections) sections=$2; shift ;;
     --only) only=$2; shift ;;
     --out) out=$2; shift ;;
-    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     [0-9]*) runs=$1 ;;   # the old form: bench.sh RUNS
     *) echo "bench: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
