@@ -37,6 +37,12 @@ static inline struct pmp_heap *alloc_heap(void)
 	return _pmp_writable_heap();
 }
 
+/* The fallback's configuration (jemalloc's malloc_conf, renamed): one arena and no thread caches. It serves what
+ * comes before init, nested calls and a full heap: rare calls, where per-thread state only costs memory. And with
+ * a full address space (RLIMIT_AS) jemalloc 5.3 crashes when a new thread must set up an arena of its own (it
+ * associates a thread cache with the arena it failed to make): with one arena there is nothing to set up. */
+PMP_HIDDEN const char *jefb_malloc_conf = "narenas:1,tcache:false,background_thread:false";
+
 uint64_t _pmp_fallback_allocs;
 #define FALLBACK_COUNT() __atomic_add_fetch(&_pmp_fallback_allocs, 1, __ATOMIC_RELAXED)
 
@@ -299,11 +305,11 @@ EXPORT int posix_memalign(void **out, size_t align, size_t n)
 		return EINVAL;
 	int saved = errno;
 	void *p = aligned(align, n);
-	int e = p ? 0 : errno ? errno : ENOMEM;
+	if (!p) /* errno stays ENOMEM as glibc leaves it (programs test it, glibc's own tests among them) */
+		return errno = ENOMEM;
 	errno = saved;
-	if (p)
-		*out = p;
-	return e;
+	*out = p;
+	return 0;
 }
 
 EXPORT void *valloc(size_t n)
@@ -406,24 +412,33 @@ EXPORT int malloc_info(int options, FILE *fp)
 	return 0;
 }
 
+/* right-aligned in glibc's 10-character field */
+static char *put_field(char *o, char *end, const char *label, uint64_t v)
+{
+	char num[24], *n = _pmp_fmt_u64(num, num + sizeof num - 1, v);
+	o = _pmp_fmt_str(o, end, label);
+	for (long pad = 10 - (n - num); pad > 0 && o < end; pad--)
+		*o++ = ' ';
+	*n = 0;
+	o = _pmp_fmt_str(o, end, num);
+	return _pmp_fmt_str(o, end, "\n");
+}
+
+/* glibc's layout, so that what parses it keeps working: arena 0 is the heap (nothing is mmapped apart from it).
+ * Written with a raw system call: no stdio, and no cancellation point inside the allocator's API. */
 EXPORT void malloc_stats(void)
 {
 	pmp_stats_t s;
 	heap_stats(&s);
 	char buf[512], *o = buf, *end = buf + sizeof buf - 1;
-	o = _pmp_fmt_str(o, end, "pmempreload heap: mapped bytes = ");
-	o = _pmp_fmt_u64(o, end, s.mapped);
-	o = _pmp_fmt_str(o, end, "\nin use bytes     = ");
-	o = _pmp_fmt_u64(o, end, s.used_bytes);
-	o = _pmp_fmt_str(o, end, "\nin use blocks    = ");
-	o = _pmp_fmt_u64(o, end, s.used_blocks);
-	o = _pmp_fmt_str(o, end, "\nfree bytes       = ");
-	o = _pmp_fmt_u64(o, end, s.free_bytes);
-	o = _pmp_fmt_str(o, end, "\nmallocs          = ");
-	o = _pmp_fmt_u64(o, end, s.n_malloc);
-	o = _pmp_fmt_str(o, end, "\nfrees            = ");
-	o = _pmp_fmt_u64(o, end, s.n_free);
-	o = _pmp_fmt_str(o, end, "\n");
+	o = _pmp_fmt_str(o, end, "Arena 0:\n");
+	o = put_field(o, end, "system bytes     = ", s.mapped);
+	o = put_field(o, end, "in use bytes     = ", s.used_bytes);
+	o = _pmp_fmt_str(o, end, "Total (incl. mmap):\n");
+	o = put_field(o, end, "system bytes     = ", s.mapped);
+	o = put_field(o, end, "in use bytes     = ", s.used_bytes);
+	o = put_field(o, end, "max mmap regions = ", 0);
+	o = put_field(o, end, "max mmap bytes   = ", 0);
 	*o = 0;
 	_pmp_os_write_err(buf);
 }

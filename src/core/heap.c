@@ -240,6 +240,7 @@ int pmp_heap_create_opts(void *mem, size_t len, const pmp_heap_opts_t *opts, pmp
 	struct pmp_identity id;
 	_pmp_identity_self(&id, NULL);
 	mem_ops(h, opts);
+	h->map_len = len;
 	e = _pmp_heap_format(h, mem, len, len, 0, &id);
 	if (e) {
 		_pmp_heap_handle_free(h);
@@ -275,6 +276,7 @@ int pmp_heap_attach_opts(void *mem, const pmp_heap_opts_t *opts, pmp_heap_t **ou
 	struct pmp_identity id;
 	_pmp_identity_self(&id, NULL);
 	mem_ops(h, opts);
+	h->map_len = sb.mapped;
 	if ((e = _pmp_heap_load(h, mem, &sb, 0, &id)) != 0) {
 		_pmp_heap_handle_free(h);
 		return e;

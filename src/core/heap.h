@@ -64,7 +64,8 @@ struct pmp_identity {
 struct pmp_heap {
 	uint8_t *base;          /* where this process sees offset 0 */
 	uint64_t orig_base;     /* the address the heap belongs at (superblock base) */
-	uint64_t reserved;      /* bytes of address space at base */
+	uint64_t reserved;      /* bytes of address space at base that belong to the heap (it may grow to it) */
+	uint64_t map_len;       /* bytes of it mapped now (>= end); owned by the layer that provides the memory */
 	uint64_t end;           /* bytes in use (superblock mapped); the end sentinel sits at end - 16 */
 	uint64_t salt;          /* superblock salt: keys the header check bits */
 	uint64_t lost_bytes;    /* what this handle's recovery salvaged (see pmp_info) */

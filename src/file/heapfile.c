@@ -19,7 +19,6 @@ struct heapfile {
 	int fd;
 	uint64_t file_size;   /* bytes fallocated */
 	uint64_t grow_step;
-	size_t map_len;
 };
 
 static struct heapfile *hf(struct pmp_heap *h) { return h->layer; }
@@ -30,26 +29,33 @@ static uint64_t round_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 static int file_grow(struct pmp_heap *h, uint64_t want, uint64_t *got)
 {
 	struct heapfile *f = hf(h);
-	uint64_t cur = f->file_size;
-	if (want <= cur) {
-		*got = cur;
-		return 0;
+	uint64_t target = f->file_size;
+	if (want > target) {
+		/* at least one growth step and at least 1/8 of the heap, to keep the number of steps logarithmic */
+		uint64_t cur = f->file_size;
+		uint64_t step = f->grow_step > cur / 8 ? f->grow_step : round_up(cur / 8, PMP_PAGE);
+		target = round_up(want > cur + step ? want : cur + step, PMP_PAGE);
+		if (target > h->reserved)
+			target = h->reserved;
+		if (target < want)
+			return ENOMEM;
+		int e = _pmp_os_fallocate(f->fd, cur, target - cur);
+		if (e == ENOSPC && target > round_up(want, PMP_PAGE)) { /* a full disk may still fit the bare need */
+			target = round_up(want, PMP_PAGE);
+			e = _pmp_os_fallocate(f->fd, cur, target - cur);
+		}
+		if (e)
+			return e == ENOSPC || e == EFBIG || e == EDQUOT ? ENOMEM : e;
+		f->file_size = target;
 	}
-	/* at least one growth step and at least 1/8 of the heap, to keep the number of steps logarithmic */
-	uint64_t step = f->grow_step > cur / 8 ? f->grow_step : round_up(cur / 8, PMP_PAGE);
-	uint64_t target = round_up(want > cur + step ? want : cur + step, PMP_PAGE);
-	if (target > h->reserved)
-		target = h->reserved;
-	if (target < want)
-		return ENOMEM;
-	int e = _pmp_os_fallocate(f->fd, cur, target - cur);
-	if (e == ENOSPC && target > round_up(want, PMP_PAGE)) { /* a full disk may still fit the bare need */
-		target = round_up(want, PMP_PAGE);
-		e = _pmp_os_fallocate(f->fd, cur, target - cur);
+	/* the mapping follows the file: address space is taken as the heap grows, not all of the reservation at
+	 * once (RLIMIT_AS, and the address space other mappings of the program may want meanwhile) */
+	if (target > h->map_len) {
+		void *at;
+		if (_pmp_os_map(h->base + h->map_len, (size_t)(target - h->map_len), f->fd, h->map_len, 1, 1, &at))
+			return ENOMEM; /* no address space, or something else was mapped in our range meanwhile */
+		h->map_len = target;
 	}
-	if (e)
-		return e == ENOSPC || e == EFBIG || e == EDQUOT ? ENOMEM : e;
-	f->file_size = target;
 	*got = target;
 	return 0;
 }
@@ -80,7 +86,7 @@ static int file_persist(struct pmp_heap *h, void *addr, size_t len)
 static int file_release(struct pmp_heap *h)
 {
 	struct heapfile *f = hf(h);
-	int e = _pmp_os_unmap(h->base, f->map_len);
+	int e = _pmp_os_unmap(h->base, h->map_len);
 	int e2 = f->fd >= 0 ? _pmp_os_close(f->fd) : 0; /* releases the OFD lock */
 	_pmp_heap_handle_free(h);
 	return e ? e : e2;
@@ -178,24 +184,41 @@ static int open_readonly(const char *path, const pmp_file_opts_t *o, struct pmp_
 	}
 	if ((e = read_sb(f->fd, st.size, &sb)) != 0)
 		goto fail;
-	f->map_len = (size_t)round_up(sb.mapped, PMP_PAGE);
+	size_t map_len = (size_t)round_up(sb.mapped, PMP_PAGE);
 	f->file_size = st.size;
 	void *base;
-	e = _pmp_os_map((void *)(uintptr_t)sb.base, f->map_len, f->fd, 0, 0, 0, &base);
+	e = _pmp_os_map((void *)(uintptr_t)sb.base, map_len, f->fd, 0, 0, 0, &base);
 	if (e == EEXIST && (o->flags & PMP_FILE_ANYADDR))
-		e = _pmp_os_map(NULL, f->map_len, f->fd, 0, 0, 0, &base);
+		e = _pmp_os_map(NULL, map_len, f->fd, 0, 0, 0, &base);
 	if (e) {
 		e = e == EEXIST ? PMP_EADDRINUSE : e;
 		goto fail;
 	}
+	h->map_len = map_len;
 	if ((e = _pmp_heap_load(h, base, &sb, 1, NULL)) != 0) {
-		_pmp_os_unmap(base, f->map_len);
+		_pmp_os_unmap(base, map_len);
 		goto fail;
 	}
 	return 0;
 fail:
 	_pmp_os_close(f->fd);
 	return e;
+}
+
+/* Map [0, len) of the file at exactly addr, writable and shared, once the whole reservation [addr, addr+reserve)
+ * was seen free: the heap must be able to grow into it. The probe takes the reservation only for an instant (the
+ * mapping itself grows with the file), so it fits under RLIMIT_AS when the heap does; a probe refused for lack of
+ * address space (ENOMEM) does not refuse the heap, which then grows as far as the limit lets it. */
+static int map_heap(void *addr, uint64_t reserve, uint64_t len, int fd, void **base)
+{
+	void *probe;
+	int e = _pmp_os_map(addr, (size_t)reserve, -1, 0, 0, 0, &probe);
+	if (e == EEXIST)
+		return PMP_EADDRINUSE;
+	if (e == 0)
+		_pmp_os_unmap(probe, (size_t)reserve);
+	e = _pmp_os_map(addr, (size_t)len, fd, 0, 1, 1, base);
+	return e == EEXIST ? PMP_EADDRINUSE : e;
 }
 
 /* Format a new heap in the file open on f->fd (ours, locked, empty or being created) and map it. */
@@ -212,12 +235,12 @@ static int format_new(const pmp_file_opts_t *o, struct pmp_heap *h, const struct
 	if (e)
 		return e;
 	void *base, *addr = o->addr ? o->addr : PMP_DEFAULT_ADDR;
-	if ((e = _pmp_os_map(addr, (size_t)reserve, f->fd, 0, 1, 1, &base)) != 0)
-		return e == EEXIST ? PMP_EADDRINUSE : e;
+	if ((e = map_heap(addr, reserve, initial, f->fd, &base)) != 0)
+		return e;
 	f->file_size = initial;
-	f->map_len = (size_t)reserve;
+	h->map_len = initial;
 	if ((e = _pmp_heap_format(h, base, initial, reserve, PMP_LAYOUT_FILE, id)) != 0) {
-		_pmp_os_unmap(base, f->map_len);
+		_pmp_os_unmap(base, initial);
 		return e;
 	}
 	return 0;
@@ -263,7 +286,7 @@ static int create_new(const char *path, const pmp_file_opts_t *o, struct pmp_hea
 	if ((e = format_new(o, h, &id)) != 0)
 		goto fail;
 	if ((e = _pmp_os_rename_noreplace(tmp, path)) != 0) {
-		_pmp_os_unmap(h->base, f->map_len);
+		_pmp_os_unmap(h->base, h->map_len);
 		pthread_mutex_destroy(&h->lock);
 		goto fail;
 	}
@@ -327,16 +350,14 @@ static int open_writable(const char *path, const pmp_file_opts_t *o, struct pmp_
 		e = PMP_EFOREIGN;
 		goto fail;
 	}
-	map_len = (size_t)sb.reserved;
-	if ((e = _pmp_os_map((void *)(uintptr_t)sb.base, map_len, f->fd, 0, 1, 1, &base)) != 0) {
-		e = e == EEXIST ? PMP_EADDRINUSE : e;
+	map_len = (size_t)round_up(sb.mapped, PMP_PAGE);
+	if ((e = map_heap((void *)(uintptr_t)sb.base, sb.reserved, map_len, f->fd, &base)) != 0)
 		goto fail;
-	}
 	/* What the file holds past the heap's end (a file extended by hand, or longer than the reservation) is not the
 	 * heap's: growth fallocates from the end the superblock names, and never past the reservation. The core backs
 	 * [0, mapped) through file_reserve once it accepted the heap, and not before: a refused file stays as it was. */
 	f->file_size = sb.mapped;
-	f->map_len = map_len;
+	h->map_len = map_len;
 	if ((e = _pmp_heap_load(h, base, &sb, 0, &id)) != 0)
 		goto fail;
 	return 0;

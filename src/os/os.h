@@ -43,6 +43,8 @@ int _pmp_os_unmap(void *addr, size_t len);
 int _pmp_os_msync(void *addr, size_t len);                   /* MS_SYNC; addr page-aligned */
 int _pmp_os_pages_alloc(size_t len, void **out);             /* private anonymous zeroed memory */
 int _pmp_os_pages_free(void *p, size_t len);
+/* the pages of [p, p+len) may be taken back by the kernel (MADV_FREE); the range stays mapped, reads zero if taken */
+int _pmp_os_pages_lazyfree(void *p, size_t len);
 
 /* identity and time */
 uint64_t _pmp_os_now_ns(void);                               /* CLOCK_REALTIME */
@@ -69,6 +71,8 @@ void _pmp_os_write_err(const char *msg);
 /* ---- added for the preload shim (fork snapshots, exec naming, crash handler) ---- */
 /* Move the private mapping [old, old+len) to exactly addr, replacing whatever is mapped there (mremap FIXED). */
 int _pmp_os_remap_fixed(void *old, size_t len, void *addr);
+/* Move the private mapping [old, old+len) to a place the kernel picks; *out gets it */
+int _pmp_os_remap_anywhere(void *old, size_t len, void **out);
 /* Replace [addr, addr+len) with private anonymous zeroed read-write memory (MAP_FIXED: replaces existing maps). */
 int _pmp_os_map_anon_over(void *addr, size_t len);
 /* rename without replacing an existing target (EEXIST) */
@@ -79,6 +83,8 @@ int _pmp_os_write(int fd, const void *buf, size_t len);
 /* 1 if every page of [addr, addr+len) is mapped (mincore); async-signal-safe, for walking a crashed stack */
 int _pmp_os_mapped(const void *addr, size_t len);
 
+/* keep [addr, addr+len) out of (dontfork) or in a child's address space at fork (MADV_DONTFORK / MADV_DOFORK) */
+int _pmp_os_dontfork(void *addr, size_t len, int dontfork);
 /* give the file open on fd the name path again (it was unlinked); EEXIST if path exists */
 int _pmp_os_relink(int fd, const char *path);
 /* RLIMIT_AS soft limit in bytes, 0 when unlimited */

@@ -504,3 +504,29 @@ int _pmp_os_data_extent(int fd, uint64_t off, uint64_t *data, uint64_t *hole)
 	*hole = (uint64_t)z;
 	return 0;
 }
+
+int _pmp_os_dontfork(void *addr, size_t len, int dontfork)
+{
+	return madvise(addr, len, dontfork ? MADV_DONTFORK : MADV_DOFORK) < 0 ? errno : 0;
+}
+
+int _pmp_os_remap_anywhere(void *old, size_t len, void **out)
+{
+	/* a free place of the right size first: mremap without FIXED may grow in place, never move elsewhere */
+	void *to = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (to == MAP_FAILED)
+		return errno;
+	void *p = mremap(old, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+	if (p == MAP_FAILED) {
+		int e = errno;
+		munmap(to, len);
+		return e;
+	}
+	*out = p;
+	return 0;
+}
+
+int _pmp_os_pages_lazyfree(void *p, size_t len)
+{
+	return madvise(p, len, MADV_FREE) < 0 ? errno : 0;
+}

@@ -169,6 +169,12 @@ drop_blocks() {
 replace_once "$out/glibc/malloc/tst-free-errno.c" "  #if defined __linux__" \
 	"  #if 0 /* peer adaptation: maps over the heap around a malloc block (tests/peer/README.md) */"
 
+# glibc tst-mallocfork2: each of its 10,000 iterations forks from a signal handler once per signal sender (some
+# 40,000 forks); a snapshot fork copies the used heap (about 25 MiB here), so a tenth of the iterations keeps every
+# path it tests (a fork interrupting malloc, free and fork itself) within the suite's time
+replace_once "$out/glibc/malloc/tst-mallocfork2.c" "enum { iterations = 10000 };" \
+	"enum { iterations = 1000 }; /* peer adaptation: 10000 (tests/peer/README.md) */"
+
 # mimalloc test-api: heaps, offset alignment and options are mimalloc's own API, with no standard counterpart
 api=$out/mimalloc/test/test-api.c
 drop_blocks "$api" "mi_option_disable(mi_option_verbose);" 1
