@@ -204,15 +204,37 @@ static uint64_t find_in_own_list(const struct pmp_heap *h, uint64_t s)
 }
 
 /* Find (growing if needed) and remove a free block of at least s bytes; 0 if none. */
+/* A block the free index hands out must be what the index says: a free block whose header passes its check. A
+ * write after free or an overflow into a freed block's header is caught here, before the block is split on the
+ * strength of a size that is not true (check level >= 1: abort with one message). */
+static uint64_t checked_free(const struct pmp_heap *h, uint64_t b)
+{
+	uint64_t head = _pmp_head(h, b);
+	if (b && h->check_level >= 1 &&
+	    (!_pmp_head_valid(h, b, head) || (head & PMP_B_FLAGS) != PMP_B_FREE || _pmp_bsize(head) < PMP_MIN_BLOCK))
+		_pmp_fatal_pointer(h, "malloc", h->base + b + PMP_HDR,
+				   "free block's header was overwritten (write after free, or an overflow of the block before)");
+	return b;
+}
+
+/* Find (growing if needed) and remove a free block of at least s bytes; 0 if none. The request's own list comes
+ * first when its head fits: a freed block of the same size is reused at once (what the program just gave back is
+ * warm, and reusing it keeps the heap small), before the good-fit search of the lists above. */
 static uint64_t take(struct pmp_heap *h, uint64_t s, uint64_t *bs)
 {
-	uint64_t b = _pmp_index_find(h, s);
+	unsigned fl, sl;
+	_pmp_map_insert(s, &fl, &sl);
+	uint64_t b = fl < PMP_FL_COUNT ? checked_free(h, h->ctl->heads[fl][sl]) : 0;
+	if (b && _pmp_bsize(_pmp_head(h, b)) < s)
+		b = 0;
+	if (!b)
+		b = checked_free(h, _pmp_index_find(h, s));
 	if (!b)
 		b = find_in_own_list(h, s);
 	if (!b) {
 		if (grow(h, s))
 			return 0;
-		b = _pmp_index_find(h, s);
+		b = checked_free(h, _pmp_index_find(h, s));
 		if (!b)
 			b = find_in_own_list(h, s);
 		if (!b)
@@ -283,6 +305,21 @@ void *_pmp_alloc_locked(struct pmp_heap *h, size_t n, size_t align)
 
 /* ---- free and merge ---- */
 
+/* The size of the neighbour at n of block b when it is a free block to merge with, else 0. A neighbour whose header
+ * fails its check was overwritten (a write after free into it, or an overflow of b): merging would unlink garbage
+ * from the free index, so check level >= 1 stops here with one message. */
+static uint64_t free_neighbour(const struct pmp_heap *h, uint64_t b, uint64_t n)
+{
+	uint64_t head = _pmp_head(h, n);
+	if (!_pmp_head_valid(h, n, head)) {
+		if (h->check_level >= 1)
+			_pmp_fatal_pointer(h, "free", h->base + b + PMP_HDR,
+					   "a neighbouring block's header was overwritten (write after free, or overflow)");
+		return 0;
+	}
+	return (head & PMP_B_FLAGS) == PMP_B_FREE ? _pmp_bsize(head) : 0;
+}
+
 void _pmp_free_locked(struct pmp_heap *h, uint64_t b)
 {
 	struct pmp_ctl *c = h->ctl;
@@ -297,16 +334,15 @@ void _pmp_free_locked(struct pmp_heap *h, uint64_t b)
 	else if (h->check_level >= 2)
 		memset(h->base + b + PMP_HDR, 0xdf, s - PMP_HDR);
 	int holes = 0;
-	uint64_t n = b + s, nhead = _pmp_hdr(h, n)->head;
-	if (nhead & PMP_B_FREE) {
-		uint64_t ns = _pmp_bsize(nhead);
+	uint64_t n = b + s, ns = free_neighbour(h, b, n);
+	if (ns) {
 		holes |= _pmp_may_have_holes(h, n, ns);
 		_pmp_index_remove(h, n, ns);
 		total += ns;
 	}
 	if (b > PMP_OFF_ARENA) {
 		uint64_t ps = _pmp_prev(h, b);
-		if (_pmp_hdr(h, b - ps)->head & PMP_B_FREE) {
+		if (free_neighbour(h, b, b - ps)) {
 			holes |= _pmp_may_have_holes(h, b - ps, ps);
 			_pmp_index_remove(h, b - ps, ps);
 			start -= ps;

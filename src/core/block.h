@@ -130,6 +130,12 @@ static inline void _pmp_map_search(uint64_t s, unsigned *fl, unsigned *sl)
 	_pmp_map_insert(s, fl, sl);
 }
 
+/* a free-list link that can be followed: none, or a block offset inside the arena */
+static inline int _pmp_link_ok(const struct pmp_heap *h, uint64_t x)
+{
+	return x == 0 || (x >= PMP_OFF_ARENA && x < _pmp_sentinel(h) && !(x & (PMP_ALIGN - 1)));
+}
+
 static inline void _pmp_index_insert(struct pmp_heap *h, uint64_t b, uint64_t s)
 {
 	struct pmp_ctl *c = h->ctl;
@@ -156,6 +162,13 @@ static inline void _pmp_index_remove(struct pmp_heap *h, uint64_t b, uint64_t s)
 	PMP_CRASHPOINT();
 	_pmp_map_insert(s, &fl, &sl);
 	struct pmp_free_links *l = _pmp_links(h, b);
+	/* safe unlinking: links a write after free has changed would make the unlink write into other blocks */
+	if (h->check_level >= 1 &&
+	    (!_pmp_link_ok(h, l->prev) || !_pmp_link_ok(h, l->next) ||
+	     (l->prev ? _pmp_links(h, l->prev)->next : c->heads[fl][sl]) != b ||
+	     (l->next && _pmp_links(h, l->next)->prev != b)))
+		_pmp_fatal_pointer(h, "heap", h->base + b + PMP_HDR,
+				   "free block's list links were overwritten (write after free)");
 	if (l->next)
 		_pmp_links(h, l->next)->prev = l->prev;
 	if (l->prev)

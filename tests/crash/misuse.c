@@ -52,14 +52,14 @@ static pmp_heap_t *open_heap(const struct ctx *c, int mode)
 }
 
 /* run the misuse, assert the abort and the line, then reopen and check the file */
-__attribute__((unused)) static void expect_abort(cr_child_fn fn, struct ctx *c, const char *why)
+__attribute__((unused)) static void expect_abort_in(cr_child_fn fn, struct ctx *c, const char *op, const char *why)
 {
 	char *err = NULL;
 	int st = cr_run_child(fn, c, 20, &err);
 	cr_assert(st != -1, "misuse child hung");
 	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "expected SIGABRT, got status 0x%x; stderr: %s", st, err);
 	char want[512];
-	snprintf(want, sizeof want, "pmempreload: free(%p): %s in heap %p\n", c->ptr, why, BASE);
+	snprintf(want, sizeof want, "pmempreload: %s(%p): %s in heap %p\n", op, c->ptr, why, BASE);
 	cr_assert_str_eq(err, want, "message differs:\n got: %s want: %s", err, want);
 	free(err);
 	/* the heap the dead process left: recovery on open, then the invariant */
@@ -79,6 +79,11 @@ __attribute__((unused)) static void expect_abort(cr_child_fn fn, struct ctx *c, 
 	cr_rmtree(dir);
 	free(dir);
 	munmap(c, sizeof *c);
+}
+
+__attribute__((unused)) static void expect_abort(cr_child_fn fn, struct ctx *c, const char *why)
+{
+	expect_abort_in(fn, c, "free", why);
 }
 
 /* a used block on each side of the victim, and a root that must survive */
@@ -166,6 +171,53 @@ Test(misuse, overflow_into_the_next_header)
 	expect_abort(do_overflow, c, "next block's boundary tag disagrees (invalid pointer or heap overflow)");
 }
 
+/* glibc's tst-malloc-backtrace: a freed block's head word overwritten, then a malloc of the same size, which
+ * takes that block first: the header is found overwritten before its size is trusted */
+static void do_write_after_free_then_malloc(void *arg)
+{
+	struct ctx *c = arg;
+	pmp_heap_t *h = open_heap(c, PMP_OPEN_CREATE);
+	char *p = setup(h, 4096);
+	pmp_free(h, p);
+	*(size_t *)(void *)(p - sizeof(size_t)) = 1;
+	c->ptr = p;
+	pmp_malloc(h, 4096);
+	_exit(0);
+}
+
+Test(misuse, write_after_free_into_the_header_then_malloc)
+{
+	struct ctx *c = shared_ctx("wafmalloc");
+	expect_abort_in(do_write_after_free_then_malloc, c, "malloc",
+			"free block's header was overwritten (write after free, or an overflow of the block before)");
+}
+
+/* the same damage met by the free of the block before it, which would merge with it */
+static void do_write_after_free_then_free_neighbour(void *arg)
+{
+	struct ctx *c = arg;
+	pmp_heap_t *h = open_heap(c, PMP_OPEN_CREATE);
+	char *before = pmp_malloc(h, 64);
+	char *p = setup(h, 4096); /* setup's first block ("kept") comes after `before` */
+	(void)p;
+	char *next = pmp_malloc(h, 200);
+	char *victim = pmp_malloc(h, 300);
+	pmp_malloc(h, 64);
+	pmp_free(h, victim);
+	*(size_t *)(void *)(victim - sizeof(size_t)) = 1;
+	c->ptr = next;
+	pmp_free(h, next);
+	(void)before;
+	_exit(0);
+}
+
+Test(misuse, write_after_free_into_the_header_then_free_of_a_neighbour)
+{
+	struct ctx *c = shared_ctx("wafnext");
+	expect_abort(do_write_after_free_then_free_neighbour, c,
+		     "a neighbouring block's header was overwritten (write after free, or overflow)");
+}
+
 #else
 
 /* Check level 2: a freed block waits poisoned in a quarantine of PMP_QUARANTINE blocks; when it leaves, its poison
@@ -208,6 +260,67 @@ Test(misuse, use_after_free_with_poisoning)
 		  strchr(err, '\n') == err + strlen(err) - 1,
 		  "message is not one line naming %s in heap %p: %s", addr, BASE, err);
 	free(err);
+}
+
+/* Check level 2's incremental check: a free block's list link overwritten while no operation meets the block
+ * (the allocations are served from their own list, so the good-fit search never reaches it) is found by the
+ * checks that run every 2^4 operations, one bounded stretch of the chain at a time */
+static void do_damaged_link(void *arg)
+{
+	struct ctx *c = arg;
+	pmp_heap_t *h = open_heap(c, PMP_OPEN_CREATE);
+	pmp_set_check(h, 2, 4);
+	void *keep[2000];
+	for (int i = 0; i < 2000; i++) /* a heap of 2,000 blocks: more than one check step covers */
+		keep[i] = pmp_malloc(h, 48);
+	char *big = pmp_malloc(h, 5000);
+	pmp_malloc(h, 64);
+	pmp_free(h, big);
+	for (int i = 0; i < 80; i++) /* 80 single 64-byte free blocks (not adjacent: none merges) */
+		pmp_free(h, keep[100 + 2 * i]);
+	((uint64_t *)(void *)big)[1] = 0x10010; /* the free block's back link, in its first payload bytes */
+	c->ptr = big;
+	for (int i = 0; i < 100000; i++) {
+		void *q = pmp_malloc(h, 48);
+		pmp_free(h, q);
+	}
+	_exit(0);
+}
+
+Test(misuse, incremental_check_finds_a_damaged_link)
+{
+	struct ctx *c = shared_ctx("link");
+	char *err = NULL;
+	int st = cr_run_child(do_damaged_link, c, 20, &err);
+	char *dir = strdup(c->path);
+	*strrchr(dir, '/') = 0;
+	cr_rmtree(dir);
+	free(dir);
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "damaged link undetected (status 0x%x, stderr: %s)", st,
+		  err);
+	cr_assert(strstr(err, "pmempreload: check level 2: heap inconsistent at offset ") == err &&
+		  strstr(err, "free list") && strchr(err, '\n') == err + strlen(err) - 1,
+		  "not the one line of the incremental check: %s", err);
+	free(err);
+}
+
+/* the same damage at level 1, met when the block is taken: the unlink checks the links before it follows them */
+static void do_damaged_link_reused(void *arg)
+{
+	struct ctx *c = arg;
+	pmp_heap_t *h = open_heap(c, PMP_OPEN_CREATE);
+	char *p = setup(h, 5000);
+	pmp_free(h, p);
+	((uint64_t *)(void *)p)[1] = 0x10010;
+	c->ptr = p;
+	pmp_malloc(h, 5000);
+	_exit(0);
+}
+
+Test(misuse, damaged_link_met_by_malloc)
+{
+	struct ctx *c = shared_ctx("linkreuse");
+	expect_abort_in(do_damaged_link_reused, c, "heap", "free block's list links were overwritten (write after free)");
 }
 
 #endif
