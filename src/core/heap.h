@@ -130,13 +130,18 @@ PMP_HIDDEN void _pmp_identity_self(struct pmp_identity *id, const char *exe);
 /* salvage: may a damaged chain be repaired (dirty heap) or must it be refused (PMP_ECORRUPT, nothing written) */
 PMP_HIDDEN int _pmp_recover(struct pmp_heap *h, int salvage);
 
-/* ---- allocation (alloc.c) ---- */
+/* ---- allocation (region.c: the chain allocator, under the lock; guard.c: checks) ---- */
 PMP_HIDDEN void *_pmp_alloc_locked(struct pmp_heap *h, size_t n, size_t align);
 PMP_HIDDEN void _pmp_free_locked(struct pmp_heap *h, uint64_t b);
 /* free b now, or (check level 2) through the quarantine */
 PMP_HIDDEN void _pmp_release_locked(struct pmp_heap *h, uint64_t b);
 /* empty the quarantine, verifying every block (close, and before a full check) */
 PMP_HIDDEN void _pmp_quarantine_flush(struct pmp_heap *h);
+/* shrink or grow block b to `want` bytes (a block size) without moving it; 1 on success */
+PMP_HIDDEN int _pmp_resize_locked(struct pmp_heap *h, uint64_t b, uint64_t want);
+/* allocation-free formatting for fatal messages (guard.c) */
+PMP_HIDDEN char *_pmp_put_str(char *o, char *end, const char *s);
+PMP_HIDDEN char *_pmp_put_hex(char *o, char *end, uint64_t v);
 /* cheap validation of a user pointer; returns the block offset or 0 and a reason */
 PMP_HIDDEN uint64_t _pmp_block_of(const struct pmp_heap *h, const void *p, const char **why);
 PMP_HIDDEN _Noreturn void _pmp_fatal_pointer(const struct pmp_heap *h, const char *op, const void *p, const char *why);

@@ -1,0 +1,405 @@
+/* region.c: the chain allocator on one heap: blocks with boundary tags, carved from the arena and given back to it.
+ *
+ * Holds: growth of the arena through the layer's grow hook, split and merge, the good-fit take from the TLSF index,
+ * resize in place, hole punching of large free blocks, and check level 2's quarantine. Everything here runs under
+ * the heap lock.
+ * Must never: write headers in an order that leaves the chain unwalkable after a stop at any instruction (the
+ * size words are the ground truth: a split writes the tail first and shrinks the head in one store; a merge is
+ * one store to the surviving head), or touch memory outside [base, end).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "../os/os.h"
+#include "block.h"
+
+/* ---- growth ---- */
+
+/* Extend the arena so that a free block of at least `need` bytes ends it. Order (see format.h): fallocate, write the
+ * new sentinel, publish the superblock with the new end, then turn the old sentinel into a free block. A stop
+ * between the last two leaves an end header before the end, which recovery and the walk read as that free block. */
+static int grow(struct pmp_heap *h, uint64_t need)
+{
+	if (!h->ops->grow)
+		return ENOMEM;
+	uint64_t old = h->end, want = old + need + PMP_HDR, got = 0;
+	if (want < old || want > h->reserved)
+		return ENOMEM;
+	int e = h->ops->grow(h, want, &got);
+	if (e)
+		return e;
+	got &= ~(uint64_t)(PMP_ALIGN - 1);
+	if (got < want)
+		return ENOMEM;
+	uint64_t s = got - old; /* the new block spans the old sentinel to the new one */
+	uint64_t ns = got - PMP_HDR;
+	PMP_CRASHPOINT();
+	_pmp_set_prev(h, ns, s);
+	PMP_CRASHPOINT();
+	_pmp_set_head(h, ns, PMP_B_END);
+	h->end = got;
+	h->sb.mapped = got;
+	h->sb.grow_from = old; /* the one place an end header may stand before the end (recovery trusts no other) */
+	_pmp_sb_publish(h);
+	uint64_t b = old - PMP_HDR;
+	PMP_CRASHPOINT();
+	_pmp_set_head(h, b, s | PMP_B_FREE);
+	h->ctl->n_grow++;
+	/* merge with a free last block */
+	uint64_t ps = _pmp_prev(h, b);
+	if (b > PMP_OFF_ARENA && (_pmp_hdr(h, b - ps)->head & PMP_B_FREE)) {
+		uint64_t pb = b - ps;
+		_pmp_index_remove(h, pb, ps);
+		s += ps;
+		PMP_CRASHPOINT();
+		_pmp_set_head(h, pb, s | PMP_B_FREE);
+		_pmp_forget_head(h, b);
+		PMP_CRASHPOINT();
+		_pmp_set_prev(h, ns, s);
+		b = pb;
+	}
+	_pmp_index_insert(h, b, s);
+	return 0;
+}
+
+/* ---- split and use ---- */
+
+/* Split block b of `total` bytes into [b, b+first) with head flags ff and the rest with flags sf; returns the offset
+ * of the second part. The order keeps the chain walkable after a stop at any store: the second part's tags first,
+ * then the first part shrinks in one store (until then the chain sees the whole block). */
+static uint64_t split(const struct pmp_heap *h, uint64_t b, uint64_t total, uint64_t first, uint64_t ff, uint64_t sf)
+{
+	uint64_t t = b + first, ts = total - first;
+	PMP_CRASHPOINT();
+	_pmp_set_prev(h, t, first);
+	PMP_CRASHPOINT();
+	_pmp_set_head(h, t, ts | sf);
+	PMP_CRASHPOINT();
+	_pmp_set_prev(h, t + ts, ts);
+	PMP_CRASHPOINT();
+	_pmp_set_head(h, b, first | ff);
+	return t;
+}
+
+/* Take free block b (size s, already out of the index) for a block of size want <= s: split the tail off when it is
+ * big enough, then mark the head used in one store. */
+static void use_block(struct pmp_heap *h, uint64_t b, uint64_t s, uint64_t want, int holes)
+{
+	struct pmp_ctl *c = h->ctl;
+	if (s - want >= PMP_MIN_BLOCK) {
+		uint64_t ts = s - want, t = split(h, b, s, want, 0, PMP_B_FREE);
+		if (holes) /* the tail keeps whatever pages of the block were given back */
+			_pmp_mark_holes(h, t, ts);
+		_pmp_index_insert(h, t, ts);
+		s = want;
+	} else {
+		PMP_CRASHPOINT();
+		_pmp_set_head(h, b, s);
+	}
+	c->used_bytes += s;
+	c->used_blocks++;
+	if (c->used_bytes > c->peak_used)
+		c->peak_used = c->used_bytes;
+	c->n_malloc++;
+	c->seq++;
+}
+
+/* The good-fit search skips the request's own list (its blocks may be smaller than s). Before giving up or growing,
+ * scan that one list for a block that fits: near exhaustion, and after growing by exactly s, this is the only fit. */
+static uint64_t find_in_own_list(const struct pmp_heap *h, uint64_t s)
+{
+	unsigned fl, sl;
+	_pmp_map_insert(s, &fl, &sl);
+	if (fl >= PMP_FL_COUNT)
+		return 0;
+	for (uint64_t b = h->ctl->heads[fl][sl]; b; b = _pmp_links(h, b)->next)
+		if (_pmp_bsize(_pmp_hdr(h, b)->head) >= s)
+			return b;
+	return 0;
+}
+
+/* Find (growing if needed) and remove a free block of at least s bytes; 0 if none. */
+/* A block the free index hands out must be what the index says: a free block whose header passes its check. A
+ * write after free or an overflow into a freed block's header is caught here, before the block is split on the
+ * strength of a size that is not true (check level >= 1: abort with one message). */
+static uint64_t checked_free(const struct pmp_heap *h, uint64_t b)
+{
+	uint64_t head = _pmp_head(h, b);
+	if (b && h->check_level >= 1 &&
+	    (!_pmp_head_valid(h, b, head) || (head & PMP_B_FLAGS) != PMP_B_FREE || _pmp_bsize(head) < PMP_MIN_BLOCK))
+		_pmp_fatal_pointer(h, "malloc", h->base + b + PMP_HDR,
+				   "free block's header was overwritten (write after free, or an overflow of the block before)");
+	return b;
+}
+
+/* Find (growing if needed) and remove a free block of at least s bytes; 0 if none. The request's own list comes
+ * first when its head fits: a freed block of the same size is reused at once (what the program just gave back is
+ * warm, and reusing it keeps the heap small), before the good-fit search of the lists above. */
+static uint64_t take(struct pmp_heap *h, uint64_t s, uint64_t *bs)
+{
+	unsigned fl, sl;
+	_pmp_map_insert(s, &fl, &sl);
+	uint64_t b = fl < PMP_FL_COUNT ? checked_free(h, h->ctl->heads[fl][sl]) : 0;
+	if (b && _pmp_bsize(_pmp_head(h, b)) < s)
+		b = 0;
+	if (!b)
+		b = checked_free(h, _pmp_index_find(h, s));
+	if (!b)
+		b = find_in_own_list(h, s);
+	if (!b) {
+		if (grow(h, s))
+			return 0;
+		b = checked_free(h, _pmp_index_find(h, s));
+		if (!b)
+			b = find_in_own_list(h, s);
+		if (!b)
+			return 0;
+	}
+	*bs = _pmp_bsize(_pmp_hdr(h, b)->head);
+	_pmp_index_remove(h, b, *bs);
+	return b;
+}
+
+void *_pmp_alloc_locked(struct pmp_heap *h, size_t n, size_t align)
+{
+	uint64_t want = _pmp_adjust(n), s;
+	if (!want) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (align <= PMP_ALIGN) {
+		uint64_t b = take(h, want, &s);
+		if (!b) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		int holes = _pmp_may_have_holes(h, b, s);
+		/* pages given back are backed again before a byte of them is used (a full disk: ENOMEM, not SIGBUS);
+		 * the 48 bytes after the block are the tail's header, links and marker */
+		if (holes && _pmp_back(h, b, b + want + 3 * PMP_HDR)) {
+			_pmp_index_insert(h, b, s);
+			errno = ENOMEM;
+			return NULL;
+		}
+		use_block(h, b, s, want, holes);
+		return h->base + b + PMP_HDR;
+	}
+	/* Over-allocate so that a front gap of at least a minimum block can be split off before the aligned block. */
+	uint64_t req = want + align + PMP_MIN_BLOCK;
+	if (req < want || req > PMP_MAX_BLOCK) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	uint64_t b = take(h, req, &s);
+	if (!b) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	uintptr_t user = ((uintptr_t)(h->base + b + PMP_HDR) + align - 1) & ~(uintptr_t)(align - 1);
+	uint64_t nb = (uint64_t)(user - (uintptr_t)h->base) - PMP_HDR;
+	if (nb != b && nb - b < PMP_MIN_BLOCK)
+		nb += align;
+	int holes = _pmp_may_have_holes(h, b, s);
+	if (holes && _pmp_back(h, nb, nb + want + 3 * PMP_HDR)) {
+		_pmp_index_insert(h, b, s);
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (nb != b) {
+		uint64_t gap = nb - b, ns = s - gap;
+		split(h, b, s, gap, PMP_B_FREE, PMP_B_FREE); /* the front gap stays free; the rest is used below */
+		if (holes) /* the front gap keeps the marker where it was (keyed by b): still valid */
+			_pmp_mark_holes(h, b, gap);
+		_pmp_index_insert(h, b, gap);
+		b = nb;
+		s = ns;
+	}
+	use_block(h, b, s, want, holes);
+	return h->base + b + PMP_HDR;
+}
+
+/* ---- free and merge ---- */
+
+/* The size of the neighbour at n of block b when it is a free block to merge with, else 0. A neighbour whose header
+ * fails its check was overwritten (a write after free into it, or an overflow of b): merging would unlink garbage
+ * from the free index, so check level >= 1 stops here with one message. */
+static uint64_t free_neighbour(const struct pmp_heap *h, uint64_t b, uint64_t n)
+{
+	uint64_t head = _pmp_head(h, n);
+	if (!_pmp_head_valid(h, n, head)) {
+		if (h->check_level >= 1)
+			_pmp_fatal_pointer(h, "free", h->base + b + PMP_HDR,
+					   "a neighbouring block's header was overwritten (write after free, or overflow)");
+		return 0;
+	}
+	return (head & PMP_B_FLAGS) == PMP_B_FREE ? _pmp_bsize(head) : 0;
+}
+
+void _pmp_free_locked(struct pmp_heap *h, uint64_t b)
+{
+	struct pmp_ctl *c = h->ctl;
+	struct pmp_block_hdr *hd = _pmp_hdr(h, b);
+	uint64_t s = _pmp_bsize(hd->head), start = b, total = s;
+	int zero = (h->flags & PMP_HEAP_ZERO_FREED) != 0;
+	c->used_bytes -= s;
+	c->used_blocks--;
+	c->n_free++;
+	if (zero)
+		memset(h->base + b + PMP_HDR, 0, s - PMP_HDR);
+	else if (h->check_level >= 2)
+		memset(h->base + b + PMP_HDR, 0xdf, s - PMP_HDR);
+	int holes = 0;
+	uint64_t n = b + s, ns = free_neighbour(h, b, n);
+	if (ns) {
+		holes |= _pmp_may_have_holes(h, n, ns);
+		_pmp_index_remove(h, n, ns);
+		total += ns;
+	}
+	if (b > PMP_OFF_ARENA) {
+		uint64_t ps = _pmp_prev(h, b);
+		if (free_neighbour(h, b, b - ps)) {
+			holes |= _pmp_may_have_holes(h, b - ps, ps);
+			_pmp_index_remove(h, b - ps, ps);
+			start -= ps;
+			total += ps;
+		}
+	}
+	/* one store makes the merged block; the boundary tag after it is derived */
+	PMP_CRASHPOINT();
+	_pmp_set_head(h, start, total | PMP_B_FREE);
+	PMP_CRASHPOINT();
+	_pmp_set_prev(h, start + total, total);
+	if (n < start + total)
+		_pmp_forget_head(h, n);
+	if (start != b)
+		_pmp_forget_head(h, b);
+	if (zero) { /* absorbed headers are payload now: clear them only after the merge store */
+		if (n < start + total)
+			memset(h->base + n, 0, 2 * PMP_HDR);
+		if (start != b)
+			memset(h->base + b, 0, PMP_HDR);
+	}
+	/* a large block gives its interior pages back; the merged block's first 48 bytes (header, links, marker)
+	 * stay, and so does the page of the next header. The marker is written before the punch: a stop between
+	 * them costs an fallocate later, never an unbacked write. */
+	if (h->ops->discard && s >= PMP_PUNCH_MIN) {
+		uint64_t from = (b + 3 * PMP_HDR + PMP_PAGE - 1) & ~(uint64_t)(PMP_PAGE - 1);
+		uint64_t to = (b + s) & ~(uint64_t)(PMP_PAGE - 1);
+		if (to > from) {
+			_pmp_mark_holes(h, start, total);
+			if (h->ops->discard(h, from, to - from) == 0)
+				holes = 1;
+		}
+	}
+	if (holes)
+		_pmp_mark_holes(h, start, total);
+	_pmp_index_insert(h, start, total);
+}
+
+/* ---- quarantine (check level 2): use after free is found when a block leaves it ---- */
+
+static uint8_t poison_byte(const struct pmp_heap *h) { return (h->flags & PMP_HEAP_ZERO_FREED) ? 0 : 0xdf; }
+
+static _Noreturn void fatal_written_after_free(const struct pmp_heap *h, uint64_t b, uint64_t at)
+{
+	char why[160], *o = why, *end = why + sizeof why - 1;
+	o = _pmp_put_str(o, end, "freed block was written at offset ");
+	o = _pmp_put_hex(o, end, at);
+	o = _pmp_put_str(o, end, " after it was freed (use after free)");
+	*o = 0;
+	_pmp_fatal_pointer(h, "free", h->base + b + PMP_HDR, why);
+}
+
+/* a quarantined block leaves: its poison must be intact, then it is really freed */
+static void quarantine_leave(struct pmp_heap *h, uint64_t b)
+{
+	struct pmp_block_hdr *hd = _pmp_hdr(h, b);
+	uint64_t s = _pmp_bsize(hd->head);
+	const uint8_t *p = h->base + b + PMP_HDR, want = poison_byte(h);
+	for (uint64_t i = 0; i < s - PMP_HDR; i++)
+		if (p[i] != want)
+			fatal_written_after_free(h, b, i);
+	PMP_CRASHPOINT();
+	_pmp_set_head(h, b, s);
+	_pmp_free_locked(h, b);
+}
+
+void _pmp_release_locked(struct pmp_heap *h, uint64_t b)
+{
+	if (h->check_level < 2) {
+		_pmp_free_locked(h, b);
+		return;
+	}
+	struct pmp_block_hdr *hd = _pmp_hdr(h, b);
+	uint64_t s = _pmp_bsize(hd->head);
+	memset(h->base + b + PMP_HDR, poison_byte(h), s - PMP_HDR);
+	PMP_CRASHPOINT();
+	_pmp_set_head(h, b, s | PMP_B_CACHED); /* recovery frees it like a cached block */
+	if (h->q_count == PMP_QUARANTINE) {
+		uint64_t old = h->quarantine[h->q_head];
+		h->quarantine[h->q_head] = b;
+		h->q_head = (h->q_head + 1) % PMP_QUARANTINE;
+		quarantine_leave(h, old);
+	} else {
+		h->quarantine[(h->q_head + h->q_count) % PMP_QUARANTINE] = b;
+		h->q_count++;
+	}
+}
+
+void _pmp_quarantine_flush(struct pmp_heap *h)
+{
+	while (h->q_count) {
+		uint64_t b = h->quarantine[h->q_head];
+		h->q_head = (h->q_head + 1) % PMP_QUARANTINE;
+		h->q_count--;
+		quarantine_leave(h, b);
+	}
+}
+
+/* ---- resize in place ---- */
+
+/* Shrink or grow block b to `want` bytes without moving it; 1 on success. */
+int _pmp_resize_locked(struct pmp_heap *h, uint64_t b, uint64_t want)
+{
+	struct pmp_ctl *c = h->ctl;
+	uint64_t s = _pmp_bsize(_pmp_hdr(h, b)->head);
+	uint64_t n = b + s, nhead = _pmp_hdr(h, n)->head;
+	uint64_t avail = s, ns = 0;
+	int holes = 0;
+	if (nhead & PMP_B_FREE) {
+		ns = _pmp_bsize(nhead);
+		avail += ns;
+		holes = _pmp_may_have_holes(h, n, ns);
+	}
+	if (want > avail)
+		return 0;
+	if (want <= s && s - want < PMP_MIN_BLOCK)
+		return 1; /* nothing worth giving back */
+	if (holes && want > s && _pmp_back(h, n, b + want + 3 * PMP_HDR))
+		return 0; /* the neighbour's pages cannot be backed again (full disk): move instead, or fail */
+	if (ns)
+		_pmp_index_remove(h, n, ns);
+	if (want < s && (h->flags & PMP_HEAP_ZERO_FREED))
+		memset(h->base + b + want, 0, s - want); /* still our own payload: safe before the split */
+	if (avail - want >= PMP_MIN_BLOCK) {
+		uint64_t ts = avail - want, t = split(h, b, avail, want, 0, PMP_B_FREE);
+		if (ns && t != n) /* the neighbour's header is inside the grown block or the new tail now */
+			_pmp_forget_head(h, n);
+		if (holes)
+			_pmp_mark_holes(h, t, ts);
+		_pmp_index_insert(h, t, ts);
+	} else {
+		PMP_CRASHPOINT();
+		_pmp_set_head(h, b, avail);
+		if (ns)
+			_pmp_forget_head(h, n);
+		PMP_CRASHPOINT();
+		_pmp_set_prev(h, b + avail, avail);
+		want = avail;
+	}
+	c->used_bytes = c->used_bytes - s + want;
+	if (c->used_bytes > c->peak_used)
+		c->peak_used = c->used_bytes;
+	return 1;
+}
+
