@@ -144,16 +144,20 @@ enum pmp_problem {
 	PMP_P_INDEX,       /* free index: block missing, in the wrong list, listed twice, bitmap wrong */
 	PMP_P_ROOT,        /* a root does not point to the start of a live block */
 	PMP_P_STATS,       /* derived counters disagree with the chain */
-	PMP_P_CACHE        /* a cached block not marked cached or vice versa */
+	PMP_P_CACHE,       /* a cached block not marked cached or vice versa */
+	PMP_P_PAGE         /* a slab page's header, bitmap or list of remote frees is inconsistent */
 };
 typedef struct pmp_report {
 	int problem;            /* enum pmp_problem of the first problem found, PMP_OK if none */
 	uint64_t offset;        /* heap offset where it was found */
 	void *addr;             /* the same as an original (writer's) address */
 	char msg[256];          /* one line: what is wrong and where */
+	/* blocks as the program sees them: each slot of a slab page is a block (used or free), the pages themselves
+	 * are not counted as blocks; bytes are block sizes (slot sizes, or chain blocks with their 16-byte header) */
 	uint64_t blocks, used_blocks, free_blocks, cached_blocks, roots;
 	uint64_t bytes_used, bytes_free, bytes_cached;
 	int index_checked;      /* 0 when the free index was stale (read-only view of an unclean heap) */
+	uint64_t pages;         /* slab pages (64 KiB each, holding the blocks of up to 8 KiB) */
 } pmp_report_t;
 /* 0 = consistent; PMP_ECORRUPT with r filled otherwise. r may be NULL. */
 PMP_API int pmp_check(pmp_heap_t *h, pmp_report_t *r);
@@ -172,13 +176,15 @@ PMP_API int pmp_set_check(pmp_heap_t *h, int level, unsigned every_log2);
 /* ---- walk ---- */
 /* LOST: a used block that recovery made over a stretch of the chain damaged by a power loss (kept, never reused) */
 enum pmp_block_state { PMP_BLOCK_USED = 1, PMP_BLOCK_FREE = 2, PMP_BLOCK_CACHED = 3, PMP_BLOCK_LOST = 4 };
+/* A block as the program sees it: a chain block (with a 16-byte header before addr), or a slot of a slab page
+ * (blocks of up to 8 KiB: no header, block_size == size, offset is the slot's own). */
 typedef struct pmp_block {
 	void *addr;        /* user pointer (original address) */
 	void *data;        /* where the payload can be read in this process (differs from addr on a moved view) */
 	size_t size;       /* usable bytes */
 	size_t block_size; /* bytes of the block including its header */
 	int state;         /* enum pmp_block_state */
-	uint64_t offset;   /* heap offset of the block header */
+	uint64_t offset;   /* heap offset of the block header (of the slot itself for a slot) */
 } pmp_block_t;
 typedef int (*pmp_walk_cb)(const pmp_block_t *b, void *user); /* non-zero stops the walk and is returned */
 PMP_API int pmp_walk(pmp_heap_t *h, pmp_walk_cb cb, void *user);
@@ -192,6 +198,7 @@ typedef struct pmp_stats {
 	uint64_t free_bytes, free_blocks, largest_free;
 	uint64_t peak_used_bytes;
 	uint64_t n_malloc, n_free, n_realloc, n_grow; /* operations since the heap was created */
+	uint64_t pages;         /* slab pages holding the blocks of up to 8 KiB (64 KiB each, counted in mapped) */
 } pmp_stats_t;
 PMP_API int pmp_stats(pmp_heap_t *h, pmp_stats_t *s);
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../src/core/alloc.h"
 #include "../src/os/os.h"
 #include "shim.h"
 
@@ -125,7 +126,7 @@ EXPORT void *malloc(size_t n)
 	struct pmp_heap *h = alloc_heap();
 	if (__builtin_expect(h != NULL, 1)) {
 		ENTER();
-		void *p = pmp_malloc(h, n);
+		void *p = _pmp_malloc_inline(h, n);
 		LEAVE();
 		if (__builtin_expect(p != NULL, 1))
 			return p;
@@ -164,7 +165,7 @@ EXPORT void free(void *p)
 		struct pmp_heap *h = _pmp_depth ? NULL : _pmp_writable_heap();
 		if (h) {
 			ENTER();
-			pmp_free(h, p);
+			_pmp_free_inline(h, p);
 			LEAVE();
 		}
 	} else {

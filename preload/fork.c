@@ -336,6 +336,7 @@ static int become_copy(struct pmp_heap *h)
 	pmp_set_check(nh, h->check_level, h->check_every_log2);
 	_pmp_os_pages_free(aside, len);
 	h->ops->disown(h); /* the parent's descriptor; its mapping is gone already */
+	_pmp_heap_discard(h);
 	_pmp_heap_handle_free(h);
 	memcpy(_pmp_file.path, path, sizeof path);
 	_pmp_file.owner_pid = pid;
@@ -374,6 +375,7 @@ static void child_work(struct fork_level *l)
 		_pmp_log(1, "fork: could not copy the heap to a file of the child's; using a private snapshot", "", "");
 	}
 	_pmp_private_adopt(h, l->snap_used);
+	_pmp_theaps_fork_child(h); /* the other threads are gone: their pages wait for this one to adopt them */
 	if (l->shared_state) {
 		/* other threads' operations may be half done in this copy: keep it for the child's data, allocate elsewhere */
 		_pmp_heap_set_default(NULL);

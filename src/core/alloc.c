@@ -7,9 +7,9 @@
 #include <errno.h>
 #include <string.h>
 
-#include "block.h"
+#include "alloc.h"
 
-/* ---- public entry points ---- */
+/* ---- the slow paths ---- */
 
 /* a sealed heap (closed, or the process is exiting or executing another program) gives nothing out */
 static void *sealed_fail(void)
@@ -17,6 +17,100 @@ static void *sealed_fail(void)
 	errno = EROFS;
 	return NULL;
 }
+
+/* Validate p for op; aborts with one message when the check level asks for it, else returns 0. */
+static uint64_t checked_block(pmp_heap_t *h, const char *op, const void *p)
+{
+	const char *why = "";
+	uint64_t b = _pmp_block_of(h, p, &why);
+	if (!b && h->check_level >= 1)
+		_pmp_fatal_pointer(h, op, p, why);
+	return b;
+}
+
+static void tick(struct pmp_heap *h)
+{
+	if (h->check_level >= 2) {
+		_pmp_lock(h);
+		_pmp_check_tick(h);
+		_pmp_unlock(h);
+	}
+}
+
+/* check level 2: a slot handed out again must still hold the poison its free left (its first word is the free
+ * list's link): any other byte changed is a write after free */
+static void verify_poison(const struct pmp_heap *h, const uint8_t *p, size_t n)
+{
+	for (size_t i = sizeof(void *); i < n; i++)
+		if (p[i] != 0xdf) {
+			char why[128], *o = why, *end = why + sizeof why - 1;
+			o = _pmp_put_str(o, end, "freed block was written at offset ");
+			o = _pmp_put_hex(o, end, i);
+			o = _pmp_put_str(o, end, " after it was freed (use after free)");
+			*o = 0;
+			_pmp_fatal_pointer(h, "malloc", p, why);
+		}
+}
+
+static void *chain_alloc(struct pmp_heap *h, size_t n, size_t align)
+{
+	_pmp_lock(h);
+	void *p = h->sealed ? sealed_fail() : _pmp_alloc_locked(h, n, align);
+	_pmp_check_tick(h);
+	_pmp_unlock(h);
+	return p;
+}
+
+void *_pmp_malloc_slow(struct pmp_heap *h, size_t n)
+{
+	if (h->readonly || h->sealed)
+		return sealed_fail();
+	if (n <= PMP_SMALL_MAX) {
+		struct pmp_theap *th = _pmp_theap_of(h);
+		if (th) { /* else no memory for a theap: a chain block serves */
+			uint8_t *p = _pmp_small_alloc(h, th, _pmp_class_of(n));
+			if (p && h->check_level >= 2) {
+				if (h->poison_all)
+					verify_poison(h, p, _pmp_prt_of(h, (uint64_t)(p - h->base))->slot_size);
+				tick(h);
+			}
+			return p;
+		}
+	}
+	return chain_alloc(h, n, 0);
+}
+
+void _pmp_free_slow(struct pmp_heap *h, void *p)
+{
+	if (h->readonly || h->sealed) /* a sealed heap stays exactly as it was sealed: the block is left in place */
+		return;
+	int saved = errno;
+	uint64_t off = (uint64_t)((uint8_t *)p - h->base);
+	struct pmp_prt *pg = h->prt && off < h->end ? _pmp_prt_of(h, off) : NULL;
+	if (pg && pg->kind == PMP_PRT_PAGE) {
+		uint64_t size;
+		const char *why;
+		if (_pmp_user_block(h, p, &size, &why) != PMP_USER_SLOT)
+			_pmp_small_fatal(h, p, why);
+		/* the slot's bytes go before it is free (its first word becomes the free list's link) */
+		memset(p, (h->flags & PMP_HEAP_ZERO_FREED) ? 0 : 0xdf, (size_t)size);
+		_pmp_small_free(h, _pmp_tl_heap_id == h->id ? _pmp_tl_theap : NULL, pg, p);
+		tick(h);
+		errno = saved;
+		return;
+	}
+	_pmp_lock(h);
+	if (!h->sealed) {
+		uint64_t b = checked_block(h, "free", p);
+		if (b)
+			_pmp_release_locked(h, b);
+		_pmp_check_tick(h);
+	}
+	_pmp_unlock(h);
+	errno = saved;
+}
+
+/* ---- public entry points ---- */
 
 static int writable(pmp_heap_t *h)
 {
@@ -33,13 +127,11 @@ static int writable(pmp_heap_t *h)
 
 void *pmp_malloc(pmp_heap_t *h, size_t n)
 {
-	if (!writable(h))
+	if (!h) {
+		errno = EINVAL;
 		return NULL;
-	_pmp_lock(h);
-	void *p = h->sealed ? sealed_fail() : _pmp_alloc_locked(h, n, 0);
-	_pmp_check_tick(h);
-	_pmp_unlock(h);
-	return p;
+	}
+	return _pmp_malloc_inline(h, n);
 }
 
 void *pmp_memalign(pmp_heap_t *h, size_t align, size_t n)
@@ -54,11 +146,9 @@ void *pmp_memalign(pmp_heap_t *h, size_t align, size_t n)
 		errno = ENOMEM;
 		return NULL;
 	}
-	_pmp_lock(h);
-	void *p = h->sealed ? sealed_fail() : _pmp_alloc_locked(h, n, align);
-	_pmp_check_tick(h);
-	_pmp_unlock(h);
-	return p;
+	if (align <= PMP_ALIGN)
+		return _pmp_malloc_inline(h, n);
+	return chain_alloc(h, n, align);
 }
 
 void *pmp_calloc(pmp_heap_t *h, size_t nmemb, size_t size)
@@ -74,34 +164,11 @@ void *pmp_calloc(pmp_heap_t *h, size_t nmemb, size_t size)
 	return p;
 }
 
-/* Validate p for op; aborts with one message when the check level asks for it, else returns 0. */
-static uint64_t checked_block(pmp_heap_t *h, const char *op, const void *p)
-{
-	const char *why = "";
-	uint64_t b = _pmp_block_of(h, p, &why);
-	if (!b && h->check_level >= 1)
-		_pmp_fatal_pointer(h, op, p, why);
-	return b;
-}
-
 void pmp_free(pmp_heap_t *h, void *p)
 {
 	if (!p || !h)
 		return;
-	int saved = errno;
-	if (h->readonly) {
-		errno = saved;
-		return;
-	}
-	_pmp_lock(h);
-	if (!h->sealed) { /* a sealed heap stays exactly as it was sealed: the block is left in place */
-		uint64_t b = checked_block(h, "free", p);
-		if (b)
-			_pmp_release_locked(h, b);
-		_pmp_check_tick(h);
-	}
-	_pmp_unlock(h);
-	errno = saved;
+	_pmp_free_inline(h, p);
 }
 
 void *pmp_realloc(pmp_heap_t *h, void *p, size_t n)
@@ -114,35 +181,41 @@ void *pmp_realloc(pmp_heap_t *h, void *p, size_t n)
 		pmp_free(h, p);
 		return NULL;
 	}
+	if (h->sealed)
+		return sealed_fail();
+	uint64_t size;
+	const char *why = "";
+	int kind = _pmp_user_block(h, p, &size, &why);
+	if (!kind) {
+		if (h->check_level >= 1)
+			_pmp_fatal_pointer(h, "realloc", p, why);
+		errno = EINVAL;
+		return NULL;
+	}
+	struct pmp_theap *th = _pmp_theap_of(h);
+	if (th)
+		th->n_realloc++;
+	if (kind == PMP_USER_SLOT && n <= size)
+		return p; /* the slot holds it */
 	uint64_t want = _pmp_adjust(n);
 	if (!want) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	_pmp_lock(h);
-	if (h->sealed) {
+	if (kind == PMP_USER_CHAIN && n > PMP_SMALL_MAX) {
+		_pmp_lock(h);
+		uint64_t b = (uint64_t)((uint8_t *)p - h->base) - PMP_HDR;
+		int in_place = !h->sealed && _pmp_resize_locked(h, b, want);
+		_pmp_check_tick(h);
 		_pmp_unlock(h);
-		return sealed_fail();
+		if (in_place)
+			return p;
 	}
-	uint64_t b = checked_block(h, "realloc", p);
-	if (!b) {
-		_pmp_unlock(h);
-		errno = EINVAL;
-		return NULL;
-	}
-	h->ctl->n_realloc++;
-	_pmp_check_tick(h);
-	if (_pmp_resize_locked(h, b, want)) {
-		_pmp_unlock(h);
-		return p;
-	}
-	uint64_t old = _pmp_bsize(_pmp_hdr(h, b)->head) - PMP_HDR;
-	void *q = _pmp_alloc_locked(h, n, 0);
+	void *q = pmp_malloc(h, n);
 	if (q) {
-		memcpy(q, p, old < n ? old : n);
-		_pmp_release_locked(h, b);
+		memcpy(q, p, size < n ? size : n);
+		pmp_free(h, p);
 	}
-	_pmp_unlock(h);
 	return q;
 }
 
@@ -161,13 +234,13 @@ size_t pmp_usable_size(pmp_heap_t *h, const void *p)
 	if (!p || !h)
 		return 0;
 	const char *why = "";
-	uint64_t b = _pmp_block_of(h, p, &why);
-	if (!b) {
+	uint64_t size;
+	if (!_pmp_user_block(h, p, &size, &why)) {
 		if (h->check_level >= 1 && !h->readonly)
 			_pmp_fatal_pointer(h, "malloc_usable_size", p, why);
 		return 0;
 	}
-	return _pmp_bsize(_pmp_hdr(h, b)->head) - PMP_HDR;
+	return (size_t)size;
 }
 
 int pmp_owns(const pmp_heap_t *h, const void *p)

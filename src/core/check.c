@@ -14,6 +14,7 @@
 
 #include "../os/os.h"
 #include "chain.h"
+#include "page.h"
 
 static int fail(const struct pmp_heap *h, pmp_report_t *r, int problem, uint64_t off, const char *fmt, ...)
 {
@@ -86,8 +87,53 @@ static const char *root_name_of(const struct pmp_heap *h, uint64_t off)
 	return "?";
 }
 
-/* walk the chain: tags, adjacency, roots, counts; strict: see _pmp_validate */
-static int check_chain(const struct pmp_heap *h, pmp_report_t *r, const uint64_t *roots, size_t nroots, int strict)
+/* the chain's own counts (pages counted as the used blocks they are), for the index and the counters */
+struct tally {
+	uint64_t used_blocks, used_bytes, free_blocks, free_bytes, cached_blocks, cached_bytes;
+};
+
+/* The slots of the page at off (its chain block b checked): its header and remote list, the roots into it (each at
+ * a live slot), the report's counts. */
+static int check_page(const struct pmp_heap *h, pmp_report_t *r, uint64_t b, const uint64_t *roots, size_t nroots,
+		      size_t *ri, int in_use)
+{
+	uint64_t off = b + PMP_HDR;
+	const struct pmp_page *pg = _pmp_page_at(h, off);
+	uint32_t live = 0;
+	uint64_t remote[PMP_PAGE_WORDS];
+	/* in use by other threads: a remote list changes under a walk of it (its owner collects it), so only what
+	 * no correct operation changes is checked: no bit beyond the capacity */
+	const char *why = in_use ? _pmp_page_beyond(pg) : _pmp_page_wrong(h, off, &live);
+	if (why)
+		return fail(h, r, PMP_P_PAGE, off, "%s", why);
+	if (in_use)
+		memset(remote, 0, sizeof remote);
+	else
+		_pmp_page_remote_set(h, off, remote);
+	for (; *ri < nroots && roots[*ri] < off + PMP_SLAB - PMP_HDR; (*ri)++) {
+		uint64_t d = roots[*ri] - off - sizeof(struct pmp_page);
+		uint32_t i = _pmp_slot_index(d, _pmp_class_inv(pg->cls));
+		if (roots[*ri] < off + sizeof(struct pmp_page) || i >= pg->capacity || (uint64_t)i * pg->slot_size != d)
+			return fail(h, r, PMP_P_ROOT, roots[*ri], "root \"%s\" points inside a page, not at a slot",
+				    root_name_of(h, roots[*ri]));
+		uint64_t bit = (uint64_t)1 << (i & 63);
+		if (!(pg->live[i >> 6] & bit) || (remote[i >> 6] & bit))
+			return fail(h, r, PMP_P_ROOT, roots[*ri], "root \"%s\" points to a free slot",
+				    root_name_of(h, roots[*ri]));
+		r->roots++;
+	}
+	r->pages++;
+	r->blocks += pg->capacity;
+	r->used_blocks += live;
+	r->bytes_used += (uint64_t)live * pg->slot_size;
+	r->free_blocks += pg->capacity - live;
+	r->bytes_free += (uint64_t)(pg->capacity - live) * pg->slot_size;
+	return 0;
+}
+
+/* walk the chain: tags, adjacency, pages, roots, counts; strict: see _pmp_validate */
+static int check_chain(const struct pmp_heap *h, pmp_report_t *r, const uint64_t *roots, size_t nroots, int strict,
+		       struct tally *t, int in_use)
 {
 	struct pmp_chain it;
 	_pmp_chain_start(&it);
@@ -95,8 +141,8 @@ static int check_chain(const struct pmp_heap *h, pmp_report_t *r, const uint64_t
 	int last_free = 0;
 	size_t ri = 0;
 	int rc;
+	memset(t, 0, sizeof *t);
 	while ((rc = _pmp_chain_next(h, &it)) == 1) {
-		r->blocks++;
 		if (it.grown && strict)
 			return fail(h, r, PMP_P_BLOCK, it.off, "unfinished arena growth in a live heap");
 		/* a heap from before grow_from: an end header is growth only if no block follows it */
@@ -114,7 +160,13 @@ static int check_chain(const struct pmp_heap *h, pmp_report_t *r, const uint64_t
 		if (ri < nroots && roots[ri] < user)
 			return fail(h, r, PMP_P_ROOT, roots[ri] - PMP_HDR, "root \"%s\" points inside a block, not at its start",
 				    root_name_of(h, roots[ri]));
-		while (ri < nroots && roots[ri] == user) {
+		int page = !it.free && !it.cached && !it.lost && _pmp_page_block(h, it.off, it.size);
+		if (page) {
+			int e = check_page(h, r, it.off, roots, nroots, &ri, in_use);
+			if (e)
+				return e;
+		}
+		while (!page && ri < nroots && roots[ri] == user) {
 			if (it.free || it.cached)
 				return fail(h, r, PMP_P_ROOT, it.off, "root \"%s\" points to a free block",
 					    root_name_of(h, roots[ri]));
@@ -122,15 +174,25 @@ static int check_chain(const struct pmp_heap *h, pmp_report_t *r, const uint64_t
 			r->roots++;
 		}
 		if (it.free) {
+			t->free_blocks++;
+			t->free_bytes += it.size;
 			r->free_blocks++;
 			r->bytes_free += it.size;
 		} else if (it.cached) {
+			t->cached_blocks++;
+			t->cached_bytes += it.size;
 			r->cached_blocks++;
 			r->bytes_cached += it.size;
 		} else {
-			r->used_blocks++;
-			r->bytes_used += it.size;
+			t->used_blocks++;
+			t->used_bytes += it.size;
+			if (!page) {
+				r->used_blocks++;
+				r->bytes_used += it.size;
+			}
 		}
+		if (!page)
+			r->blocks++;
 		last_free = it.free;
 		last = it.size;
 	}
@@ -218,39 +280,60 @@ int _pmp_validate(const struct pmp_heap *h, int strict, pmp_report_t *r)
 			    (unsigned long long)sb->mapped);
 	uint64_t roots[PMP_ROOT_COUNT];
 	size_t nroots;
+	struct tally t;
 	int e = collect_roots(h, r, roots, &nroots);
-	return e ? e : check_chain(h, r, roots, nroots, strict);
+	return e ? e : check_chain(h, r, roots, nroots, strict, &t, 0);
+}
+
+int _pmp_check_in_use(struct pmp_heap *h, pmp_report_t *r)
+{
+	memset(r, 0, sizeof *r);
+	uint64_t roots[PMP_ROOT_COUNT];
+	size_t nroots;
+	struct tally t;
+	int e = collect_roots(h, r, roots, &nroots);
+	return e ? e : check_chain(h, r, roots, nroots, 1, &t, 1);
 }
 
 int _pmp_check_locked(struct pmp_heap *h, pmp_report_t *r)
 {
-	int e = _pmp_validate(h, !h->index_stale, r);
+	memset(r, 0, sizeof *r);
+	const struct pmp_sb *sb = &h->sb;
+	if (sb->mapped != h->end || h->end > h->reserved || h->end < PMP_OFF_ARENA + PMP_MIN_BLOCK + PMP_HDR)
+		return fail(h, r, PMP_P_HEADER, 0, "superblock mapped size 0x%llx disagrees with the heap",
+			    (unsigned long long)sb->mapped);
+	uint64_t roots[PMP_ROOT_COUNT];
+	size_t nroots;
+	struct tally t;
+	int e = collect_roots(h, r, roots, &nroots);
+	if (!e)
+		e = check_chain(h, r, roots, nroots, !h->index_stale, &t, 0);
 	if (e)
 		return e;
 	r->index_checked = !h->index_stale;
 	if (h->index_stale)
 		return 0;
 	const struct pmp_ctl *c = h->ctl;
-	if (c->free_blocks != r->free_blocks || c->free_bytes != r->bytes_free)
+	if (c->free_blocks != t.free_blocks || c->free_bytes != t.free_bytes)
 		return fail(h, r, PMP_P_STATS, PMP_OFF_CTL, "index counts %llu free blocks / %llu bytes, chain has %llu / %llu",
 			    (unsigned long long)c->free_blocks, (unsigned long long)c->free_bytes,
-			    (unsigned long long)r->free_blocks, (unsigned long long)r->bytes_free);
+			    (unsigned long long)t.free_blocks, (unsigned long long)t.free_bytes);
 	/* cached (quarantined) blocks are still counted as used until they really are freed */
-	if (c->used_blocks != r->used_blocks + r->cached_blocks || c->used_bytes != r->bytes_used + r->bytes_cached)
+	if (c->used_blocks != t.used_blocks + t.cached_blocks || c->used_bytes != t.used_bytes + t.cached_bytes)
 		return fail(h, r, PMP_P_STATS, PMP_OFF_CTL, "counters say %llu used blocks / %llu bytes, chain has %llu / %llu",
 			    (unsigned long long)c->used_blocks, (unsigned long long)c->used_bytes,
-			    (unsigned long long)(r->used_blocks + r->cached_blocks),
-			    (unsigned long long)(r->bytes_used + r->bytes_cached));
+			    (unsigned long long)(t.used_blocks + t.cached_blocks),
+			    (unsigned long long)(t.used_bytes + t.cached_bytes));
 	/* every cached block is one this handle holds in its quarantine, and every quarantined block is cached */
-	if (r->cached_blocks != h->q_count)
+	if (t.cached_blocks != h->q_count)
 		return fail(h, r, PMP_P_CACHE, PMP_OFF_ARENA, "%llu blocks are marked cached, the quarantine holds %u",
-			    (unsigned long long)r->cached_blocks, h->q_count);
+			    (unsigned long long)t.cached_blocks, h->q_count);
 	for (unsigned i = 0; i < h->q_count; i++) {
 		uint64_t b = h->quarantine[(h->q_head + i) % PMP_QUARANTINE];
 		if (b < PMP_OFF_ARENA || b >= _pmp_sentinel(h) || !(_pmp_hdr(h, b)->head & PMP_B_CACHED))
 			return fail(h, r, PMP_P_CACHE, b, "quarantined block is not marked cached");
 	}
-	uint64_t cap = r->free_blocks, count = 0;
+	uint64_t cap = t.free_blocks, count = 0;
 	uint64_t *listed = NULL;
 	size_t len = (size_t)(cap * sizeof *listed + PMP_PAGE);
 	void *mem;
@@ -279,6 +362,39 @@ int pmp_check(pmp_heap_t *h, pmp_report_t *r)
 	return e;
 }
 
+/* every slot of the page at off as a block: live (bit set, not on the remote list) or free; the header is not a
+ * block. A damaged page is walked as the one used block it is in the chain. */
+static int walk_page(const struct pmp_heap *h, uint64_t off, pmp_walk_cb cb, void *user)
+{
+	const struct pmp_page *pg = _pmp_page_at(h, off);
+	uint64_t remote[PMP_PAGE_WORDS];
+	uint32_t live;
+	pmp_block_t b;
+	if (_pmp_page_wrong(h, off, &live)) {
+		b.offset = off - PMP_HDR;
+		b.addr = (void *)(uintptr_t)(h->orig_base + off);
+		b.data = h->base + off;
+		b.size = PMP_SLAB - PMP_HDR;
+		b.block_size = PMP_SLAB;
+		b.state = PMP_BLOCK_USED;
+		return cb(&b, user);
+	}
+	_pmp_page_remote_set(h, off, remote);
+	for (uint32_t i = 0; i < pg->capacity; i++) {
+		uint64_t so = off + pg->first_slot + (uint64_t)i * pg->slot_size, bit = (uint64_t)1 << (i & 63);
+		b.offset = so;
+		b.addr = (void *)(uintptr_t)(h->orig_base + so);
+		b.data = h->base + so;
+		b.size = pg->slot_size;
+		b.block_size = pg->slot_size;
+		b.state = (pg->live[i >> 6] & bit) && !(remote[i >> 6] & bit) ? PMP_BLOCK_USED : PMP_BLOCK_FREE;
+		int r = cb(&b, user);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
 int pmp_walk(pmp_heap_t *h, pmp_walk_cb cb, void *user)
 {
 	if (!h || !cb)
@@ -288,6 +404,11 @@ int pmp_walk(pmp_heap_t *h, pmp_walk_cb cb, void *user)
 	_pmp_chain_start(&it);
 	int rc, ret = 0;
 	while ((rc = _pmp_chain_next(h, &it)) == 1) {
+		if (!it.free && !it.cached && !it.lost && _pmp_page_block(h, it.off, it.size)) {
+			if ((ret = walk_page(h, it.off + PMP_HDR, cb, user)) != 0)
+				break;
+			continue;
+		}
 		pmp_block_t b;
 		b.offset = it.off;
 		b.addr = (void *)(uintptr_t)(h->orig_base + it.off + PMP_HDR);
@@ -323,8 +444,11 @@ static const char *block_locally_wrong(const struct pmp_heap *h, const struct pm
 				return NULL;
 		return "block marked cached that no quarantine holds";
 	}
-	if (!it->free)
-		return NULL;
+	if (!it->free) {
+		uint32_t live;
+		return !it->lost && _pmp_page_block(h, it->off, it->size) ? _pmp_page_wrong(h, it->off + PMP_HDR, &live)
+									    : NULL;
+	}
 	if (n != _pmp_sentinel(h) && (_pmp_head(h, n) & PMP_B_FREE))
 		return "free block followed by a free block";
 	const struct pmp_free_links *l = _pmp_links(h, it->off);
@@ -400,5 +524,24 @@ void _pmp_check_step_slow(struct pmp_heap *h)
 		snprintf(msg, sizeof msg, "pmempreload: check level 2: heap inconsistent at offset 0x%llx (address 0x%llx): %s\n",
 			 (unsigned long long)where, (unsigned long long)(h->orig_base + where), why);
 		_pmp_os_fatal(msg);
+	}
+}
+
+void _pmp_census(const struct pmp_heap *h, struct pmp_census *c)
+{
+	memset(c, 0, sizeof *c);
+	struct pmp_chain it;
+	_pmp_chain_start(&it);
+	while (_pmp_chain_next(h, &it) == 1) {
+		uint32_t live;
+		if (it.free || it.cached || it.lost || !_pmp_page_block(h, it.off, it.size) ||
+		    _pmp_page_wrong(h, it.off + PMP_HDR, &live))
+			continue;
+		const struct pmp_page *pg = _pmp_page_at(h, it.off + PMP_HDR);
+		c->pages++;
+		c->live_slots += live;
+		c->live_bytes += (uint64_t)live * pg->slot_size;
+		c->free_slots += pg->capacity - live;
+		c->free_bytes += (uint64_t)(pg->capacity - live) * pg->slot_size;
 	}
 }

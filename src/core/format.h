@@ -11,7 +11,8 @@
  *   0x01000  control area (16 KiB): TLSF bitmaps and list heads, counters. Derived: rebuilt after an unclean stop.
  *   0x05000  root table (16 KiB): 128 entries of 128 bytes, never straddling a page
  *   0x09000  crash record (28 KiB)
- *   0x10000  arena: blocks with boundary tags up to `mapped`; the last 16 bytes are the end sentinel
+ *   0x10000  arena: blocks with boundary tags up to `mapped`; the last 16 bytes are the end sentinel. Some used
+ *            blocks are slab pages (64 KiB, aligned) holding the small blocks in slots.
  */
 #ifndef PMP_FORMAT_H
 #define PMP_FORMAT_H
@@ -19,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PMP_FORMAT_VERSION 1u
+#define PMP_FORMAT_VERSION 2u /* 2: slab pages */
 #define PMP_MAGIC "PMPHEAP\x01"
 
 #define PMP_PAGE 4096u
@@ -166,6 +167,40 @@ struct pmp_free_links {
 #define PMP_W_SIZE   0x0000fffffffffff0ull /* the size bits of a head word */
 #define PMP_HDR 16u
 #define PMP_MIN_BLOCK 32u
+
+/* ---- slab pages: small blocks (up to PMP_SMALL_MAX bytes) live in slots of pages of one size class ----
+ * A page is one used block of the chain of exactly PMP_SLAB bytes whose payload starts at a PMP_SLAB-aligned heap
+ * offset (so the region a pointer falls in names its page; consecutive pages tile the arena exactly, the chain
+ * header of the next block sitting in the last 16 bytes of the region), with this header at the payload's start.
+ * The live bitmap is the ground truth of the slots, as the head word is for a block: bit i set = slot i was handed
+ * to the program. Slots freed by another thread than the page's owner wait on the remote list (linked through
+ * their first 8 bytes, as heap offsets) with their bit still set; recovery and the check count them as free.
+ * Everything else about a page (its free list, its owner, its count of live slots) is process-local and derived:
+ * rebuilt from the bitmap when a process first uses the page. A page is a page only while its chain block is used
+ * and its magic passes its check; the magic is written last when a page is made. */
+#define PMP_SLAB_SHIFT 16u
+#define PMP_SLAB (1u << PMP_SLAB_SHIFT)          /* 64 KiB */
+#define PMP_SMALL_MAX 8192u                      /* larger requests are chain blocks */
+#define PMP_CLASSES 32u                          /* 16..128 step 16, then four per power of two up to 8 KiB */
+#define PMP_PAGE_MAGIC 0x45474150534c4150ull     /* "PLSPAGE" keyed by salt and offset (see page.h) */
+#define PMP_PAGE_WORDS 64u                       /* bitmap words: 4,096 slots at most */
+struct pmp_page {
+	uint64_t magic;         /* keyed check of (salt, page offset): this region is a page */
+	uint16_t cls;           /* size class, < PMP_CLASSES */
+	uint16_t capacity;      /* slots; fixed by the class */
+	uint32_t slot_size;     /* bytes per slot; fixed by the class */
+	uint32_t first_slot;    /* offset of slot 0 from the page start (sizeof(struct pmp_page)) */
+	uint32_t owner_tag;     /* thread id of the process thread that last owned the page (forensics); 0 none */
+	uint64_t acquired_ns;   /* CLOCK_REALTIME when the page was made (forensics) */
+	uint8_t _r0[32];
+	uint64_t remote;        /* heap offset of the first slot freed from another thread, 0 none (CAS, own line) */
+	uint8_t _r1[56];
+	uint64_t live[PMP_PAGE_WORDS]; /* bit i of word i/64: slot i is live. Ground truth. */
+};
+_Static_assert(sizeof(struct pmp_page) == 640, "page header is 640 bytes");
+_Static_assert(offsetof(struct pmp_page, remote) == 64, "the remote list has a cache line of its own");
+_Static_assert(offsetof(struct pmp_page, live) == 128, "page layout");
+_Static_assert((PMP_SLAB - 16 - sizeof(struct pmp_page)) / 16 <= PMP_PAGE_WORDS * 64, "bitmap covers the slots");
 
 /* ---- crash record: written by the shim's signal handler ---- */
 #define PMP_CRASH_MAGIC 0x48534152435050ull /* "PPCRASH" */

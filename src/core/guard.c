@@ -1,14 +1,14 @@
 /* guard.c: the cheap checks on free and realloc, and the one-line fatal messages they end in.
  *
  * Holds: validation of a user pointer from its own block header and the boundary tags that frame it
- * (_pmp_block_of), and the allocation-free writer of "pmempreload: op(ptr): why in heap base" lines.
+ * (_pmp_block_of), or from its page's header and live bit (_pmp_user_block), and the allocation-free writer of "pmempreload: op(ptr): why in heap base" lines.
  * Must never: allocate, take a lock, write to the heap, or follow an offset it has not range-checked first.
  */
 #include <errno.h>
 #include <string.h>
 
 #include "../os/os.h"
-#include "block.h"
+#include "page.h"
 
 /* ---- pointer validation ---- */
 
@@ -58,6 +58,47 @@ uint64_t _pmp_block_of(const struct pmp_heap *h, const void *p, const char **why
 		return 0;
 	}
 	return b;
+}
+
+uint64_t _pmp_page_containing(const struct pmp_heap *h, uint64_t off)
+{
+	uint64_t pg = off & ~(uint64_t)(PMP_SLAB - 1);
+	if (pg < PMP_OFF_ARENA + PMP_HDR || pg - PMP_HDR + PMP_SLAB > _pmp_sentinel(h))
+		return 0;
+	uint64_t b = pg - PMP_HDR, head = _pmp_head(h, b);
+	if (!_pmp_head_valid(h, b, head) || (head & PMP_B_FLAGS))
+		return 0;
+	return _pmp_page_block(h, b, _pmp_bsize(head)) ? pg : 0;
+}
+
+int _pmp_user_block(const struct pmp_heap *h, const void *p, uint64_t *size, const char **why)
+{
+	uintptr_t u = (uintptr_t)p, base = (uintptr_t)h->base;
+	if (u < base + PMP_OFF_ARENA + PMP_HDR || u >= base + _pmp_sentinel(h)) {
+		*why = "pointer outside the heap's arena";
+		return 0;
+	}
+	uint64_t off = u - base, pg = _pmp_page_containing(h, off);
+	if (pg) {
+		const struct pmp_page *page = _pmp_page_at(h, pg);
+		uint64_t d = off - pg - sizeof(struct pmp_page);
+		uint32_t i = _pmp_slot_index(d, _pmp_class_inv(page->cls));
+		if (off < pg + sizeof(struct pmp_page) || i >= page->capacity || (uint64_t)i * page->slot_size != d) {
+			*why = "no block starts here (invalid pointer)";
+			return 0;
+		}
+		if (!(__atomic_load_n(&page->live[i >> 6], __ATOMIC_RELAXED) & ((uint64_t)1 << (i & 63)))) {
+			*why = "block is already free (double free?)";
+			return 0;
+		}
+		*size = page->slot_size;
+		return PMP_USER_SLOT;
+	}
+	uint64_t b = _pmp_block_of(h, p, why);
+	if (!b)
+		return 0;
+	*size = _pmp_bsize(_pmp_head(h, b)) - PMP_HDR;
+	return PMP_USER_CHAIN;
 }
 
 char *_pmp_put_str(char *o, char *end, const char *s)

@@ -7,6 +7,7 @@
  * while a handle can still write to it.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "../os/os.h"
@@ -108,7 +109,28 @@ int _pmp_heap_format(struct pmp_heap *h, uint8_t *base, uint64_t mapped, uint64_
 	/* Both copies get written so that neither slot holds stale bytes of an earlier heap. */
 	_pmp_sb_publish(h);
 	_pmp_sb_publish(h);
-	return 0;
+	int e = _pmp_theaps_attach(h);
+	if (e)
+		pthread_mutex_destroy(&h->lock);
+	return e;
+}
+
+void _pmp_heap_refresh(struct pmp_heap *h)
+{
+	__atomic_store_n(&h->fast_ok, h->prt && !h->readonly && !h->sealed && h->check_level < 2 &&
+				      !(h->flags & PMP_HEAP_ZERO_FREED), __ATOMIC_RELEASE);
+}
+
+void _pmp_heap_set_flags(struct pmp_heap *h, unsigned flags)
+{
+	h->flags = flags;
+	_pmp_heap_refresh(h);
+}
+
+void _pmp_heap_discard(struct pmp_heap *h)
+{
+	_pmp_theaps_detach(h);
+	pthread_mutex_destroy(&h->lock);
 }
 
 int _pmp_heap_load(struct pmp_heap *h, uint8_t *base, const struct pmp_sb *sb, int readonly,
@@ -143,6 +165,7 @@ int _pmp_heap_load(struct pmp_heap *h, uint8_t *base, const struct pmp_sb *sb, i
 	/* Mark dirty before touching anything: from here on a stop means "rebuild the derived state". */
 	h->sb.state = PMP_STATE_DIRTY;
 	h->sb.end_reason = PMP_END_NONE;
+	h->sb.version = PMP_FORMAT_VERSION; /* a version 1 heap is written as 2 from here on (it may get pages) */
 	_pmp_sb_set_writer(&h->sb, id, _pmp_os_now_ns());
 	_pmp_sb_publish(h);
 	/* The chain is the ground truth; the index is rebuilt on every writable open, not only after an unclean stop:
@@ -160,7 +183,9 @@ int _pmp_heap_load(struct pmp_heap *h, uint8_t *base, const struct pmp_sb *sb, i
 		h->sb.salvage_roots += h->dropped_roots;
 		_pmp_sb_publish(h);
 	}
-	return 0;
+	if ((e = _pmp_theaps_attach(h)) != 0)
+		pthread_mutex_destroy(&h->lock);
+	return e;
 }
 
 int _pmp_heap_seal(struct pmp_heap *h, int persist, uint32_t end_reason)
@@ -168,6 +193,17 @@ int _pmp_heap_seal(struct pmp_heap *h, int persist, uint32_t end_reason)
 	int e = 0;
 	_pmp_lock(h);
 	if (_pmp_heap_writable(h)) {
+		/* a heap damaged by its program is not marked clean: one message and an abort, and the heap stays
+		 * dirty for recovery to salvage (glibc aborts when its free lists are corrupt, at the next call) */
+		pmp_report_t r;
+		if (h->check_level >= 1 && _pmp_check_in_use(h, &r) != 0) {
+			char msg[320];
+			snprintf(msg, sizeof msg, "pmempreload: heap inconsistent at its end: %s\n", r.msg);
+			_pmp_os_fatal(msg);
+		}
+		__atomic_store_n(&h->sealed, 1, __ATOMIC_RELEASE); /* first: the fast paths stop taking new slots */
+		_pmp_heap_refresh(h);
+		_pmp_theaps_flush_locked(h);
 		_pmp_quarantine_flush(h);
 		/* data first, then the clean mark: a power loss never shows "clean" over stale metadata */
 		if (persist && h->ops->persist)
@@ -177,7 +213,6 @@ int _pmp_heap_seal(struct pmp_heap *h, int persist, uint32_t end_reason)
 		_pmp_sb_publish(h);
 		if (persist && h->ops->persist && !e)
 			e = h->ops->persist(h, h->base, PMP_PAGE);
-		__atomic_store_n(&h->sealed, 1, __ATOMIC_RELEASE);
 	}
 	_pmp_unlock(h);
 	return e;
@@ -191,6 +226,7 @@ void _pmp_heap_unseal(struct pmp_heap *h)
 		h->sb.end_reason = PMP_END_NONE;
 		_pmp_sb_publish(h);
 		__atomic_store_n(&h->sealed, 0, __ATOMIC_RELEASE);
+		_pmp_heap_refresh(h);
 	}
 	_pmp_unlock(h);
 }
@@ -296,8 +332,13 @@ int pmp_close(pmp_heap_t *h)
 		return EINVAL;
 	if (pmp_default() == h)
 		return EBUSY; /* the process heap lives until the process ends */
+	if (_pmp_heap_writable(h) && h->prt) { /* no thread uses the heap any more: empty pages go back to the chain */
+		_pmp_lock(h);
+		_pmp_theaps_release_all_locked(h);
+		_pmp_unlock(h);
+	}
 	int e = _pmp_heap_seal(h, 1, PMP_END_CLOSE);
-	pthread_mutex_destroy(&h->lock);
+	_pmp_heap_discard(h);
 	int e2 = h->ops->release ? h->ops->release(h) : 0;
 	return e ? e : e2;
 }
@@ -309,9 +350,13 @@ int pmp_set_check(pmp_heap_t *h, int level, unsigned every_log2)
 	_pmp_lock(h);
 	if (h->check_level >= 2 && level < 2)
 		_pmp_quarantine_flush(h); /* nothing may stay marked cached once no quarantine holds it */
+	/* a slot freed before level 2 holds no poison: the reuse check applies when every free slot was poisoned */
+	if (level >= 2 && h->check_level < 2)
+		h->poison_all = !h->theaps;
 	h->check_level = level;
 	h->check_every_log2 = every_log2 ? every_log2 : PMP_CHECK_EVERY_DEFAULT;
 	h->check_ops = 0;
+	_pmp_heap_refresh(h);
 	_pmp_unlock(h);
 	return 0;
 }
@@ -406,6 +451,7 @@ int pmp_stats(pmp_heap_t *h, pmp_stats_t *s)
 	if (!h || !s)
 		return EINVAL;
 	memset(s, 0, sizeof *s);
+	uint64_t r_pages = 0;
 	if (h->index_stale) {
 		/* unclean read-only view: counters are not trusted, the chain is */
 		pmp_report_t r;
@@ -416,6 +462,7 @@ int pmp_stats(pmp_heap_t *h, pmp_stats_t *s)
 		s->used_blocks = r.used_blocks;
 		s->free_bytes = r.bytes_free;
 		s->free_blocks = r.free_blocks;
+		r_pages = r.pages;
 	}
 	_pmp_lock(h);
 	const struct pmp_ctl *c = h->ctl;
@@ -423,17 +470,25 @@ int pmp_stats(pmp_heap_t *h, pmp_stats_t *s)
 	s->mapped = h->end;
 	s->arena = h->end - PMP_OFF_ARENA;
 	if (!h->index_stale) {
-		s->used_bytes = c->used_bytes;
-		s->used_blocks = c->used_blocks;
-		s->free_bytes = c->free_bytes;
-		s->free_blocks = c->free_blocks;
+		/* the chain's counters count each page as the used block it is there; the program's blocks in a page are
+		 * its slots */
+		struct pmp_census cs;
+		_pmp_census(h, &cs);
+		s->used_bytes = c->used_bytes - cs.pages * PMP_SLAB + cs.live_bytes;
+		s->used_blocks = c->used_blocks - cs.pages + cs.live_slots;
+		s->free_bytes = c->free_bytes + cs.free_bytes;
+		s->free_blocks = c->free_blocks + cs.free_slots;
 		s->largest_free = largest_free(h);
+		s->pages = cs.pages;
+	} else {
+		s->pages = r_pages;
 	}
 	s->peak_used_bytes = c->peak_used;
 	s->n_malloc = c->n_malloc;
 	s->n_free = c->n_free;
 	s->n_realloc = c->n_realloc;
 	s->n_grow = c->n_grow;
+	_pmp_theaps_pending(h, &s->n_malloc, &s->n_free, &s->n_realloc);
 	_pmp_unlock(h);
 	return 0;
 }

@@ -18,6 +18,8 @@
 #define PMP_HIDDEN __attribute__((visibility("hidden")))
 
 struct pmp_heap;
+struct pmp_prt;
+struct pmp_theap;
 
 /* Crash-point enumeration (test builds only, -DPMP_CRASHPOINTS): a point before every store to the heap, so that a
  * test can stop the process at the Nth store of an operation and check what the stop leaves. */
@@ -87,6 +89,16 @@ struct pmp_heap {
 #define PMP_QUARANTINE 32
 	uint64_t quarantine[PMP_QUARANTINE];
 	unsigned q_head, q_count;
+	/* process-local state of the slab pages and thread heaps (theap.c); NULL on a read-only view */
+	struct pmp_prt *prt;    /* one entry per PMP_SLAB region of the reservation */
+	uint64_t prt_bytes;     /* bytes of its mapping */
+	struct pmp_theap *theaps;  /* every thread heap of this handle (in use or pooled), under the lock */
+	struct pmp_prt *abandoned[PMP_CLASSES]; /* pages no thread owns, by class, under the lock */
+	uint64_t id;            /* unique in the process: thread-local caches name the handle by it */
+	pthread_key_t theap_key; /* its value: the calling thread's theap (the key's destructor releases it) */
+	int has_key;
+	int fast_ok;            /* the small-block fast path applies (writable, not sealed, check level < 2, no zeroing) */
+	int poison_all;         /* check level 2 since the handle's start: every free slot holds poison */
 	const struct pmp_heap_ops *ops; /* never NULL: the providing layer's table */
 	pmp_commit_fn user_commit;
 	void *user_commit_arg;
@@ -113,6 +125,12 @@ PMP_HIDDEN int _pmp_heap_format(struct pmp_heap *h, uint8_t *base, uint64_t mapp
 /* open an existing heap whose superblock was validated; recovers when it was not closed cleanly (unless readonly) */
 PMP_HIDDEN int _pmp_heap_load(struct pmp_heap *h, uint8_t *base, const struct pmp_sb *sb, int readonly,
 			       const struct pmp_identity *id);
+/* fast_ok from what it depends on (call after any of them changed) */
+PMP_HIDDEN void _pmp_heap_refresh(struct pmp_heap *h);
+PMP_HIDDEN void _pmp_heap_set_flags(struct pmp_heap *h, unsigned flags);
+/* a formatted or loaded handle that its layer will not hand out after all: its process state goes (the layer
+ * unmaps and frees the rest) */
+PMP_HIDDEN void _pmp_heap_discard(struct pmp_heap *h);
 /* The one close sequence (pmp_close, and the shim at exit and exec): under the lock, whatever caches hold goes back
  * to the heap, the data is persisted when `persist`, the heap is marked clean with end_reason (PMP_END_*) and
  * published, and page 0 persisted; from then on the handle refuses to write (allocations fail with EROFS, frees
@@ -144,7 +162,31 @@ PMP_HIDDEN char *_pmp_put_str(char *o, char *end, const char *s);
 PMP_HIDDEN char *_pmp_put_hex(char *o, char *end, uint64_t v);
 /* cheap validation of a user pointer; returns the block offset or 0 and a reason */
 PMP_HIDDEN uint64_t _pmp_block_of(const struct pmp_heap *h, const void *p, const char **why);
+/* the page (its offset) whose region holds heap offset off, read from the heap alone (no process state), or 0 */
+PMP_HIDDEN uint64_t _pmp_page_containing(const struct pmp_heap *h, uint64_t off);
+/* the live block p is the start of: PMP_USER_SLOT or PMP_USER_CHAIN with *size its usable bytes, or 0 and why */
+enum { PMP_USER_SLOT = 1, PMP_USER_CHAIN = 2 };
+PMP_HIDDEN int _pmp_user_block(const struct pmp_heap *h, const void *p, uint64_t *size, const char **why);
 PMP_HIDDEN _Noreturn void _pmp_fatal_pointer(const struct pmp_heap *h, const char *op, const void *p, const char *why);
+
+/* ---- slab pages in the chain (region.c, under the lock) ---- */
+/* a new page of class c (a PMP_SLAB block at an aligned payload, its header made): its offset, or 0 (ENOMEM) */
+PMP_HIDDEN uint64_t _pmp_page_new_locked(struct pmp_heap *h, unsigned c, uint32_t owner_tag);
+
+/* ---- thread heaps (theap.c) ---- */
+/* a writable handle's process-local page state: made empty (format) or from the chain (load); 0 or ENOMEM */
+PMP_HIDDEN int _pmp_theaps_attach(struct pmp_heap *h);
+/* the handle goes: every theap and the page state are freed */
+PMP_HIDDEN void _pmp_theaps_detach(struct pmp_heap *h);
+/* every theap lets its pages go, and the empty pages go back to the chain (under the lock; no thread may use the
+ * heap meanwhile: pmp_close) */
+PMP_HIDDEN void _pmp_theaps_release_all_locked(struct pmp_heap *h);
+/* add every theap's operation counts to the heap's counters (under the lock) */
+PMP_HIDDEN void _pmp_theaps_flush_locked(struct pmp_heap *h);
+/* a forked child: the other threads are gone, their pages are abandoned (rebuilt from the bitmap when adopted) */
+PMP_HIDDEN void _pmp_theaps_fork_child(struct pmp_heap *h);
+/* the counts not yet flushed: added to n_malloc, n_free and n_realloc */
+PMP_HIDDEN void _pmp_theaps_pending(struct pmp_heap *h, uint64_t *n_malloc, uint64_t *n_free, uint64_t *n_realloc);
 
 /* ---- check (check.c) ---- */
 /* The one validator of what a heap file holds: the root table and the block chain. strict: the state of a heap
@@ -153,6 +195,14 @@ PMP_HIDDEN _Noreturn void _pmp_fatal_pointer(const struct pmp_heap *h, const cha
  * writable open alike, so an open never accepts what the check rejects. Writes nothing; 0 or PMP_ECORRUPT, r
  * filled. */
 PMP_HIDDEN int _pmp_validate(const struct pmp_heap *h, int strict, pmp_report_t *r);
+/* the slab pages as they are in the heap (bitmaps and remote lists): pages, live and free slots and bytes */
+struct pmp_census {
+	uint64_t pages, live_slots, live_bytes, free_slots, free_bytes;
+};
+PMP_HIDDEN void _pmp_census(const struct pmp_heap *h, struct pmp_census *c);
+/* _pmp_validate's strict form on a heap other threads may be using (under the lock: the chain is still, pages are
+ * not): what it finds is damage, never a race. The close sequence runs it before it marks a heap clean. */
+PMP_HIDDEN int _pmp_check_in_use(struct pmp_heap *h, pmp_report_t *r);
 /* _pmp_validate, then the free index, counters and caches against the chain */
 PMP_HIDDEN int _pmp_check_locked(struct pmp_heap *h, pmp_report_t *r);
 /* check level 2: count one operation; every 2^check_every_log2 of them, check the next stretch of the chain

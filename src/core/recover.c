@@ -13,8 +13,43 @@
 #include <string.h>
 
 #include "chain.h"
+#include "page.h"
 
-/* salvage only: drop roots that do not point at the user pointer of a used (or lost) block */
+/* a live slot of a page: at a slot start, its bit set, not on the remote list */
+static int live_slot(const struct pmp_heap *h, uint64_t pg, uint64_t off)
+{
+	const struct pmp_page *page = _pmp_page_at(h, pg);
+	uint64_t d = off - pg - sizeof(struct pmp_page), remote[PMP_PAGE_WORDS];
+	uint32_t i = _pmp_slot_index(d, _pmp_class_inv(page->cls));
+	if (off < pg + sizeof(struct pmp_page) || i >= page->capacity || (uint64_t)i * page->slot_size != d ||
+	    _pmp_page_remote_set(h, pg, remote))
+		return 0;
+	uint64_t bit = (uint64_t)1 << (i & 63);
+	return (page->live[i >> 6] & bit) && !(remote[i >> 6] & bit);
+}
+
+/* salvage only: a page whose header passes its checks but whose bitmap or remote list is damaged keeps every slot
+ * it may hold: the remote list goes (its slots stay live: a leak, never a loss) and bits past the capacity too */
+static void repair_page(struct pmp_heap *h, uint64_t pg)
+{
+	struct pmp_page *page = _pmp_page_at(h, pg);
+	uint32_t live;
+	if (!_pmp_page_wrong(h, pg, &live))
+		return;
+	PMP_CRASHPOINT();
+	__atomic_store_n(&page->remote, 0, __ATOMIC_RELEASE);
+	for (unsigned w = 0; w < PMP_PAGE_WORDS; w++) {
+		uint64_t keep = w * 64u >= page->capacity ? 0
+			     : page->capacity - w * 64u >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << (page->capacity - w * 64u)) - 1;
+		if (page->live[w] & ~keep) {
+			PMP_CRASHPOINT();
+			page->live[w] &= keep;
+		}
+	}
+	h->lost_regions++;
+}
+
+/* salvage only: drop roots that do not point at the user pointer of a used (or lost) block, or at a live slot */
 static void drop_bad_roots(struct pmp_heap *h)
 {
 	for (unsigned i = 0; i < PMP_ROOT_COUNT; i++) {
@@ -26,11 +61,17 @@ static void drop_bad_roots(struct pmp_heap *h)
 		int ok = 0;
 		/* a root is a block start iff the walk meets it; roots are few, so walk once per root */
 		_pmp_chain_start(&it);
-		while (off >= PMP_OFF_ARENA + PMP_HDR && _pmp_chain_next(h, &it) == 1 && it.off <= b)
+		while (off >= PMP_OFF_ARENA + PMP_HDR && _pmp_chain_next(h, &it) == 1 && it.off <= b) {
+			if (!it.free && !it.cached && !it.lost && _pmp_page_block(h, it.off, it.size) &&
+			    off < it.off + it.size) {
+				ok = live_slot(h, it.off + PMP_HDR, off);
+				break;
+			}
 			if (it.off == b) {
 				ok = !it.free && !it.cached;
 				break;
 			}
+		}
 		if (!ok || !memchr(r->name, 0, sizeof r->name) || !r->name[0]) {
 			PMP_CRASHPOINT();
 			__atomic_store_n(&r->off, 0, __ATOMIC_RELEASE);
@@ -136,6 +177,8 @@ int _pmp_recover(struct pmp_heap *h, int salvage)
 			run = 0;
 			run_holes = 0;
 		}
+		if (salvage && !it.lost && _pmp_page_block(h, off, it.size))
+			repair_page(h, off + PMP_HDR);
 		PMP_CRASHPOINT();
 		_pmp_set_prev(h, off, last);
 		c->used_bytes += it.size;

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "../os/os.h"
-#include "block.h"
+#include "page.h"
 
 /* ---- growth ---- */
 
@@ -100,8 +100,6 @@ static void use_block(struct pmp_heap *h, uint64_t b, uint64_t s, uint64_t want,
 	c->used_blocks++;
 	if (c->used_bytes > c->peak_used)
 		c->peak_used = c->used_bytes;
-	c->n_malloc++;
-	c->seq++;
 }
 
 /* The good-fit search skips the request's own list (its blocks may be smaller than s). Before giving up or growing,
@@ -160,6 +158,13 @@ static uint64_t take(struct pmp_heap *h, uint64_t s, uint64_t *bs)
 	return b;
 }
 
+/* a block handed to the program (not a page): the operation counters */
+static void counted_malloc(struct pmp_heap *h)
+{
+	__atomic_add_fetch(&h->ctl->n_malloc, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&h->ctl->seq, 1, __ATOMIC_RELAXED);
+}
+
 void *_pmp_alloc_locked(struct pmp_heap *h, size_t n, size_t align)
 {
 	uint64_t want = _pmp_adjust(n), s;
@@ -182,6 +187,7 @@ void *_pmp_alloc_locked(struct pmp_heap *h, size_t n, size_t align)
 			return NULL;
 		}
 		use_block(h, b, s, want, holes);
+		counted_malloc(h);
 		return h->base + b + PMP_HDR;
 	}
 	/* Over-allocate so that a front gap of at least a minimum block can be split off before the aligned block. */
@@ -215,7 +221,48 @@ void *_pmp_alloc_locked(struct pmp_heap *h, size_t n, size_t align)
 		s = ns;
 	}
 	use_block(h, b, s, want, holes);
+	counted_malloc(h);
 	return h->base + b + PMP_HDR;
+}
+
+/* ---- slab pages ---- */
+
+uint64_t _pmp_page_new_locked(struct pmp_heap *h, unsigned c, uint32_t owner_tag)
+{
+	/* a block of PMP_SLAB bytes whose payload is aligned to PMP_SLAB: consecutive pages tile with no gap, the
+	 * first one after a gap of less than a page (which other blocks use) */
+	uint64_t want = PMP_SLAB, req = want + PMP_SLAB + PMP_MIN_BLOCK, s;
+	uint64_t b = take(h, req, &s);
+	if (!b) {
+		b = take(h, want, &s); /* an exact fit that happens to be aligned */
+		if (!b)
+			return 0;
+		if (((b + PMP_HDR) & (PMP_SLAB - 1)) != 0) {
+			_pmp_index_insert(h, b, s);
+			return 0;
+		}
+	}
+	uint64_t nb = ((b + PMP_HDR + PMP_SLAB - 1) & ~(uint64_t)(PMP_SLAB - 1)) - PMP_HDR;
+	if (nb != b && nb - b < PMP_MIN_BLOCK)
+		nb += PMP_SLAB;
+	int holes = _pmp_may_have_holes(h, b, s);
+	if ((holes && _pmp_back(h, nb, nb + want + 3 * PMP_HDR)) || nb + want > b + s) {
+		_pmp_index_insert(h, b, s);
+		return 0;
+	}
+	if (nb != b) {
+		uint64_t gap = nb - b;
+		split(h, b, s, gap, PMP_B_FREE, PMP_B_FREE); /* the front gap stays free */
+		if (holes)
+			_pmp_mark_holes(h, b, gap);
+		_pmp_index_insert(h, b, gap);
+		s -= gap;
+		b = nb;
+	}
+	/* the header is made while the block is still free in the chain: the used head's store commits both */
+	_pmp_page_format(h, b + PMP_HDR, c, owner_tag);
+	use_block(h, b, s, want, holes);
+	return b + PMP_HDR;
 }
 
 /* ---- free and merge ---- */
@@ -243,7 +290,6 @@ void _pmp_free_locked(struct pmp_heap *h, uint64_t b)
 	int zero = (h->flags & PMP_HEAP_ZERO_FREED) != 0;
 	c->used_bytes -= s;
 	c->used_blocks--;
-	c->n_free++;
 	if (zero)
 		memset(h->base + b + PMP_HDR, 0, s - PMP_HDR);
 	else if (h->check_level >= 2)
@@ -326,6 +372,7 @@ static void quarantine_leave(struct pmp_heap *h, uint64_t b)
 
 void _pmp_release_locked(struct pmp_heap *h, uint64_t b)
 {
+	__atomic_add_fetch(&h->ctl->n_free, 1, __ATOMIC_RELAXED);
 	if (h->check_level < 2) {
 		_pmp_free_locked(h, b);
 		return;

@@ -51,12 +51,12 @@ int pmp_root_set(pmp_heap_t *h, const char *name, void *p)
 	uint64_t off = 0;
 	if (p) {
 		const char *why;
-		uint64_t b = _pmp_block_of(h, p, &why);
-		if (!b) {
+		uint64_t size;
+		if (!_pmp_user_block(h, p, &size, &why)) {
 			_pmp_unlock(h);
 			return EINVAL;
 		}
-		off = b + PMP_HDR;
+		off = (uint64_t)((const uint8_t *)p - h->base);
 	}
 	struct pmp_root *r = find(h, name, len);
 	if (!r && !p) {

@@ -40,7 +40,8 @@ static int sb_copy_ok(const struct pmp_sb *sb)
 {
 	if (memcmp(sb->magic, PMP_MAGIC, 8) != 0)
 		return PMP_EMAGIC;
-	if (sb->version != PMP_FORMAT_VERSION || sb->sb_size != sizeof(struct pmp_sb))
+	/* version 1 is version 2 without slab pages: read as it is, written as 2 from the next publish on */
+	if ((sb->version != PMP_FORMAT_VERSION && sb->version != 1) || sb->sb_size != sizeof(struct pmp_sb))
 		return PMP_EVERSION;
 	if (sb->checksum != _pmp_sb_checksum(sb))
 		return PMP_ECHECKSUM;

@@ -287,7 +287,7 @@ static int create_new(const char *path, const pmp_file_opts_t *o, struct pmp_hea
 		goto fail;
 	if ((e = _pmp_os_rename_noreplace(tmp, path)) != 0) {
 		_pmp_os_unmap(h->base, h->map_len);
-		pthread_mutex_destroy(&h->lock);
+		_pmp_heap_discard(h);
 		goto fail;
 	}
 	return 0;
@@ -395,7 +395,7 @@ int pmp_file_open(const char *path, const pmp_file_opts_t *opts, pmp_heap_t **ou
 		return e;
 	}
 	if (o.flags & PMP_FILE_ZERO_FREED)
-		h->flags |= PMP_HEAP_ZERO_FREED;
+		_pmp_heap_set_flags(h, h->flags | PMP_HEAP_ZERO_FREED);
 	*out = h;
 	return 0;
 }

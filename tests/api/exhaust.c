@@ -279,8 +279,19 @@ static void run_threads(pmp_heap_t *h)
 		pmp_free(h, box_p[b]);
 	cr_assert_eq(pmp_stats(h, &st), 0);
 	cr_assert_eq(st.used_blocks, 0);
-	cr_assert_eq(st.free_blocks, 1);
 	t_check(h, "emptied");
+}
+
+/* closed: the pages the threads left (abandoned, with frees from other threads waiting in them) are collected and
+ * go back to the chain, which is one free block again */
+static void assert_empty_after_close(pmp_heap_t *h)
+{
+	pmp_stats_t st;
+	cr_assert_eq(pmp_stats(h, &st), 0);
+	cr_assert_eq(st.used_blocks, 0);
+	cr_assert_eq(st.pages, 0, "%llu empty pages left after close", (unsigned long long)st.pages);
+	cr_assert_eq(st.free_blocks, 1);
+	t_check(h, "emptied, closed and opened again");
 }
 
 Test(threads, caller_memory, .timeout = 120)
@@ -290,6 +301,9 @@ Test(threads, caller_memory, .timeout = 120)
 	pmp_heap_t *h = NULL;
 	cr_assert_eq(pmp_heap_create(mem, len, 0, &h), 0);
 	run_threads(h);
+	cr_assert_eq(pmp_close(h), 0);
+	cr_assert_eq(pmp_heap_attach(mem, &h), 0);
+	assert_empty_after_close(h);
 	pmp_close(h);
 	munmap(mem, len);
 }
@@ -304,6 +318,10 @@ Test(threads, file_heap_growing, .timeout = 120)
 	pmp_stats_t st;
 	cr_assert_eq(pmp_stats(h, &st), 0);
 	cr_assert_gt(st.n_grow, 0, "threads grew the file concurrently");
+	cr_assert_eq(pmp_close(h), 0);
+	o.mode = PMP_OPEN_EXISTING;
+	cr_assert_eq(pmp_file_open(path, &o, &h), 0);
+	assert_empty_after_close(h);
 	cr_assert_eq(pmp_close(h), 0);
 	free(path);
 	t_rmtree(dir);

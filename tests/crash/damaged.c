@@ -66,7 +66,12 @@ static char *make_heap(const char *name, int dirty)
 			_exit(10);
 		int roots = 0;
 		for (int i = 0; i < NBLOCKS; i++) {
-			char *b = pmp_malloc(h, (size_t)(40 + i * 37 % 900));
+			/* chain blocks (these tests forge chain headers), and one slot of a page per block too */
+			char *b = pmp_malloc(h, PMP_SMALL_MAX + (size_t)(40 + i * 37 % 900));
+			char *slot = pmp_malloc(h, (size_t)(16 + i * 8 % 200));
+			if (!slot)
+				_exit(14);
+			memset(slot, 's', 8);
 			if (!b)
 				_exit(11);
 			memset(b, 'a' + i % 26, 40);
@@ -92,16 +97,20 @@ static char *make_heap(const char *name, int dirty)
 /* ---- what a heap holds, through the public API ---- */
 
 struct blocks {
-	uint64_t off[4 * NBLOCKS];
-	int state[4 * NBLOCKS];
+	uint64_t off[64 * NBLOCKS];
+	int state[64 * NBLOCKS];
+	int chain[64 * NBLOCKS]; /* a chain block (header before it), else a slot of a page */
 	size_t n;
 	unsigned roots;
 };
 static int collect(const pmp_block_t *b, void *u)
 {
 	struct blocks *bs = u;
+	if (b->block_size == b->size && b->state != PMP_BLOCK_USED)
+		return 0; /* free slots: thousands a page, and no test needs them */
 	if (bs->n < sizeof bs->off / sizeof bs->off[0]) {
 		bs->off[bs->n] = b->offset;
+		bs->chain[bs->n] = b->block_size != b->size;
 		bs->state[bs->n++] = b->state;
 	}
 	return 0;
@@ -225,11 +234,11 @@ static void open_close_ok(const char *p)
 	cr_assert_eq(view(p, &bs), 0, "heap fails pmp_check after a writable session");
 }
 
-/* the offset of the k-th used block from the arena's start (k counted among used blocks) */
+/* the offset of the k-th used chain block from the arena's start (k counted among used chain blocks) */
 static uint64_t used_block(const struct blocks *bs, size_t k)
 {
 	for (size_t i = 0; i < bs->n; i++)
-		if (bs->state[i] == PMP_BLOCK_USED && k-- == 0)
+		if (bs->state[i] == PMP_BLOCK_USED && bs->chain[i] && k-- == 0)
 			return bs->off[i];
 	cr_assert_fail("not enough used blocks");
 	return 0;
@@ -270,7 +279,7 @@ Test(damaged, end_header_mid_arena_dirty_frees_nothing_live)
 	/* every block that was used after the forged header is still there, at the same offset, used */
 	size_t kept = 0, used_after = 0;
 	for (size_t i = 0; i < before.n; i++) {
-		if (before.state[i] != PMP_BLOCK_USED || before.off[i] <= b)
+		if (before.state[i] != PMP_BLOCK_USED || !before.chain[i] || before.off[i] <= b)
 			continue;
 		used_after++;
 		for (size_t j = 0; j < after.n; j++)
@@ -472,4 +481,81 @@ Test(damaged, sparse_extension_on_a_full_disk)
 	free(fill);
 	free(p);
 	free(mnt);
+}
+
+/* ---- slab pages ---- */
+
+/* the first page of the heap (its offset), found through a used slot of the walk */
+static uint64_t first_page(const struct blocks *bs)
+{
+	for (size_t i = 0; i < bs->n; i++)
+		if (bs->state[i] == PMP_BLOCK_USED && !bs->chain[i])
+			return bs->off[i] & ~(uint64_t)(PMP_SLAB - 1);
+	cr_assert_fail("no slot in the heap");
+	return 0;
+}
+
+enum page_damage { BIT_BEYOND_CAPACITY, REMOTE_OUTSIDE, REMOTE_NOT_LIVE };
+
+static void damage_page(const char *p, enum page_damage d)
+{
+	struct blocks bs;
+	view(p, &bs);
+	uint64_t pg = first_page(&bs);
+	struct forge f;
+	forge_open(p, &f);
+	struct pmp_page *page = (struct pmp_page *)(void *)(f.m + pg);
+	switch (d) {
+	case BIT_BEYOND_CAPACITY:
+		page->live[PMP_PAGE_WORDS - 1] |= (uint64_t)1 << 63;
+		break;
+	case REMOTE_OUTSIDE:
+		page->remote = pg + PMP_SLAB + 64;
+		break;
+	case REMOTE_NOT_LIVE: { /* the last slot, never handed out in these small heaps */
+		uint64_t last = pg + page->first_slot + (uint64_t)(page->capacity - 1) * page->slot_size;
+		*(uint64_t *)(void *)(f.m + last) = 0;
+		page->remote = last;
+		break;
+	}
+	}
+	forge_close(&f);
+}
+
+Test(damaged, page_damage)
+{
+	static const char *const what[] = {"bit beyond the capacity", "remote list outside its page",
+					   "remote list holding a free slot"};
+	for (int d = BIT_BEYOND_CAPACITY; d <= REMOTE_NOT_LIVE; d++) {
+		char name[32];
+		snprintf(name, sizeof name, "pc%d.heap", d);
+		char *p = make_heap(name, 0);
+		damage_page(p, d);
+		struct blocks bs;
+		cr_assert_neq(view(p, &bs), 0, "clean heap, %s: check must fail", what[d]);
+		expect_refused_untouched(p, PMP_ECORRUPT);
+		free(p);
+
+		snprintf(name, sizeof name, "pd%d.heap", d);
+		p = make_heap(name, 1);
+		struct blocks before, after;
+		view(p, &before);
+		damage_page(p, d);
+		open_close_ok(p);
+		view(p, &after);
+		/* salvage keeps every slot that was live */
+		size_t kept = 0, live = 0;
+		for (size_t i = 0; i < before.n; i++) {
+			if (before.state[i] != PMP_BLOCK_USED)
+				continue;
+			live++;
+			for (size_t j = 0; j < after.n; j++)
+				if (after.off[j] == before.off[i] && after.state[j] == PMP_BLOCK_USED)
+					kept++;
+		}
+		cr_assert_eq(kept, live, "dirty heap, %s: %zu of %zu live blocks survived the salvage", what[d], kept,
+			     live);
+		cr_assert_eq(after.roots, before.roots, "dirty heap, %s: roots lost", what[d]);
+		free(p);
+	}
 }

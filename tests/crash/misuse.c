@@ -86,6 +86,10 @@ __attribute__((unused)) static void expect_abort(cr_child_fn fn, struct ctx *c, 
 	expect_abort_in(fn, c, "free", why);
 }
 
+/* a size served by a chain block (with a header) and one served by a slot of a slab page (none) */
+#define CHAIN 9000
+#define SLOT 64
+
 /* a used block on each side of the victim, and a root that must survive */
 static void *setup(pmp_heap_t *h, size_t n)
 {
@@ -107,7 +111,7 @@ static void do_double_free(void *arg)
 {
 	struct ctx *c = arg;
 	pmp_heap_t *h = open_heap(c, PMP_OPEN_CREATE);
-	void *p = setup(h, 64);
+	void *p = setup(h, SLOT);
 	pmp_free(h, p);
 	c->ptr = p;
 	pmp_free(h, p);
@@ -120,11 +124,28 @@ Test(misuse, double_free)
 	expect_abort(do_double_free, c, "block is already free (double free?)");
 }
 
+static void do_double_free_chain(void *arg)
+{
+	struct ctx *c = arg;
+	pmp_heap_t *h = open_heap(c, PMP_OPEN_CREATE);
+	void *p = setup(h, CHAIN);
+	pmp_free(h, p);
+	c->ptr = p;
+	pmp_free(h, p);
+	_exit(0);
+}
+
+Test(misuse, double_free_of_a_chain_block)
+{
+	struct ctx *c = shared_ctx("dfreechain");
+	expect_abort(do_double_free_chain, c, "block is already free (double free?)");
+}
+
 static void do_interior(void *arg)
 {
 	struct ctx *c = arg;
 	pmp_heap_t *h = open_heap(c, PMP_OPEN_CREATE);
-	char *p = setup(h, 256);
+	char *p = setup(h, 4 * SLOT);
 	c->ptr = p + 64;
 	pmp_free(h, p + 64);
 	_exit(0);
@@ -133,7 +154,23 @@ static void do_interior(void *arg)
 Test(misuse, free_inside_a_block)
 {
 	struct ctx *c = shared_ctx("interior");
-	expect_abort(do_interior, c, "no block starts here (invalid pointer or overwritten header)");
+	expect_abort(do_interior, c, "no block starts here (invalid pointer)");
+}
+
+static void do_interior_chain(void *arg)
+{
+	struct ctx *c = arg;
+	pmp_heap_t *h = open_heap(c, PMP_OPEN_CREATE);
+	char *p = setup(h, CHAIN);
+	c->ptr = p + 64;
+	pmp_free(h, p + 64);
+	_exit(0);
+}
+
+Test(misuse, free_inside_a_chain_block)
+{
+	struct ctx *c = shared_ctx("interiorchain");
+	expect_abort(do_interior_chain, c, "no block starts here (invalid pointer or overwritten header)");
 }
 
 static void do_foreign(void *arg)
@@ -157,7 +194,7 @@ static void do_overflow(void *arg)
 {
 	struct ctx *c = arg;
 	pmp_heap_t *h = open_heap(c, PMP_OPEN_CREATE);
-	char *p = setup(h, 40);
+	char *p = setup(h, CHAIN);
 	size_t n = pmp_usable_size(h, p);
 	memset(p, 'A', n + 8); /* 8 bytes too many: the next block's boundary tag */
 	c->ptr = p;
@@ -177,11 +214,11 @@ static void do_write_after_free_then_malloc(void *arg)
 {
 	struct ctx *c = arg;
 	pmp_heap_t *h = open_heap(c, PMP_OPEN_CREATE);
-	char *p = setup(h, 4096);
+	char *p = setup(h, CHAIN);
 	pmp_free(h, p);
 	*(size_t *)(void *)(p - sizeof(size_t)) = 1;
 	c->ptr = p;
-	pmp_malloc(h, 4096);
+	pmp_malloc(h, CHAIN);
 	_exit(0);
 }
 
@@ -197,12 +234,12 @@ static void do_write_after_free_then_free_neighbour(void *arg)
 {
 	struct ctx *c = arg;
 	pmp_heap_t *h = open_heap(c, PMP_OPEN_CREATE);
-	char *before = pmp_malloc(h, 64);
-	char *p = setup(h, 4096); /* setup's first block ("kept") comes after `before` */
+	char *before = pmp_malloc(h, CHAIN);
+	char *p = setup(h, CHAIN); /* setup's first block ("kept") comes after `before` */
 	(void)p;
-	char *next = pmp_malloc(h, 200);
-	char *victim = pmp_malloc(h, 300);
-	pmp_malloc(h, 64);
+	char *next = pmp_malloc(h, CHAIN);
+	char *victim = pmp_malloc(h, CHAIN + 100);
+	pmp_malloc(h, CHAIN);
 	pmp_free(h, victim);
 	*(size_t *)(void *)(victim - sizeof(size_t)) = 1;
 	c->ptr = next;
@@ -273,9 +310,13 @@ static void do_damaged_link(void *arg)
 	void *keep[2000];
 	for (int i = 0; i < 2000; i++) /* a heap of 2,000 blocks: more than one check step covers */
 		keep[i] = pmp_malloc(h, 48);
-	char *big = pmp_malloc(h, 5000);
-	pmp_malloc(h, 64);
+	char *big = pmp_malloc(h, CHAIN); /* a chain block among slots */
+	void *pushers[PMP_QUARANTINE];
+	for (int i = 0; i < PMP_QUARANTINE; i++)
+		pushers[i] = pmp_malloc(h, CHAIN);
 	pmp_free(h, big);
+	for (int i = 0; i < PMP_QUARANTINE; i++) /* through the quarantine: big is really free after these */
+		pmp_free(h, pushers[i]);
 	for (int i = 0; i < 80; i++) /* 80 single 64-byte free blocks (not adjacent: none merges) */
 		pmp_free(h, keep[100 + 2 * i]);
 	((uint64_t *)(void *)big)[1] = 0x10010; /* the free block's back link, in its first payload bytes */
@@ -309,11 +350,11 @@ static void do_damaged_link_reused(void *arg)
 {
 	struct ctx *c = arg;
 	pmp_heap_t *h = open_heap(c, PMP_OPEN_CREATE);
-	char *p = setup(h, 5000);
+	char *p = setup(h, CHAIN);
 	pmp_free(h, p);
 	((uint64_t *)(void *)p)[1] = 0x10010;
 	c->ptr = p;
-	pmp_malloc(h, 5000);
+	pmp_malloc(h, CHAIN);
 	_exit(0);
 }
 

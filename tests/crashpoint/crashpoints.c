@@ -1,9 +1,10 @@
-/* crashpoints.c: crash-point enumeration. For every allocator operation (alloc with and without split, free with
- * merges, realloc in place and moving, memalign, arena growth, root set/replace/remove, commit, close, recovery),
- * and for every N, a child prepares a heap file, arms the Nth store point and runs the operation; the point sends
- * SIGKILL to the child as kill -9 would. The parent reopens the file, requires pmp_check == 0, the untouched blocks
- * intact through the "table" root, and the operation's root either old or new. N grows until the operation
- * completes without reaching the point.
+/* crashpoints.c: crash-point enumeration. For every allocator operation (chain blocks: alloc with and without
+ * split, free with merges, realloc in place and moving, memalign, arena growth; slab pages: a slot's alloc and free,
+ * a free from another thread, the owner's collection of those, a page made, adopted and retired, a thread's exit;
+ * root set/replace/remove, commit, close, recovery), and for every N, a child prepares a heap file, arms the Nth
+ * store point and runs the operation; the point sends SIGKILL to the child as kill -9 would. The parent reopens
+ * the file, requires pmp_check == 0, the untouched blocks intact through the "table" root, and the operation's
+ * root either old or new. N grows until the operation completes without reaching the point.
  * Must never: count a scenario as passed if it enumerated no point (an uninstrumented build would pass vacuously), or
  * reuse a heap file between runs.
  */
@@ -13,10 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "core/block.h"
+#include "core/page.h"
 #include "pmempreload.h"
 
 #define NBLK 24
@@ -52,7 +54,10 @@ static void die(const char *what, int e)
 	_exit(3);
 }
 
-/* A heap with a table of blocks, every other one freed so that frees can merge both ways. Roots: "table", "r". */
+/* the table's blocks: chain blocks (above the largest slot) for the chain scenarios, slots for the page ones */
+static size_t base_len;
+
+/* A heap with a table of blocks, every fourth one freed so that frees can merge both ways. Roots: "table", "r". */
 static pmp_heap_t *prepare(size_t initial)
 {
 	unlink(path);
@@ -64,7 +69,7 @@ static pmp_heap_t *prepare(size_t initial)
 		die("create", e);
 	struct table *t = pmp_calloc(h, 1, sizeof *t);
 	for (unsigned i = 0; i < NBLK; i++) {
-		t->len[i] = 24 + i * 40;
+		t->len[i] = base_len + 24 + i * 40;
 		t->blk[i] = pmp_malloc(h, t->len[i]);
 		fill(t->blk[i], t->len[i], i);
 	}
@@ -129,6 +134,73 @@ static void op_root_remove(pmp_heap_t *h) { pmp_root_set(h, "r", NULL); }
 static void op_commit(pmp_heap_t *h) { pmp_commit(h, NULL, 0); }
 static void op_close(pmp_heap_t *h) { pmp_close(h); }
 
+/* ---- slab pages (base_len 0: the table's blocks are slots) ---- */
+static void op_slot_alloc(pmp_heap_t *h) { fill(pmp_malloc(h, 70), 70, 98); }
+static void op_slot_free(pmp_heap_t *h) { pmp_free(h, table(h)->blk[2]); }
+static void op_slot_realloc(pmp_heap_t *h) { pmp_realloc(h, table(h)->blk[8], 700); }
+static void op_page_new(pmp_heap_t *h) { fill(pmp_malloc(h, 3000), 3000, 97); } /* a class the table never used */
+
+static void *remote_free(void *arg)
+{
+	pmp_heap_t *h = arg;
+	struct table *t = table(h);
+	pmp_free(h, t->blk[2]);
+	pmp_free(h, t->blk[6]);
+	return NULL;
+}
+static void op_remote_free(pmp_heap_t *h)
+{
+	pthread_t th;
+	pthread_create(&th, NULL, remote_free, h);
+	pthread_join(th, NULL);
+}
+/* the owner takes back what another thread freed: it allocates until its page's free slots run out and the
+ * remote list is collected (the point is armed after the remote frees) */
+static void *remote_free_all(void *arg)
+{
+	pmp_heap_t *h = arg;
+	struct table *t = table(h);
+	for (unsigned i = 12; i < NBLK; i += 4) /* blocks of one class, freed from here */
+		if (t->blk[i]) {
+			pmp_free(h, t->blk[i]);
+			t->blk[i] = NULL;
+		}
+	return NULL;
+}
+static void op_collect(pmp_heap_t *h)
+{
+	for (int i = 0; i < 300; i++) /* more than a page of the class holds: its free slots run out */
+		pmp_malloc(h, 24 + 12 * 40);
+}
+static void op_page_retire(pmp_heap_t *h) /* a page of its own: emptied, it goes back to the chain */
+{
+	void *p[40];
+	for (int i = 0; i < 40; i++)
+		p[i] = pmp_malloc(h, 4000);
+	for (int i = 0; i < 40; i++)
+		pmp_free(h, p[i]);
+}
+static void *thread_allocs(void *arg)
+{
+	pmp_heap_t *h = arg;
+	void *keep = NULL;
+	for (int i = 0; i < 50; i++) {
+		void *q = pmp_malloc(h, 40 + (size_t)(i % 5) * 300);
+		if (i % 2)
+			pmp_free(h, q);
+		else
+			keep = q;
+	}
+	(void)keep;
+	return NULL;
+}
+static void op_thread_exit(pmp_heap_t *h) /* a thread's pages are abandoned (or retired, when empty) at its exit */
+{
+	pthread_t th;
+	pthread_create(&th, NULL, thread_allocs, h);
+	pthread_join(th, NULL);
+}
+
 static const struct scenario scenarios[] = {
 	{"alloc-split", 1u << 20, -1, op_alloc_split, 0, 0},
 	{"alloc-exact", 1u << 20, -1, op_alloc_exact, 0, 0},
@@ -143,6 +215,18 @@ static const struct scenario scenarios[] = {
 	{"root-replace", 1u << 20, -1, op_root_replace, 1, 0},
 	{"root-remove", 1u << 20, -1, op_root_remove, 1, 0},
 	{"commit", 1u << 20, -1, op_commit, 0, 1},
+	{"close", 1u << 20, -1, op_close, 0, 0},
+};
+/* the page scenarios: the table's blocks are slots */
+static const struct scenario page_scenarios[] = {
+	{"slot-alloc", 1u << 20, -1, op_slot_alloc, 0, 0},
+	{"slot-free", 1u << 20, 2, op_slot_free, 0, 0},
+	{"slot-realloc-move", 1u << 20, 8, op_slot_realloc, 0, 0},
+	{"page-new", 1u << 20, -1, op_page_new, 0, 0},
+	{"remote-free", 1u << 20, -2, op_remote_free, 0, 0},
+	{"collect-remote-frees", 1u << 20, -3, op_collect, 0, 0},
+	{"page-retire", 1u << 20, -1, op_page_retire, 0, 0},
+	{"thread-exit", 1u << 20, -1, op_thread_exit, 0, 0},
 	{"close", 1u << 20, -1, op_close, 0, 0},
 };
 
@@ -175,6 +259,8 @@ static int verify(const struct scenario *s, const char *when)
 		if (i == s->victim) { /* realloc may have moved or shrunk it: whatever survives keeps its prefix */
 			continue;
 		}
+		if (s->victim == -2 && (i == 2 || i == 6)) /* freed from another thread when the stop came, or not */
+			continue;
 		if (pmp_usable_size(h, t->blk[i]) < n || !same(t->blk[i], n, (unsigned)i)) {
 			fprintf(stderr, "%s %s: block %d damaged\n", s->name, when, i);
 			bad = 1;
@@ -202,6 +288,11 @@ static int verify(const struct scenario *s, const char *when)
 static _Noreturn void child(const struct scenario *s, long nth)
 {
 	pmp_heap_t *h = prepare(s->initial);
+	if (s->victim == -3) { /* frees from another thread wait in the owner's page before the armed operation */
+		pthread_t th;
+		pthread_create(&th, NULL, remote_free_all, h);
+		pthread_join(th, NULL);
+	}
 	_pmp_crashpoint_arm(nth);
 	s->op(h);
 	_pmp_crashpoint_arm(0);
@@ -296,21 +387,31 @@ int main(void)
 	snprintf(path, sizeof path, "%s/h.heap", dir);
 	int fails = 0;
 	long total_points = 0, total_kills = 0;
-	for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
-		long points = 0, kills = 0;
-		int f = enumerate(&scenarios[i], &points, &kills);
-		printf("%-22s %3ld store points, %3ld stops, %d failures\n", scenarios[i].name, points, kills, f);
-		if (points == 0 && !scenarios[i].no_stores) {
-			fprintf(stderr, "%s: no store point reached: is the build instrumented?\n", scenarios[i].name);
-			f++;
-		} else if (points != 0 && scenarios[i].no_stores) {
-			fprintf(stderr, "%s: wrote the heap %ld times, expected no store\n", scenarios[i].name, points);
-			f++;
+	const struct { const struct scenario *s; size_t n, len; const char *what; } tables[] = {
+		{scenarios, sizeof scenarios / sizeof scenarios[0], PMP_SMALL_MAX, "chain blocks"},
+		{page_scenarios, sizeof page_scenarios / sizeof page_scenarios[0], 0, "slab pages"},
+	};
+	for (size_t k = 0; k < 2; k++) {
+		base_len = tables[k].len;
+		printf("-- %s\n", tables[k].what);
+		for (size_t i = 0; i < tables[k].n; i++) {
+			const struct scenario *sc = &tables[k].s[i];
+			long points = 0, kills = 0;
+			int f = enumerate(sc, &points, &kills);
+			printf("%-22s %3ld store points, %3ld stops, %d failures\n", sc->name, points, kills, f);
+			if (points == 0 && !sc->no_stores) {
+				fprintf(stderr, "%s: no store point reached: is the build instrumented?\n", sc->name);
+				f++;
+			} else if (points != 0 && sc->no_stores) {
+				fprintf(stderr, "%s: wrote the heap %ld times, expected no store\n", sc->name, points);
+				f++;
+			}
+			fails += f;
+			total_points += points;
+			total_kills += kills;
 		}
-		fails += f;
-		total_points += points;
-		total_kills += kills;
 	}
+	base_len = PMP_SMALL_MAX;
 	long points = 0, kills = 0;
 	int f = enumerate_recovery(&points, &kills);
 	printf("%-22s %3ld store points, %3ld stops, %d failures\n", "recovery", points, kills, f);

@@ -15,13 +15,14 @@ struct fix {
 	uint8_t *p[NB];
 };
 
-/* NB zeroed blocks of 128 bytes, 3, 7 and 11 freed */
+/* NB zeroed chain blocks (above the largest slot: these tests damage chain headers) of 8,320 bytes and up, 512
+ * bytes apart so that each free block is alone in its list, 3, 7 and 11 freed */
 static void fix_init(struct fix *f)
 {
 	f->mem = u_map(LEN);
 	f->h = u_heap(f->mem, LEN);
 	for (int i = 0; i < NB; i++) {
-		f->p[i] = pmp_calloc(f->h, 1, 128 + (size_t)i * 16);
+		f->p[i] = pmp_calloc(f->h, 1, PMP_SMALL_MAX + 128 + (size_t)i * 512);
 		cr_assert_not_null(f->p[i]);
 	}
 	pmp_free(f->h, f->p[3]);

@@ -1,0 +1,38 @@
+/* alloc.h: the inline front of malloc and free on a heap, shared by the public entry points (alloc.c) and the
+ * preload's malloc family, so that the fast path is one inlined sequence in both.
+ *
+ * Holds: the choice between a small block of this thread's pages (lock-free) and the slow paths of alloc.c.
+ * Must never: take a lock, or decide anything the slow paths must decide (sealed, read-only, check levels,
+ * errors): those set h->fast_ok to 0 and go through _pmp_malloc_slow / _pmp_free_slow.
+ */
+#ifndef PMP_ALLOC_H
+#define PMP_ALLOC_H
+
+#include "theap.h"
+
+/* everything that is not a fast small allocation: large blocks, sealed or read-only heaps, check level 2,
+ * zeroing of freed memory, a thread without a theap yet */
+PMP_HIDDEN void *_pmp_malloc_slow(struct pmp_heap *h, size_t n);
+PMP_HIDDEN void _pmp_free_slow(struct pmp_heap *h, void *p);
+
+static inline void *_pmp_malloc_inline(struct pmp_heap *h, size_t n)
+{
+	if (__builtin_expect(n <= PMP_SMALL_MAX && h->fast_ok, 1) && __builtin_expect(_pmp_tl_heap_id == h->id, 1))
+		return _pmp_small_alloc(h, _pmp_tl_theap, _pmp_class_of(n));
+	return _pmp_malloc_slow(h, n);
+}
+
+static inline void _pmp_free_inline(struct pmp_heap *h, void *p)
+{
+	uint64_t off = (uint64_t)((uint8_t *)p - h->base);
+	if (__builtin_expect(h->fast_ok && off < h->end, 1)) {
+		struct pmp_prt *pg = _pmp_prt_of(h, off);
+		if (__builtin_expect(pg->kind == PMP_PRT_PAGE, 1)) {
+			_pmp_small_free(h, _pmp_tl_heap_id == h->id ? _pmp_tl_theap : NULL, pg, (uint8_t *)p);
+			return;
+		}
+	}
+	_pmp_free_slow(h, p);
+}
+
+#endif

@@ -1,0 +1,81 @@
+/* page.c: the persistent header of a slab page: made, and checked (see format.h and page.h).
+ *
+ * Holds: the header's formatting (the magic written last) and the two checks recovery, pmp_check and the walk share:
+ * the remote list as a set of slots, and the consistency of a page.
+ * Must never: write anything but the header of a page being made, or follow a link it has not range-checked.
+ */
+#include <string.h>
+
+#include "../os/os.h"
+#include "page.h"
+
+void _pmp_page_format(struct pmp_heap *h, uint64_t off, unsigned c, uint32_t owner_tag)
+{
+	struct pmp_page *pg = _pmp_page_at(h, off);
+	PMP_CRASHPOINT();
+	__atomic_store_n(&pg->magic, 0, __ATOMIC_RELAXED); /* a page of a layout long gone is no page while made */
+	memset((char *)pg + sizeof pg->magic, 0, sizeof *pg - sizeof pg->magic);
+	pg->cls = (uint16_t)c;
+	pg->capacity = (uint16_t)_pmp_class_capacity(c);
+	pg->slot_size = _pmp_class_size(c);
+	pg->first_slot = sizeof(struct pmp_page);
+	pg->owner_tag = owner_tag;
+	pg->acquired_ns = _pmp_os_now_ns();
+	PMP_CRASHPOINT();
+	__atomic_store_n(&pg->magic, _pmp_page_magic(h, off), __ATOMIC_RELEASE);
+}
+
+const char *_pmp_page_remote_set(const struct pmp_heap *h, uint64_t off, uint64_t *words)
+{
+	const struct pmp_page *pg = _pmp_page_at(h, off);
+	memset(words, 0, PMP_PAGE_WORDS * sizeof *words);
+	uint64_t x = __atomic_load_n(&pg->remote, __ATOMIC_ACQUIRE);
+	uint32_t inv = _pmp_class_inv(pg->cls);
+	for (uint32_t n = 0; x; n++) {
+		if (n >= pg->capacity || x < off + pg->first_slot || x >= off + PMP_SLAB - PMP_HDR)
+			return "remote free list runs outside its page";
+		uint64_t d = x - off - pg->first_slot;
+		uint32_t i = _pmp_slot_index(d, inv);
+		if (i >= pg->capacity || (uint64_t)i * pg->slot_size != d)
+			return "remote free list links to no slot start";
+		if (words[i >> 6] & ((uint64_t)1 << (i & 63)))
+			return "remote free list holds a slot twice";
+		words[i >> 6] |= (uint64_t)1 << (i & 63);
+		x = __atomic_load_n((const uint64_t *)(const void *)(h->base + x), __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static uint64_t beyond_capacity(const struct pmp_page *pg, unsigned w)
+{
+	return w * 64u >= pg->capacity ? ~(uint64_t)0
+	       : pg->capacity - w * 64u >= 64 ? 0 : ~(uint64_t)0 << (pg->capacity - w * 64u);
+}
+
+const char *_pmp_page_beyond(const struct pmp_page *pg)
+{
+	for (unsigned w = (pg->capacity - 1u) / 64; w < PMP_PAGE_WORDS; w++)
+		if (__atomic_load_n(&pg->live[w], __ATOMIC_RELAXED) & beyond_capacity(pg, w))
+			return "page bitmap marks slots beyond its capacity";
+	return NULL;
+}
+
+const char *_pmp_page_wrong(const struct pmp_heap *h, uint64_t off, uint32_t *live)
+{
+	const struct pmp_page *pg = _pmp_page_at(h, off);
+	uint64_t remote[PMP_PAGE_WORDS];
+	const char *why = _pmp_page_remote_set(h, off, remote);
+	if (why)
+		return why;
+	uint32_t n = 0;
+	for (unsigned w = 0; w < PMP_PAGE_WORDS; w++) {
+		uint64_t bits = __atomic_load_n(&pg->live[w], __ATOMIC_RELAXED);
+		if (bits & beyond_capacity(pg, w))
+			return "page bitmap marks slots beyond its capacity";
+		if (remote[w] & ~bits)
+			return "remote free list holds a slot that is not live";
+		n += (uint32_t)__builtin_popcountll(bits & ~remote[w]);
+	}
+	*live = n;
+	return NULL;
+}

@@ -1,0 +1,77 @@
+/* page.h: slab pages (see format.h): the size classes, and the persistent page header read and written in place.
+ *
+ * Holds: the request-size to class mapping, each class's slot size and capacity, the slot index of an address
+ * (a multiply by a precomputed reciprocal, exact for every offset inside a page), the keyed page magic, and the
+ * checks of a header and of a remote list that recovery, the check and the walk share.
+ * Must never: trust a header field before _pmp_page_valid passed, follow a remote link it has not range-checked,
+ * or keep any process-local state (that is theap.h's).
+ */
+#ifndef PMP_PAGE_H
+#define PMP_PAGE_H
+
+#include <stdint.h>
+
+#include "block.h"
+
+/* ---- size classes ---- */
+static inline unsigned _pmp_class_of(size_t n)
+{
+	if (n <= 128)
+		return n ? (unsigned)((n - 1) >> 4) : 0;
+	unsigned f = _pmp_fls((uint64_t)(n - 1)); /* 2^f <= n-1 < 2^(f+1), f >= 7 */
+	return 8 + (f - 7) * 4 + (unsigned)(((n - 1) >> (f - 2)) & 3);
+}
+static inline uint32_t _pmp_class_size(unsigned c)
+{
+	if (c < 8)
+		return (c + 1) << 4;
+	unsigned g = (c - 8) / 4, q = (c - 8) % 4;
+	return (128u << g) + (32u << g) * (q + 1);
+}
+#define PMP_SLOTS_BYTES (PMP_SLAB - PMP_HDR - (uint32_t)sizeof(struct pmp_page)) /* the next header ends a region */
+static inline uint32_t _pmp_class_capacity(unsigned c) { return PMP_SLOTS_BYTES / _pmp_class_size(c); }
+/* ceil(2^32 / size): (d * inv) >> 32 == d / size for every d < PMP_SLAB (size <= 2^13, so the error stays
+ * below 1/size) */
+static inline uint32_t _pmp_class_inv(unsigned c)
+{
+	return (uint32_t)((((uint64_t)1 << 32) + _pmp_class_size(c) - 1) / _pmp_class_size(c));
+}
+
+/* ---- pages in the heap ---- */
+static inline uint64_t _pmp_page_magic(const struct pmp_heap *h, uint64_t off)
+{
+	return PMP_PAGE_MAGIC ^ ((h->salt ^ (off * 0x9e3779b97f4a7c15ull)) * 0xbf58476d1ce4e5b9ull);
+}
+static inline struct pmp_page *_pmp_page_at(const struct pmp_heap *h, uint64_t off)
+{
+	return (struct pmp_page *)(void *)(h->base + off);
+}
+/* Is the chain block at b (size s, used) a page whose header passes its checks? Its payload offset is the page. */
+static inline int _pmp_page_block(const struct pmp_heap *h, uint64_t b, uint64_t s)
+{
+	uint64_t off = b + PMP_HDR;
+	if (s != PMP_SLAB || (off & (PMP_SLAB - 1)))
+		return 0;
+	const struct pmp_page *pg = _pmp_page_at(h, off);
+	return pg->magic == _pmp_page_magic(h, off) && pg->cls < PMP_CLASSES &&
+	       pg->slot_size == _pmp_class_size(pg->cls) && pg->capacity == _pmp_class_capacity(pg->cls) &&
+	       pg->first_slot == sizeof(struct pmp_page);
+}
+static inline uint32_t _pmp_slot_index(uint64_t d, uint32_t inv) { return (uint32_t)((d * inv) >> 32); }
+
+/* hidden helpers of page.c */
+/* Make the chain block at b (size PMP_SLAB, aligned payload, taken from the index by the caller, not yet marked
+ * used) a page of class c: header fields and an empty bitmap first, the magic last; the caller's store of the used
+ * head then commits it. */
+PMP_HIDDEN void _pmp_page_format(struct pmp_heap *h, uint64_t off, unsigned c, uint32_t owner_tag);
+/* The slots on the page's remote list, as a bitmap (words[PMP_PAGE_WORDS]); NULL when the list is damaged (a link
+ * outside the page's slots, not at a slot start, or a slot listed twice: the list is bounded by the capacity). */
+PMP_HIDDEN const char *_pmp_page_remote_set(const struct pmp_heap *h, uint64_t off, uint64_t *words);
+/* NULL, or what is wrong with the page's bitmap beyond its capacity (what no correct operation changes: safe to
+ * check while the page is in use) */
+PMP_HIDDEN const char *_pmp_page_beyond(const struct pmp_page *pg);
+/* NULL when the page at off is consistent (no bit beyond the capacity, a sound remote list of live slots),
+ * else what is wrong; *live gets the number of live slots (bitmap minus the remote list) */
+PMP_HIDDEN const char *_pmp_page_wrong(const struct pmp_heap *h, uint64_t off, uint32_t *live);
+
+#endif

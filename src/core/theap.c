@@ -1,0 +1,474 @@
+/* theap.c: thread heaps: the slow paths of small blocks, and the life of a page in this process.
+ *
+ * Holds: binding a thread to a heap (a theap per thread and heap, pooled for the next thread when one exits),
+ * the page state built from the chain at open, harvesting a page's free slots from its bitmap (a word at a time,
+ * so a new page is not touched all at once), collecting remote frees, switching pages, adopting abandoned pages,
+ * making and retiring pages, a thread's exit (its pages are abandoned for others to adopt), a forked child's
+ * pages, and the counters kept per thread and summed on demand.
+ * Must never: touch the live bits of a page it does not own, take the heap lock on a fast path, or keep a page's
+ * free list once the page is not the theap's.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "../os/os.h"
+#include "theap.h"
+
+__thread uint64_t _pmp_tl_heap_id __attribute__((tls_model("initial-exec")));
+__thread struct pmp_theap *_pmp_tl_theap __attribute__((tls_model("initial-exec")));
+
+static uint64_t next_heap_id;
+
+static uint32_t words_of(const struct pmp_prt *pg) { return ((uint32_t)pg->capacity + 63) / 64; }
+static struct pmp_page *hdr(const struct pmp_prt *pg) { return (struct pmp_page *)(void *)pg->start; }
+
+_Noreturn void _pmp_small_fatal(const struct pmp_heap *h, const void *p, const char *why)
+{
+	_pmp_fatal_pointer(h, "free", p, why);
+}
+
+/* ---- lists: a page is in exactly one (its owner's pages or full list of its class, or the abandoned list) ---- */
+
+static void list_remove(struct pmp_prt **head, struct pmp_prt *pg)
+{
+	if (pg->prev)
+		pg->prev->next = pg->next;
+	else
+		*head = pg->next;
+	if (pg->next)
+		pg->next->prev = pg->prev;
+	pg->next = pg->prev = NULL;
+}
+
+static void list_push(struct pmp_prt **head, struct pmp_prt *pg)
+{
+	pg->prev = NULL;
+	pg->next = *head;
+	if (*head)
+		(*head)->prev = pg;
+	*head = pg;
+}
+
+/* second place: the current page stays current */
+static void list_insert_second(struct pmp_prt **head, struct pmp_prt *pg)
+{
+	if (!*head) {
+		list_push(head, pg);
+		return;
+	}
+	struct pmp_prt *first = *head;
+	pg->prev = first;
+	pg->next = first->next;
+	if (first->next)
+		first->next->prev = pg;
+	first->next = pg;
+}
+
+/* ---- a page's free slots ---- */
+
+/* push the slots of bitmap word w whose bits are clear (highest first, so the lowest pops first) */
+static int harvest_word(struct pmp_heap *h, struct pmp_prt *pg, uint32_t w)
+{
+	uint64_t live = __atomic_load_n(&hdr(pg)->live[w], __ATOMIC_RELAXED), free = ~live;
+	uint32_t first = w * 64, n = pg->capacity - first < 64 ? pg->capacity - first : 64;
+	if (n < 64)
+		free &= ((uint64_t)1 << n) - 1;
+	int got = 0;
+	while (free) {
+		uint32_t i = first + 63 - (uint32_t)__builtin_clzll(free);
+		free &= ~((uint64_t)1 << (i - first));
+		uint8_t *p = pg->start + sizeof(struct pmp_page) + (uint64_t)i * pg->slot_size;
+		if (h->check_level >= 2) /* poisoned like a freed slot, so the reuse check holds for every slot */
+			memset(p, 0xdf, pg->slot_size);
+		*(uint8_t **)(void *)p = pg->free;
+		pg->free = p;
+		got++;
+	}
+	return got;
+}
+
+/* the next bitmap word with free slots into the free list; 0 when every word is harvested */
+static int harvest(struct pmp_heap *h, struct pmp_prt *pg)
+{
+	while (pg->scan < words_of(pg))
+		if (harvest_word(h, pg, pg->scan++))
+			return 1;
+	return 0;
+}
+
+/* the slots other threads freed: their bits cleared here, by the owner; a slot freed twice aborts */
+static void collect(struct pmp_heap *h, struct pmp_prt *pg)
+{
+	struct pmp_page *page = hdr(pg);
+	if (!__atomic_load_n(&page->remote, __ATOMIC_RELAXED))
+		return;
+	uint64_t x = __atomic_exchange_n(&page->remote, 0, __ATOMIC_ACQUIRE);
+	uint64_t off = (uint64_t)(pg->start - h->base);
+	for (uint32_t n = 0; x; n++) {
+		uint64_t d = x - off - sizeof(struct pmp_page);
+		uint32_t i = _pmp_slot_index(d, pg->inv);
+		if (n >= pg->capacity || x < off || d >= PMP_SLOTS_BYTES || i >= pg->capacity || (uint64_t)i * pg->slot_size != d)
+			_pmp_fatal_pointer(h, "free", h->base + x, "a page's list of frees from other threads is damaged");
+		uint8_t *p = h->base + x;
+		uint64_t next = *(uint64_t *)(void *)p, *w = &page->live[i >> 6], bit = (uint64_t)1 << (i & 63);
+		if (!(*w & bit))
+			_pmp_small_fatal(h, p, "block is already free (double free?)");
+		if (h->check_level >= 2)
+			memset(p, 0xdf, pg->slot_size);
+		PMP_CRASHPOINT();
+		*w &= ~bit;
+		if ((i >> 6) < pg->scan) { /* not harvested yet: the harvest finds it */
+			*(uint8_t **)(void *)p = pg->free;
+			pg->free = p;
+		}
+		pg->used--;
+		x = next;
+		/* counted as frees here, by whoever collects: the freeing thread may have no theap of this heap */
+		if (pg->owner)
+			pg->owner->n_free++;
+		else
+			__atomic_add_fetch(&h->ctl->n_free, 1, __ATOMIC_RELAXED); /* adoption and release */
+	}
+}
+
+/* a page new to this process (opened, or left by a forked-away thread): its count from the bitmap, the free list
+ * left to the harvest */
+static void rebuild(struct pmp_heap *h, struct pmp_prt *pg)
+{
+	uint32_t used = 0;
+	for (uint32_t w = 0; w < words_of(pg); w++)
+		used += (uint32_t)__builtin_popcountll(__atomic_load_n(&hdr(pg)->live[w], __ATOMIC_RELAXED));
+	pg->used = used;
+	pg->free = NULL;
+	pg->scan = 0;
+	pg->stale = 0;
+	collect(h, pg);
+}
+
+static void prt_init(struct pmp_heap *h, struct pmp_prt *pg, uint64_t off, unsigned c, int stale)
+{
+	memset(pg, 0, sizeof *pg);
+	pg->start = h->base + off;
+	pg->cls = (uint8_t)c;
+	pg->capacity = (uint16_t)_pmp_class_capacity(c);
+	pg->slot_size = _pmp_class_size(c);
+	pg->inv = _pmp_class_inv(c);
+	pg->stale = (uint8_t)stale;
+	__atomic_store_n(&pg->kind, PMP_PRT_PAGE, __ATOMIC_RELEASE);
+}
+
+/* an empty page goes back to the chain (under the lock): its bits are all clear, so no slot of it is live */
+static void retire_locked(struct pmp_heap *h, struct pmp_prt *pg)
+{
+	uint64_t off = (uint64_t)(pg->start - h->base);
+	__atomic_store_n(&pg->kind, PMP_PRT_NONE, __ATOMIC_RELEASE);
+	pg->owner = NULL;
+	_pmp_free_locked(h, off - PMP_HDR); /* the head store makes it a free block: a page no more */
+}
+
+/* ---- owning pages ---- */
+
+static void own(struct pmp_theap *th, struct pmp_prt *pg)
+{
+	__atomic_store_n(&pg->owner, th, __ATOMIC_RELEASE);
+	PMP_CRASHPOINT();
+	__atomic_store_n(&hdr(pg)->owner_tag, th->tag, __ATOMIC_RELAXED);
+	pg->full = 0;
+	list_push(&th->pages[pg->cls], pg);
+}
+
+void _pmp_theap_flush_counts(struct pmp_heap *h, struct pmp_theap *th)
+{
+	/* atomic adds: threads flush without the lock, every PMP_COUNT_BATCH operations */
+	__atomic_add_fetch(&h->ctl->n_malloc, th->n_malloc, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&h->ctl->n_free, th->n_free, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&h->ctl->n_realloc, th->n_realloc, __ATOMIC_RELAXED);
+	th->n_malloc = th->n_free = th->n_realloc = 0;
+}
+#define flush_counts_locked _pmp_theap_flush_counts
+
+/* Under the lock: a page for class c that has a free slot, now first in th's list: adopted, or made. */
+static struct pmp_prt *acquire_locked(struct pmp_heap *h, struct pmp_theap *th, unsigned c)
+{
+	struct pmp_prt *pg;
+	while ((pg = h->abandoned[c]) != NULL) {
+		list_remove(&h->abandoned[c], pg);
+		if (pg->stale)
+			rebuild(h, pg);
+		own(th, pg);
+		if (pg->free || harvest(h, pg) || (collect(h, pg), pg->free))
+			return pg;
+		/* full: kept in the full list, where a free finds it */
+		list_remove(&th->pages[c], pg);
+		pg->full = 1;
+		list_push(&th->full[c], pg);
+	}
+	uint64_t off = _pmp_page_new_locked(h, c, th->tag);
+	if (!off)
+		return NULL;
+	pg = _pmp_prt_of(h, off);
+	prt_init(h, pg, off, c, 0);
+	own(th, pg);
+	harvest(h, pg);
+	return pg;
+}
+
+/* the full pages that got remote frees since the hint was set go back into their class's list */
+static void recheck_full(struct pmp_heap *h, struct pmp_theap *th)
+{
+	__atomic_store_n(&th->remote_hint, 0, __ATOMIC_RELAXED);
+	for (unsigned c = 0; c < PMP_CLASSES; c++) {
+		struct pmp_prt *pg = th->full[c], *next;
+		for (; pg; pg = next) {
+			next = pg->next;
+			if (!__atomic_load_n(&hdr(pg)->remote, __ATOMIC_ACQUIRE))
+				continue;
+			collect(h, pg);
+			if (pg->free || harvest(h, pg)) {
+				list_remove(&th->full[c], pg);
+				pg->full = 0;
+				list_insert_second(&th->pages[c], pg);
+			}
+		}
+	}
+}
+
+void *_pmp_small_alloc_slow(struct pmp_heap *h, struct pmp_theap *th, unsigned c)
+{
+	for (;;) {
+		struct pmp_prt *pg = th->pages[c];
+		while (pg) {
+			if (pg->free || harvest(h, pg))
+				return _pmp_small_alloc(h, th, c);
+			collect(h, pg);
+			if (pg->free)
+				return _pmp_small_alloc(h, th, c);
+			/* full: out of the way */
+			list_remove(&th->pages[c], pg);
+			pg->full = 1;
+			list_push(&th->full[c], pg);
+			pg = th->pages[c];
+		}
+		if (__atomic_load_n(&th->remote_hint, __ATOMIC_RELAXED)) {
+			recheck_full(h, th);
+			if (th->pages[c])
+				continue;
+		}
+		pthread_mutex_lock(&h->lock);
+		flush_counts_locked(h, th);
+		pg = h->sealed ? NULL : acquire_locked(h, th, c);
+		if (!pg) {
+			/* no room for a page (a small heap, or a full one): a chain block of the request's size */
+			void *p = h->sealed ? NULL : _pmp_alloc_locked(h, _pmp_class_size(c), 0);
+			if (h->sealed)
+				errno = EROFS;
+			pthread_mutex_unlock(&h->lock);
+			return p;
+		}
+		pthread_mutex_unlock(&h->lock);
+	}
+}
+
+void _pmp_small_free_remote(struct pmp_heap *h, struct pmp_prt *pg, uint8_t *p, uint32_t i)
+{
+	struct pmp_page *page = hdr(pg);
+	if (h->check_level >= 1 &&
+	    !(__atomic_load_n(&page->live[i >> 6], __ATOMIC_RELAXED) & ((uint64_t)1 << (i & 63))))
+		_pmp_small_fatal(h, p, "block is already free (double free?)");
+	uint64_t self = (uint64_t)(p - h->base), old = __atomic_load_n(&page->remote, __ATOMIC_RELAXED);
+	do {
+		__atomic_store_n((uint64_t *)(void *)p, old, __ATOMIC_RELAXED);
+		PMP_CRASHPOINT();
+	} while (!__atomic_compare_exchange_n(&page->remote, &old, self, 1, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+	/* the owner keeps full pages out of its way: tell it one has a free slot (a theap is never unmapped while
+	 * its heap is open, so a stale owner pointer only costs that theap a needless look) */
+	if (__atomic_load_n(&pg->full, __ATOMIC_RELAXED)) {
+		struct pmp_theap *o = __atomic_load_n(&pg->owner, __ATOMIC_RELAXED);
+		if (o)
+			__atomic_store_n(&o->remote_hint, 1, __ATOMIC_RELAXED);
+	}
+}
+
+void _pmp_small_page_changed(struct pmp_heap *h, struct pmp_theap *th, struct pmp_prt *pg)
+{
+	unsigned c = pg->cls;
+	if (pg->full) { /* a free made room: back among the pages with free slots */
+		list_remove(&th->full[c], pg);
+		pg->full = 0;
+		list_insert_second(&th->pages[c], pg);
+	}
+	/* an empty page that is not the class's only one goes back to the chain */
+	if (pg->used == 0 && (th->pages[c] != pg || pg->next)) {
+		list_remove(&th->pages[c], pg);
+		pthread_mutex_lock(&h->lock);
+		retire_locked(h, pg);
+		pthread_mutex_unlock(&h->lock);
+	}
+}
+
+/* ---- a thread's end: its pages are abandoned ---- */
+
+static void release_locked(struct pmp_heap *h, struct pmp_theap *th, int stale)
+{
+	for (unsigned c = 0; c < PMP_CLASSES; c++) {
+		struct pmp_prt **lists[2] = {&th->pages[c], &th->full[c]};
+		for (unsigned k = 0; k < 2; k++) {
+			struct pmp_prt *pg;
+			while ((pg = *lists[k]) != NULL) {
+				list_remove(lists[k], pg);
+				if (!stale) /* frees from other threads may wait: collected now, so an empty page goes */
+					collect(h, pg);
+				if (!stale && pg->used == 0) {
+					retire_locked(h, pg);
+					continue;
+				}
+				__atomic_store_n(&pg->owner, NULL, __ATOMIC_RELEASE);
+				pg->full = 0;
+				pg->stale = (uint8_t)(pg->stale | stale);
+				list_push(&h->abandoned[c], pg);
+			}
+		}
+	}
+	flush_counts_locked(h, th);
+	th->in_use = 0;
+}
+
+static void thread_exit(void *arg)
+{
+	struct pmp_theap *th = arg;
+	struct pmp_heap *h = th->heap;
+	pthread_mutex_lock(&h->lock);
+	release_locked(h, th, 0);
+	pthread_mutex_unlock(&h->lock);
+	if (_pmp_tl_theap == th)
+		_pmp_tl_heap_id = 0;
+}
+
+struct pmp_theap *_pmp_theap_bind(struct pmp_heap *h)
+{
+	if (!h->prt)
+		return NULL;
+	struct pmp_theap *th = h->has_key ? pthread_getspecific(h->theap_key) : NULL;
+	if (!th) {
+		pthread_mutex_lock(&h->lock);
+		for (th = h->theaps; th && th->in_use; th = th->next)
+			;
+		if (!th) {
+			void *mem;
+			if (_pmp_os_pages_alloc(sizeof *th, &mem) != 0) {
+				pthread_mutex_unlock(&h->lock);
+				return NULL;
+			}
+			th = mem;
+			th->heap = h;
+			th->heap_id = h->id;
+			th->next = h->theaps;
+			h->theaps = th;
+		}
+		th->in_use = 1;
+		th->tag = (uint32_t)_pmp_os_tid();
+		pthread_mutex_unlock(&h->lock);
+		if (h->has_key)
+			pthread_setspecific(h->theap_key, th);
+	}
+	_pmp_tl_theap = th;
+	_pmp_tl_heap_id = h->id;
+	return th;
+}
+
+/* ---- the handle's page state ---- */
+
+int _pmp_theaps_attach(struct pmp_heap *h)
+{
+	h->id = __atomic_add_fetch(&next_heap_id, 1, __ATOMIC_RELAXED);
+	uint64_t regions = (h->reserved + PMP_SLAB - 1) >> PMP_SLAB_SHIFT;
+	uint64_t bytes = (regions * sizeof(struct pmp_prt) + PMP_PAGE - 1) & ~(uint64_t)(PMP_PAGE - 1);
+	void *mem;
+	int e = _pmp_os_pages_alloc((size_t)bytes, &mem);
+	if (e)
+		return e;
+	h->prt = mem;
+	h->prt_bytes = bytes;
+	h->has_key = pthread_key_create(&h->theap_key, thread_exit) == 0;
+	/* the pages the chain holds, for any thread to adopt; their state is built from the bitmap then */
+	uint64_t sent = _pmp_sentinel(h);
+	for (uint64_t b = PMP_OFF_ARENA; b < sent;) {
+		uint64_t s = _pmp_bsize(_pmp_head(h, b));
+		if (!(_pmp_head(h, b) & PMP_B_FLAGS) && _pmp_page_block(h, b, s)) {
+			struct pmp_prt *pg = _pmp_prt_of(h, b + PMP_HDR);
+			prt_init(h, pg, b + PMP_HDR, _pmp_page_at(h, b + PMP_HDR)->cls, 1);
+			list_push(&h->abandoned[pg->cls], pg);
+		}
+		b += s;
+	}
+	h->poison_all = h->check_level >= 2;
+	_pmp_heap_refresh(h);
+	return 0;
+}
+
+void _pmp_theaps_detach(struct pmp_heap *h)
+{
+	if (h->has_key)
+		pthread_key_delete(h->theap_key);
+	h->has_key = 0;
+	struct pmp_theap *th = h->theaps, *next;
+	for (; th; th = next) {
+		next = th->next;
+		_pmp_os_pages_free(th, sizeof *th);
+	}
+	h->theaps = NULL;
+	if (h->prt)
+		_pmp_os_pages_free(h->prt, (size_t)h->prt_bytes);
+	h->prt = NULL;
+	_pmp_heap_refresh(h);
+	if (_pmp_tl_heap_id == h->id)
+		_pmp_tl_heap_id = 0;
+}
+
+void _pmp_theaps_release_all_locked(struct pmp_heap *h)
+{
+	for (struct pmp_theap *th = h->theaps; th; th = th->next)
+		if (th->in_use)
+			release_locked(h, th, 0);
+	/* and the abandoned pages that are empty */
+	for (unsigned c = 0; c < PMP_CLASSES; c++) {
+		struct pmp_prt *pg = h->abandoned[c], *next;
+		for (; pg; pg = next) {
+			next = pg->next;
+			if (pg->stale)
+				rebuild(h, pg);
+			else
+				collect(h, pg);
+			if (pg->used == 0) {
+				list_remove(&h->abandoned[c], pg);
+				retire_locked(h, pg);
+			}
+		}
+	}
+}
+
+void _pmp_theaps_flush_locked(struct pmp_heap *h)
+{
+	for (struct pmp_theap *th = h->theaps; th; th = th->next)
+		flush_counts_locked(h, th);
+}
+
+void _pmp_theaps_fork_child(struct pmp_heap *h)
+{
+	pthread_mutex_lock(&h->lock);
+	struct pmp_theap *mine = h->has_key ? pthread_getspecific(h->theap_key) : NULL;
+	for (struct pmp_theap *th = h->theaps; th; th = th->next)
+		if (th->in_use && th != mine)
+			release_locked(h, th, 1);
+	pthread_mutex_unlock(&h->lock);
+}
+
+void _pmp_theaps_pending(struct pmp_heap *h, uint64_t *n_malloc, uint64_t *n_free, uint64_t *n_realloc)
+{
+	for (struct pmp_theap *th = h->theaps; th; th = th->next) {
+		*n_malloc += __atomic_load_n(&th->n_malloc, __ATOMIC_RELAXED);
+		*n_free += __atomic_load_n(&th->n_free, __ATOMIC_RELAXED);
+		*n_realloc += __atomic_load_n(&th->n_realloc, __ATOMIC_RELAXED);
+	}
+}

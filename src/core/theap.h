@@ -1,0 +1,131 @@
+/* theap.h: thread heaps and the process-local state of slab pages: the small-block fast paths (inline).
+ *
+ * Holds: struct pmp_prt (what this process knows of each 64 KiB region: is it a page, its free list, its owner, its
+ * count of live slots) and struct pmp_theap (a thread's pages per size class and its operation counters), and the
+ * fast paths: a malloc that pops the current page's free list and sets the slot's live bit, a free that clears the
+ * bit and pushes the slot when this thread owns the page, or hands it to the owner through the page's remote list.
+ * Neither takes a lock or writes a cache line another thread writes.
+ * Must never: be stored in the heap (pointers, owners and free lists are this process's), write a live bit of a
+ * page this thread does not own, or trust an address before its page and slot are checked.
+ */
+#ifndef PMP_THEAP_H
+#define PMP_THEAP_H
+
+#include <stdint.h>
+
+#include "page.h"
+
+enum { PMP_PRT_NONE = 0, PMP_PRT_PAGE = 1 };
+
+struct pmp_theap;
+
+struct pmp_prt {
+	uint8_t *free;            /* first free slot, its first 8 bytes link the next; the owner's alone */
+	uint8_t *start;           /* the page (its header) in this process */
+	struct pmp_theap *owner;  /* NULL: abandoned, adopted under the heap lock */
+	struct pmp_prt *next, *prev; /* in the owner's list of the class (pages or full), or the abandoned list */
+	uint32_t used;            /* live slots as the owner counts them (remote frees not collected count too) */
+	uint16_t capacity, scan;  /* slots; bitmap words not yet harvested into the free list */
+	uint32_t slot_size, inv;  /* of the class */
+	uint8_t kind;             /* PMP_PRT_* */
+	uint8_t cls;
+	uint8_t stale;            /* used and the free list are not built from the bitmap yet (first use here) */
+	uint8_t full;             /* in the owner's full list */
+};
+_Static_assert(sizeof(struct pmp_prt) <= 64, "a region's entry fits a cache line");
+
+struct pmp_theap {
+	struct pmp_heap *heap;
+	uint64_t heap_id;                      /* the heap's id: a thread-local cache naming another handle misses */
+	struct pmp_prt *pages[PMP_CLASSES];    /* pages with free slots (or not known to be full), current first */
+	struct pmp_prt *full[PMP_CLASSES];     /* pages found full */
+	int remote_hint;                       /* a full page got a remote free (set by other threads) */
+	int in_use;                            /* a thread owns this theap (else pooled for the next thread) */
+	uint32_t tag;                          /* the owning thread's id, recorded in its pages (forensics) */
+	uint64_t n_malloc, n_free, n_realloc;  /* operations not yet added to the heap's counters */
+	struct pmp_theap *next;                /* in the heap's list, under the heap lock */
+	struct pmp_theap *thread_next;         /* in the owning thread's list (its exit releases them) */
+};
+
+/* ---- the thread's binding to a heap: one cached (heap id, theap) pair ---- */
+PMP_HIDDEN extern __thread uint64_t _pmp_tl_heap_id __attribute__((tls_model("initial-exec")));
+PMP_HIDDEN extern __thread struct pmp_theap *_pmp_tl_theap __attribute__((tls_model("initial-exec")));
+/* this thread's theap for h, made when it has none; NULL when none can be made (no memory) */
+PMP_HIDDEN struct pmp_theap *_pmp_theap_bind(struct pmp_heap *h);
+static inline struct pmp_theap *_pmp_theap_of(struct pmp_heap *h)
+{
+	if (__builtin_expect(_pmp_tl_heap_id == h->id, 1))
+		return _pmp_tl_theap;
+	return _pmp_theap_bind(h);
+}
+
+/* ---- slow paths (theap.c) ---- */
+/* the fast path found no free slot in the current page of class c: collect, switch, adopt or make a page */
+PMP_HIDDEN void *_pmp_small_alloc_slow(struct pmp_heap *h, struct pmp_theap *th, unsigned c);
+/* a free that is not the page owner's: onto the page's remote list */
+PMP_HIDDEN void _pmp_small_free_remote(struct pmp_heap *h, struct pmp_prt *pg, uint8_t *p, uint32_t i);
+/* the owner's page became empty or stopped being full */
+PMP_HIDDEN void _pmp_small_page_changed(struct pmp_heap *h, struct pmp_theap *th, struct pmp_prt *pg);
+PMP_HIDDEN _Noreturn void _pmp_small_fatal(const struct pmp_heap *h, const void *p, const char *why);
+
+/* the thread's operation counts into the heap's counters (in the file): every PMP_COUNT_BATCH operations, at
+ * page changes and at the end, so that a heap left by a crash counts all but the last batch of each thread */
+#define PMP_COUNT_BATCH 64
+PMP_HIDDEN void _pmp_theap_flush_counts(struct pmp_heap *h, struct pmp_theap *th);
+
+/* the region entry of heap offset off */
+static inline struct pmp_prt *_pmp_prt_of(const struct pmp_heap *h, uint64_t off)
+{
+	return &h->prt[off >> PMP_SLAB_SHIFT];
+}
+
+/* ---- fast paths ---- */
+
+/* a slot of class c, live; NULL with errno ENOMEM when no page can be had */
+static inline void *_pmp_small_alloc(struct pmp_heap *h, struct pmp_theap *th, unsigned c)
+{
+	struct pmp_prt *pg = th->pages[c];
+	uint8_t *p;
+	if (__builtin_expect(pg != NULL && (p = pg->free) != NULL, 1)) {
+		uint64_t d = (uint64_t)(p - pg->start) - sizeof(struct pmp_page);
+		if (__builtin_expect(d >= PMP_SLOTS_BYTES, 0)) /* a write after free overwrote the free list's link */
+			_pmp_small_fatal(h, pg->start, "a page's free list was overwritten (write after free)");
+		pg->free = *(uint8_t **)(void *)p;
+		pg->used++;
+		uint32_t i = _pmp_slot_index(d, pg->inv);
+		PMP_CRASHPOINT();
+		((struct pmp_page *)(void *)pg->start)->live[i >> 6] |= (uint64_t)1 << (i & 63);
+		if (__builtin_expect(++th->n_malloc == PMP_COUNT_BATCH, 0))
+			_pmp_theap_flush_counts(h, th);
+		return p;
+	}
+	return _pmp_small_alloc_slow(h, th, c);
+}
+
+/* p lies in the page pg (kind PMP_PRT_PAGE): free its slot, or abort on a pointer that is no live slot's */
+static inline void _pmp_small_free(struct pmp_heap *h, struct pmp_theap *th, struct pmp_prt *pg, uint8_t *p)
+{
+	uint64_t d = (uint64_t)(p - pg->start) - sizeof(struct pmp_page);
+	uint32_t i = _pmp_slot_index(d, pg->inv);
+	if (__builtin_expect(d >= PMP_SLOTS_BYTES || i >= pg->capacity || (uint64_t)i * pg->slot_size != d, 0))
+		_pmp_small_fatal(h, p, "no block starts here (invalid pointer)");
+	if (__builtin_expect(pg->owner == th && th != NULL, 1)) {
+		uint64_t *w = &((struct pmp_page *)(void *)pg->start)->live[i >> 6], bit = (uint64_t)1 << (i & 63);
+		if (__builtin_expect(!(*w & bit), 0))
+			_pmp_small_fatal(h, p, "block is already free (double free?)");
+		PMP_CRASHPOINT();
+		*w &= ~bit;
+		if (__builtin_expect((i >> 6) < pg->scan, 1)) { /* else the harvest of its bitmap word finds it */
+			*(uint8_t **)(void *)p = pg->free;
+			pg->free = p;
+		}
+		if (__builtin_expect(++th->n_free == PMP_COUNT_BATCH, 0))
+			_pmp_theap_flush_counts(h, th);
+		if (__builtin_expect(--pg->used == 0 || pg->full, 0))
+			_pmp_small_page_changed(h, th, pg);
+		return;
+	}
+	_pmp_small_free_remote(h, pg, p, i);
+}
+
+#endif
