@@ -121,10 +121,25 @@ static void *heap_failed(size_t n, size_t align, int zero)
 	return zero ? fb_calloc(1, n) : fb_malloc(n);
 }
 
-EXPORT void *malloc(size_t n)
+/* everything but the heap's fast path: the first call (init), a nested call, an inert or read-only process */
+static __attribute__((noinline)) void *malloc_cold(size_t n)
 {
 	struct pmp_heap *h = alloc_heap();
-	if (__builtin_expect(h != NULL, 1)) {
+	if (h) {
+		ENTER();
+		void *p = _pmp_malloc_inline(h, n);
+		LEAVE();
+		return p ? p : heap_failed(n, 0, 0);
+	}
+	return fb_malloc(n);
+}
+
+/* The process heap is set once init made it (and never while it is inert): then the heap decides, its fast path
+ * inline; it refuses itself what it may not do (sealed, read-only: EROFS), which heap_failed sends to the fallback. */
+EXPORT void *malloc(size_t n)
+{
+	struct pmp_heap *h = __atomic_load_n(&_pmp_default_heap, __ATOMIC_ACQUIRE);
+	if (__builtin_expect(h != NULL && !_pmp_depth, 1)) {
 		ENTER();
 		void *p = _pmp_malloc_inline(h, n);
 		LEAVE();
@@ -132,7 +147,7 @@ EXPORT void *malloc(size_t n)
 			return p;
 		return heap_failed(n, 0, 0);
 	}
-	return fb_malloc(n);
+	return malloc_cold(n);
 }
 
 EXPORT void *calloc(size_t nmemb, size_t size)
@@ -154,24 +169,31 @@ EXPORT void *calloc(size_t nmemb, size_t size)
 	return fb_calloc(nmemb, size);
 }
 
+/* not the process heap's block, or no process heap */
+static __attribute__((noinline)) void free_cold(void *p)
+{
+	if (!p || _pmp_routes(p))
+		return; /* a heap block with no heap to take it (a forked child's fallback mode): left in place */
+	int saved = errno;
+	fb_free(p);
+	errno = saved;
+}
+
+/* free keeps errno: the heap's paths keep it themselves (the fast one never touches it), the fallback's is kept
+ * in free_cold. A heap block is freed only when this thread is not already inside the heap; the heap itself drops
+ * the frees it may not do (read-only, sealed at exit), so the file stays as it was. */
 EXPORT void free(void *p)
 {
-	if (!p)
-		return;
-	int saved = errno;
-	if (_pmp_routes(p)) {
-		/* a heap block: freed only when the heap is writable and this thread is not already inside it; otherwise
-		 * (read-only heap, sealed at exit, nested call from a signal handler) it is left in place */
-		struct pmp_heap *h = _pmp_depth ? NULL : _pmp_writable_heap();
-		if (h) {
+	struct pmp_heap *h = __atomic_load_n(&_pmp_default_heap, __ATOMIC_ACQUIRE);
+	if (__builtin_expect(h != NULL && (uint64_t)((uint8_t *)p - h->base) < h->reserved, 1)) {
+		if (__builtin_expect(!_pmp_depth, 1)) {
 			ENTER();
 			_pmp_free_inline(h, p);
 			LEAVE();
 		}
-	} else {
-		fb_free(p);
+		return;
 	}
-	errno = saved;
+	free_cold(p);
 }
 
 EXPORT void cfree(void *p)

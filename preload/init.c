@@ -17,7 +17,6 @@
 #include "shim.h"
 
 int _pmp_state;
-__thread int _pmp_depth __attribute__((tls_model("initial-exec")));
 uintptr_t _pmp_lo, _pmp_len;
 struct shim_file _pmp_file;
 

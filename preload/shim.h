@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../src/core/heap.h"
+#include "../src/core/theap.h"
 
 /* ---- the fallback: jemalloc from libjemalloc_pic.a, every public symbol renamed malloc -> jefb_malloc ---- */
 PMP_HIDDEN void *jefb_malloc(size_t n);
@@ -66,7 +66,8 @@ PMP_HIDDEN char *_pmp_fmt_str(char *o, char *end, const char *s);
 /* ---- state (init.c) ---- */
 enum { ST_UNINIT = 0, ST_INIT = 1, ST_ACTIVE = 2, ST_INERT = 3 };
 PMP_HIDDEN extern int _pmp_state;
-PMP_HIDDEN extern __thread int _pmp_depth __attribute__((tls_model("initial-exec")));
+/* the thread's re-entry depth, in the core's thread-local object (one address for the fast paths) */
+#define _pmp_depth (_pmp_tls.depth)
 PMP_HIDDEN extern uintptr_t _pmp_lo, _pmp_len; /* routing range: [lo, lo+len) belongs to the heap */
 PMP_HIDDEN void _pmp_shim_init(void);
 PMP_HIDDEN extern uint64_t _pmp_fallback_allocs; /* allocations served by jemalloc (statistics for the log) */

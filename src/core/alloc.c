@@ -41,8 +41,9 @@ static void tick(struct pmp_heap *h)
  * list's link): any other byte changed is a write after free */
 static void verify_poison(const struct pmp_heap *h, const uint8_t *p, size_t n)
 {
+	uint8_t want = _pmp_poison_byte(h);
 	for (size_t i = sizeof(void *); i < n; i++)
-		if (p[i] != 0xdf) {
+		if (p[i] != want) {
 			char why[128], *o = why, *end = why + sizeof why - 1;
 			o = _pmp_put_str(o, end, "freed block was written at offset ");
 			o = _pmp_put_hex(o, end, i);
@@ -93,8 +94,8 @@ void _pmp_free_slow(struct pmp_heap *h, void *p)
 		if (_pmp_user_block(h, p, &size, &why) != PMP_USER_SLOT)
 			_pmp_small_fatal(h, p, why);
 		/* the slot's bytes go before it is free (its first word becomes the free list's link) */
-		memset(p, (h->flags & PMP_HEAP_ZERO_FREED) ? 0 : 0xdf, (size_t)size);
-		_pmp_small_free(h, _pmp_tl_heap_id == h->id ? _pmp_tl_theap : NULL, pg, p);
+		memset(p, _pmp_poison_byte(h), (size_t)size);
+		_pmp_small_free(h, _pmp_tls.heap_id == h->id ? _pmp_tls.theap : NULL, pg, p);
 		tick(h);
 		errno = saved;
 		return;

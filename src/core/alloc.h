@@ -15,20 +15,26 @@
 PMP_HIDDEN void *_pmp_malloc_slow(struct pmp_heap *h, size_t n);
 PMP_HIDDEN void _pmp_free_slow(struct pmp_heap *h, void *p);
 
-static inline void *_pmp_malloc_inline(struct pmp_heap *h, size_t n)
+static inline __attribute__((always_inline)) void *_pmp_malloc_inline(struct pmp_heap *h, size_t n)
 {
-	if (__builtin_expect(n <= PMP_SMALL_MAX && h->fast_ok, 1) && __builtin_expect(_pmp_tl_heap_id == h->id, 1))
-		return _pmp_small_alloc(h, _pmp_tl_theap, _pmp_class_of(n));
+	if (__builtin_expect(n <= PMP_SMALL_MAX && h->fast_ok, 1) && __builtin_expect(_pmp_tls.heap_id == h->id, 1))
+		return _pmp_small_alloc(h, _pmp_tls.theap, _pmp_class_of(n));
 	return _pmp_malloc_slow(h, n);
 }
 
-static inline void _pmp_free_inline(struct pmp_heap *h, void *p)
+static inline __attribute__((always_inline)) void _pmp_free_inline(struct pmp_heap *h, void *p)
 {
 	uint64_t off = (uint64_t)((uint8_t *)p - h->base);
 	if (__builtin_expect(h->fast_ok && off < h->end, 1)) {
 		struct pmp_prt *pg = _pmp_prt_of(h, off);
-		if (__builtin_expect(pg->kind == PMP_PRT_PAGE, 1)) {
-			_pmp_small_free(h, _pmp_tl_heap_id == h->id ? _pmp_tl_theap : NULL, pg, (uint8_t *)p);
+		struct pmp_theap *th = _pmp_tls.heap_id == h->id ? _pmp_tls.theap : NULL;
+		/* a page this thread owns (a region that is no page has no owner) */
+		if (__builtin_expect(th != NULL && pg->owner == th, 1)) {
+			_pmp_small_free_own(h, th, pg, (uint8_t *)p);
+			return;
+		}
+		if (pg->kind == PMP_PRT_PAGE) {
+			_pmp_small_free_remote(h, pg, (uint8_t *)p, _pmp_slot_of(h, pg, (uint8_t *)p));
 			return;
 		}
 	}

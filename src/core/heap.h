@@ -209,6 +209,11 @@ PMP_HIDDEN int _pmp_check_locked(struct pmp_heap *h, pmp_report_t *r);
  * (a bounded number of blocks, so the cost per operation does not grow with the heap) and abort with one message
  * on what is wrong. Callers hold the lock. */
 PMP_HIDDEN void _pmp_check_step_slow(struct pmp_heap *h);
+/* what a freed block's bytes hold at check level 2 (and always with PMP_HEAP_ZERO_FREED): zero or the poison */
+static inline uint8_t _pmp_poison_byte(const struct pmp_heap *h)
+{
+	return (h->flags & PMP_HEAP_ZERO_FREED) ? 0 : 0xdf;
+}
 static inline void _pmp_check_tick(struct pmp_heap *h)
 {
 	if (__builtin_expect(h->check_level >= 2, 0) &&

@@ -9,6 +9,14 @@
 #include "../os/os.h"
 #include "page.h"
 
+/* _pmp_class_compute of the largest request of each 16-byte step: every n with (n + 15) / 16 == k shares class
+ * _pmp_class_table[k] (class sizes are multiples of 16 up to 1 KiB), checked by the unit suite */
+const uint8_t _pmp_class_table[65] = {
+	0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15,
+	15, 15, 16, 16, 16, 16, 16, 16, 16, 16, 17, 17, 17, 17, 17, 17, 17, 17, 18, 18, 18, 18, 18, 18, 18, 18, 19, 19,
+	19, 19, 19, 19, 19, 19,
+};
+
 void _pmp_page_format(struct pmp_heap *h, uint64_t off, unsigned c, uint32_t owner_tag)
 {
 	struct pmp_page *pg = _pmp_page_at(h, off);

@@ -14,12 +14,20 @@
 #include "block.h"
 
 /* ---- size classes ---- */
-static inline unsigned _pmp_class_of(size_t n)
+static inline unsigned _pmp_class_compute(size_t n)
 {
 	if (n <= 128)
 		return n ? (unsigned)((n - 1) >> 4) : 0;
 	unsigned f = _pmp_fls((uint64_t)(n - 1)); /* 2^f <= n-1 < 2^(f+1), f >= 7 */
 	return 8 + (f - 7) * 4 + (unsigned)(((n - 1) >> (f - 2)) & 3);
+}
+/* requests up to 1 KiB by table (the fast path), larger ones computed */
+PMP_HIDDEN extern const uint8_t _pmp_class_table[65];
+static inline __attribute__((always_inline)) unsigned _pmp_class_of(size_t n)
+{
+	if (__builtin_expect(n <= 1024, 1))
+		return _pmp_class_table[(n + 15) >> 4];
+	return _pmp_class_compute(n);
 }
 static inline uint32_t _pmp_class_size(unsigned c)
 {
@@ -57,7 +65,7 @@ static inline int _pmp_page_block(const struct pmp_heap *h, uint64_t b, uint64_t
 	       pg->slot_size == _pmp_class_size(pg->cls) && pg->capacity == _pmp_class_capacity(pg->cls) &&
 	       pg->first_slot == sizeof(struct pmp_page);
 }
-static inline uint32_t _pmp_slot_index(uint64_t d, uint32_t inv) { return (uint32_t)((d * inv) >> 32); }
+static inline __attribute__((always_inline)) uint32_t _pmp_slot_index(uint64_t d, uint32_t inv) { return (uint32_t)((d * inv) >> 32); }
 
 /* hidden helpers of page.c */
 /* Make the chain block at b (size PMP_SLAB, aligned payload, taken from the index by the caller, not yet marked

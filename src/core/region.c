@@ -290,10 +290,8 @@ void _pmp_free_locked(struct pmp_heap *h, uint64_t b)
 	int zero = (h->flags & PMP_HEAP_ZERO_FREED) != 0;
 	c->used_bytes -= s;
 	c->used_blocks--;
-	if (zero)
-		memset(h->base + b + PMP_HDR, 0, s - PMP_HDR);
-	else if (h->check_level >= 2)
-		memset(h->base + b + PMP_HDR, 0xdf, s - PMP_HDR);
+	if (zero || h->check_level >= 2)
+		memset(h->base + b + PMP_HDR, _pmp_poison_byte(h), s - PMP_HDR);
 	int holes = 0;
 	uint64_t n = b + s, ns = free_neighbour(h, b, n);
 	if (ns) {
@@ -344,8 +342,6 @@ void _pmp_free_locked(struct pmp_heap *h, uint64_t b)
 
 /* ---- quarantine (check level 2): use after free is found when a block leaves it ---- */
 
-static uint8_t poison_byte(const struct pmp_heap *h) { return (h->flags & PMP_HEAP_ZERO_FREED) ? 0 : 0xdf; }
-
 static _Noreturn void fatal_written_after_free(const struct pmp_heap *h, uint64_t b, uint64_t at)
 {
 	char why[160], *o = why, *end = why + sizeof why - 1;
@@ -361,7 +357,7 @@ static void quarantine_leave(struct pmp_heap *h, uint64_t b)
 {
 	struct pmp_block_hdr *hd = _pmp_hdr(h, b);
 	uint64_t s = _pmp_bsize(hd->head);
-	const uint8_t *p = h->base + b + PMP_HDR, want = poison_byte(h);
+	const uint8_t *p = h->base + b + PMP_HDR, want = _pmp_poison_byte(h);
 	for (uint64_t i = 0; i < s - PMP_HDR; i++)
 		if (p[i] != want)
 			fatal_written_after_free(h, b, i);
@@ -379,7 +375,7 @@ void _pmp_release_locked(struct pmp_heap *h, uint64_t b)
 	}
 	struct pmp_block_hdr *hd = _pmp_hdr(h, b);
 	uint64_t s = _pmp_bsize(hd->head);
-	memset(h->base + b + PMP_HDR, poison_byte(h), s - PMP_HDR);
+	memset(h->base + b + PMP_HDR, _pmp_poison_byte(h), s - PMP_HDR);
 	PMP_CRASHPOINT();
 	_pmp_set_head(h, b, s | PMP_B_CACHED); /* recovery frees it like a cached block */
 	if (h->q_count == PMP_QUARANTINE) {

@@ -15,8 +15,7 @@
 #include "../os/os.h"
 #include "theap.h"
 
-__thread uint64_t _pmp_tl_heap_id __attribute__((tls_model("initial-exec")));
-__thread struct pmp_theap *_pmp_tl_theap __attribute__((tls_model("initial-exec")));
+__thread struct pmp_tls _pmp_tls __attribute__((tls_model("initial-exec")));
 
 static uint64_t next_heap_id;
 
@@ -80,7 +79,7 @@ static int harvest_word(struct pmp_heap *h, struct pmp_prt *pg, uint32_t w)
 		free &= ~((uint64_t)1 << (i - first));
 		uint8_t *p = pg->start + sizeof(struct pmp_page) + (uint64_t)i * pg->slot_size;
 		if (h->check_level >= 2) /* poisoned like a freed slot, so the reuse check holds for every slot */
-			memset(p, 0xdf, pg->slot_size);
+			memset(p, _pmp_poison_byte(h), pg->slot_size);
 		*(uint8_t **)(void *)p = pg->free;
 		pg->free = p;
 		got++;
@@ -115,13 +114,11 @@ static void collect(struct pmp_heap *h, struct pmp_prt *pg)
 		if (!(*w & bit))
 			_pmp_small_fatal(h, p, "block is already free (double free?)");
 		if (h->check_level >= 2)
-			memset(p, 0xdf, pg->slot_size);
+			memset(p, _pmp_poison_byte(h), pg->slot_size);
 		PMP_CRASHPOINT();
 		*w &= ~bit;
-		if ((i >> 6) < pg->scan) { /* not harvested yet: the harvest finds it */
-			*(uint8_t **)(void *)p = pg->free;
-			pg->free = p;
-		}
+		*(uint8_t **)(void *)p = pg->free; /* it was handed out: its word was harvested */
+		pg->free = p;
 		pg->used--;
 		x = next;
 		/* counted as frees here, by whoever collects: the freeing thread may have no theap of this heap */
@@ -132,8 +129,9 @@ static void collect(struct pmp_heap *h, struct pmp_prt *pg)
 	}
 }
 
-/* a page new to this process (opened, or left by a forked-away thread): its count from the bitmap, the free list
- * left to the harvest */
+/* a page new to this process (opened, or left by a forked-away thread): its count and its whole free list from
+ * the bitmap (so that every live slot's word is harvested: a free never finds its slot's word unharvested), then
+ * the remote frees */
 static void rebuild(struct pmp_heap *h, struct pmp_prt *pg)
 {
 	uint32_t used = 0;
@@ -143,6 +141,8 @@ static void rebuild(struct pmp_heap *h, struct pmp_prt *pg)
 	pg->free = NULL;
 	pg->scan = 0;
 	pg->stale = 0;
+	while (pg->scan < words_of(pg))
+		harvest_word(h, pg, pg->scan++);
 	collect(h, pg);
 }
 
@@ -154,6 +154,7 @@ static void prt_init(struct pmp_heap *h, struct pmp_prt *pg, uint64_t off, unsig
 	pg->capacity = (uint16_t)_pmp_class_capacity(c);
 	pg->slot_size = _pmp_class_size(c);
 	pg->inv = _pmp_class_inv(c);
+	pg->slots_end = (uint32_t)pg->capacity * pg->slot_size;
 	pg->stale = (uint8_t)stale;
 	__atomic_store_n(&pg->kind, PMP_PRT_PAGE, __ATOMIC_RELEASE);
 }
@@ -341,8 +342,8 @@ static void thread_exit(void *arg)
 	pthread_mutex_lock(&h->lock);
 	release_locked(h, th, 0);
 	pthread_mutex_unlock(&h->lock);
-	if (_pmp_tl_theap == th)
-		_pmp_tl_heap_id = 0;
+	if (_pmp_tls.theap == th)
+		_pmp_tls.heap_id = 0;
 }
 
 struct pmp_theap *_pmp_theap_bind(struct pmp_heap *h)
@@ -372,8 +373,8 @@ struct pmp_theap *_pmp_theap_bind(struct pmp_heap *h)
 		if (h->has_key)
 			pthread_setspecific(h->theap_key, th);
 	}
-	_pmp_tl_theap = th;
-	_pmp_tl_heap_id = h->id;
+	_pmp_tls.theap = th;
+	_pmp_tls.heap_id = h->id;
 	return th;
 }
 
@@ -422,8 +423,8 @@ void _pmp_theaps_detach(struct pmp_heap *h)
 		_pmp_os_pages_free(h->prt, (size_t)h->prt_bytes);
 	h->prt = NULL;
 	_pmp_heap_refresh(h);
-	if (_pmp_tl_heap_id == h->id)
-		_pmp_tl_heap_id = 0;
+	if (_pmp_tls.heap_id == h->id)
+		_pmp_tls.heap_id = 0;
 }
 
 void _pmp_theaps_release_all_locked(struct pmp_heap *h)

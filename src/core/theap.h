@@ -25,8 +25,9 @@ struct pmp_prt {
 	struct pmp_theap *owner;  /* NULL: abandoned, adopted under the heap lock */
 	struct pmp_prt *next, *prev; /* in the owner's list of the class (pages or full), or the abandoned list */
 	uint32_t used;            /* live slots as the owner counts them (remote frees not collected count too) */
-	uint16_t capacity, scan;  /* slots; bitmap words not yet harvested into the free list */
+	uint16_t capacity, scan;  /* slots; bitmap words harvested into the free list so far */
 	uint32_t slot_size, inv;  /* of the class */
+	uint32_t slots_end;       /* capacity * slot_size: a pointer's offset in the slot area is below it */
 	uint8_t kind;             /* PMP_PRT_* */
 	uint8_t cls;
 	uint8_t stale;            /* used and the free list are not built from the bitmap yet (first use here) */
@@ -47,15 +48,20 @@ struct pmp_theap {
 	struct pmp_theap *thread_next;         /* in the owning thread's list (its exit releases them) */
 };
 
-/* ---- the thread's binding to a heap: one cached (heap id, theap) pair ---- */
-PMP_HIDDEN extern __thread uint64_t _pmp_tl_heap_id __attribute__((tls_model("initial-exec")));
-PMP_HIDDEN extern __thread struct pmp_theap *_pmp_tl_theap __attribute__((tls_model("initial-exec")));
+/* ---- the thread's state: one cached (heap id, theap) pair, and the preload's re-entry depth ----
+ * One thread-local object, so that the fast paths find all of it from one address. */
+struct pmp_tls {
+	uint64_t heap_id;          /* the heap whose theap is cached */
+	struct pmp_theap *theap;
+	int depth;                 /* the preload's: > 0 while this thread is inside an allocator (see preload/shim.h) */
+};
+PMP_HIDDEN extern __thread struct pmp_tls _pmp_tls __attribute__((tls_model("initial-exec")));
 /* this thread's theap for h, made when it has none; NULL when none can be made (no memory) */
 PMP_HIDDEN struct pmp_theap *_pmp_theap_bind(struct pmp_heap *h);
-static inline struct pmp_theap *_pmp_theap_of(struct pmp_heap *h)
+static inline __attribute__((always_inline)) struct pmp_theap *_pmp_theap_of(struct pmp_heap *h)
 {
-	if (__builtin_expect(_pmp_tl_heap_id == h->id, 1))
-		return _pmp_tl_theap;
+	if (__builtin_expect(_pmp_tls.heap_id == h->id, 1))
+		return _pmp_tls.theap;
 	return _pmp_theap_bind(h);
 }
 
@@ -74,7 +80,7 @@ PMP_HIDDEN _Noreturn void _pmp_small_fatal(const struct pmp_heap *h, const void 
 PMP_HIDDEN void _pmp_theap_flush_counts(struct pmp_heap *h, struct pmp_theap *th);
 
 /* the region entry of heap offset off */
-static inline struct pmp_prt *_pmp_prt_of(const struct pmp_heap *h, uint64_t off)
+static inline __attribute__((always_inline)) struct pmp_prt *_pmp_prt_of(const struct pmp_heap *h, uint64_t off)
 {
 	return &h->prt[off >> PMP_SLAB_SHIFT];
 }
@@ -82,7 +88,7 @@ static inline struct pmp_prt *_pmp_prt_of(const struct pmp_heap *h, uint64_t off
 /* ---- fast paths ---- */
 
 /* a slot of class c, live; NULL with errno ENOMEM when no page can be had */
-static inline void *_pmp_small_alloc(struct pmp_heap *h, struct pmp_theap *th, unsigned c)
+static inline __attribute__((always_inline)) void *_pmp_small_alloc(struct pmp_heap *h, struct pmp_theap *th, unsigned c)
 {
 	struct pmp_prt *pg = th->pages[c];
 	uint8_t *p;
@@ -102,30 +108,43 @@ static inline void *_pmp_small_alloc(struct pmp_heap *h, struct pmp_theap *th, u
 	return _pmp_small_alloc_slow(h, th, c);
 }
 
-/* p lies in the page pg (kind PMP_PRT_PAGE): free its slot, or abort on a pointer that is no live slot's */
-static inline void _pmp_small_free(struct pmp_heap *h, struct pmp_theap *th, struct pmp_prt *pg, uint8_t *p)
+/* the slot index of p in page pg, or abort on a pointer that is no slot's start */
+static inline __attribute__((always_inline)) uint32_t _pmp_slot_of(const struct pmp_heap *h, const struct pmp_prt *pg, const uint8_t *p)
 {
 	uint64_t d = (uint64_t)(p - pg->start) - sizeof(struct pmp_page);
 	uint32_t i = _pmp_slot_index(d, pg->inv);
-	if (__builtin_expect(d >= PMP_SLOTS_BYTES || i >= pg->capacity || (uint64_t)i * pg->slot_size != d, 0))
+	if (__builtin_expect(d >= pg->slots_end || (uint64_t)i * pg->slot_size != d, 0))
 		_pmp_small_fatal(h, p, "no block starts here (invalid pointer)");
-	if (__builtin_expect(pg->owner == th && th != NULL, 1)) {
-		uint64_t *w = &((struct pmp_page *)(void *)pg->start)->live[i >> 6], bit = (uint64_t)1 << (i & 63);
-		if (__builtin_expect(!(*w & bit), 0))
-			_pmp_small_fatal(h, p, "block is already free (double free?)");
-		PMP_CRASHPOINT();
-		*w &= ~bit;
-		if (__builtin_expect((i >> 6) < pg->scan, 1)) { /* else the harvest of its bitmap word finds it */
-			*(uint8_t **)(void *)p = pg->free;
-			pg->free = p;
-		}
-		if (__builtin_expect(++th->n_free == PMP_COUNT_BATCH, 0))
-			_pmp_theap_flush_counts(h, th);
-		if (__builtin_expect(--pg->used == 0 || pg->full, 0))
-			_pmp_small_page_changed(h, th, pg);
-		return;
-	}
-	_pmp_small_free_remote(h, pg, p, i);
+	return i;
+}
+
+/* p lies in page pg, which th owns (the caller checked pg->owner == th, th not NULL): free the slot */
+static inline __attribute__((always_inline)) void _pmp_small_free_own(struct pmp_heap *h, struct pmp_theap *th, struct pmp_prt *pg, uint8_t *p)
+{
+	uint32_t i = _pmp_slot_of(h, pg, p);
+	uint64_t *w = &((struct pmp_page *)(void *)pg->start)->live[i >> 6], bit = (uint64_t)1 << (i & 63);
+	if (__builtin_expect(!(*w & bit), 0))
+		_pmp_small_fatal(h, p, "block is already free (double free?)");
+	PMP_CRASHPOINT();
+	*w &= ~bit;
+	/* every slot handed out came from a harvested bitmap word: its place is the free list */
+	*(uint8_t **)(void *)p = pg->free;
+	pg->free = p;
+	if (__builtin_expect(++th->n_free == PMP_COUNT_BATCH, 0))
+		_pmp_theap_flush_counts(h, th);
+	/* a full page has room again, or an empty page that is not the class's only one can go */
+	uint32_t used = --pg->used;
+	if (__builtin_expect(pg->full, 0) || (__builtin_expect(used == 0, 0) && (th->pages[pg->cls] != pg || pg->next)))
+		_pmp_small_page_changed(h, th, pg);
+}
+
+/* p lies in the page pg (kind PMP_PRT_PAGE): free its slot, or abort on a pointer that is no live slot's */
+static inline __attribute__((always_inline)) void _pmp_small_free(struct pmp_heap *h, struct pmp_theap *th, struct pmp_prt *pg, uint8_t *p)
+{
+	if (__builtin_expect(th != NULL && pg->owner == th, 1))
+		_pmp_small_free_own(h, th, pg, p);
+	else
+		_pmp_small_free_remote(h, pg, p, _pmp_slot_of(h, pg, p));
 }
 
 #endif

@@ -151,3 +151,29 @@ Test(sizeclass, index_find_fits)
 	u_assert_check(h, "after the biggest allocation");
 	munmap(mem, len);
 }
+
+#include "core/page.h"
+
+/* slab classes: every request up to the largest slot fits its class, the next smaller class would not hold it, the
+ * lookup table agrees with the computation, and a class's slots fill its page without running past it */
+Test(sizeclass, slab_classes)
+{
+	for (size_t n = 0; n <= PMP_SMALL_MAX; n++) {
+		unsigned c = _pmp_class_of(n);
+		cr_assert_lt(c, PMP_CLASSES);
+		cr_assert_eq(c, _pmp_class_compute(n), "table and computation disagree for %zu", n);
+		cr_assert_geq(_pmp_class_size(c), n, "class %u (%u bytes) too small for %zu", c, _pmp_class_size(c), n);
+		cr_assert(c == 0 || _pmp_class_size(c - 1) < n, "%zu fits class %u already", n, c - 1);
+		cr_assert(_pmp_class_size(c) <= n + n / 4 + 16, "class %u wastes too much for %zu", c, n);
+	}
+	cr_assert_eq(_pmp_class_size(PMP_CLASSES - 1), PMP_SMALL_MAX);
+	for (unsigned c = 0; c < PMP_CLASSES; c++) {
+		uint32_t size = _pmp_class_size(c), cap = _pmp_class_capacity(c), inv = _pmp_class_inv(c);
+		cr_assert_eq(size % 16, 0);
+		cr_assert_geq(cap, 7, "class %u holds only %u slots", c, cap);
+		cr_assert_leq(cap, PMP_PAGE_WORDS * 64);
+		cr_assert_leq((uint64_t)cap * size, PMP_SLOTS_BYTES);
+		for (uint64_t d = 0; d < PMP_SLAB; d++) /* the reciprocal divides exactly over a whole page */
+			cr_assert_eq(_pmp_slot_index(d, inv), d / size, "class %u, offset %llu", c, (unsigned long long)d);
+	}
+}
