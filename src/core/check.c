@@ -15,6 +15,7 @@
 #include "../os/os.h"
 #include "chain.h"
 #include "page.h"
+#include "theap.h"
 
 static int fail(const struct pmp_heap *h, pmp_report_t *r, int problem, uint64_t off, const char *fmt, ...)
 {
@@ -87,6 +88,46 @@ static const char *root_name_of(const struct pmp_heap *h, uint64_t off)
 	return "?";
 }
 
+/* ---- slab pages ---- */
+
+/* owned by another thread's theap of this handle: its slots change without the lock */
+static int page_foreign(const struct pmp_heap *h, uint64_t off)
+{
+	if (!h->prt)
+		return 0;
+	const struct pmp_prt *pg = _pmp_prt_of(h, off);
+	struct pmp_theap *o = __atomic_load_n(&pg->owner, __ATOMIC_ACQUIRE);
+	struct pmp_theap *self = _pmp_tls.heap_id == h->id ? _pmp_tls.theap : NULL;
+	return __atomic_load_n(&pg->kind, __ATOMIC_ACQUIRE) == PMP_PRT_PAGE && o && o != self;
+}
+
+/* check level 2 since the handle's start: every free slot this process has put on a free list holds the poison
+ * its free (or its harvest) left, but for its first word (the list's link). Another byte changed is a write into a
+ * freed slot: the overrun of the slot before it, or a write after free. Slots on the remote list are poisoned when
+ * their owner collects them; slots of words not harvested yet are as an earlier run left them. */
+static uint64_t poison_wrong(const struct pmp_heap *h, uint64_t off, const uint64_t *remote, uint32_t *byte)
+{
+	if (!h->poison_all || !h->prt)
+		return 0;
+	const struct pmp_prt *pr = _pmp_prt_of(h, off);
+	if (pr->kind != PMP_PRT_PAGE || pr->stale)
+		return 0;
+	const struct pmp_page *pg = _pmp_page_at(h, off);
+	uint8_t want = _pmp_poison_byte(h);
+	for (uint32_t i = 0; i < pg->capacity && (i >> 6) < pr->scan; i++) {
+		uint64_t bit = (uint64_t)1 << (i & 63);
+		if ((pg->live[i >> 6] & bit) || (remote[i >> 6] & bit))
+			continue;
+		const uint8_t *p = h->base + off + pg->first_slot + (uint64_t)i * pg->slot_size;
+		for (uint32_t k = sizeof(uint64_t); k < pg->slot_size; k++)
+			if (p[k] != want) {
+				*byte = k;
+				return off + pg->first_slot + (uint64_t)i * pg->slot_size;
+			}
+	}
+	return 0;
+}
+
 /* the chain's own counts (pages counted as the used blocks they are), for the index and the counters */
 struct tally {
 	uint64_t used_blocks, used_bytes, free_blocks, free_bytes, cached_blocks, cached_bytes;
@@ -101,15 +142,26 @@ static int check_page(const struct pmp_heap *h, pmp_report_t *r, uint64_t b, con
 	const struct pmp_page *pg = _pmp_page_at(h, off);
 	uint32_t live = 0;
 	uint64_t remote[PMP_PAGE_WORDS];
-	/* in use by other threads: a remote list changes under a walk of it (its owner collects it), so only what
-	 * no correct operation changes is checked: no bit beyond the capacity */
+	/* in use by other threads (at the end of the process, or owned by another thread's theap now): its bitmap and
+	 * remote list change under a walk of them (the owner allocates and collects without the lock), so only what
+	 * no correct operation changes is checked: no bit beyond the capacity. Pages of this thread, and abandoned
+	 * ones (adopted only under the lock this check holds), stand still. */
+	in_use = in_use || page_foreign(h, off);
 	const char *why = in_use ? _pmp_page_beyond(pg) : _pmp_page_wrong(h, off, &live);
 	if (why)
 		return fail(h, r, PMP_P_PAGE, off, "%s", why);
-	if (in_use)
+	if (in_use) {
 		memset(remote, 0, sizeof remote);
-	else
+		for (unsigned w = 0; w < PMP_PAGE_WORDS; w++) /* a snapshot: frees waiting on its remote list count live */
+			live += (uint32_t)__builtin_popcountll(__atomic_load_n(&pg->live[w], __ATOMIC_RELAXED));
+	} else {
 		_pmp_page_remote_set(h, off, remote);
+		uint32_t k;
+		uint64_t slot = poison_wrong(h, off, remote, &k);
+		if (slot)
+			return fail(h, r, PMP_P_PAGE, slot, "free slot was written at its byte %u after its free (an overrun "
+				    "of the slot before it, or a write after free)", k);
+	}
 	for (; *ri < nroots && roots[*ri] < off + PMP_SLAB - PMP_HDR; (*ri)++) {
 		uint64_t d = roots[*ri] - off - sizeof(struct pmp_page);
 		uint32_t i = _pmp_slot_index(d, _pmp_class_inv(pg->cls));
@@ -400,6 +452,7 @@ int pmp_walk(pmp_heap_t *h, pmp_walk_cb cb, void *user)
 	if (!h || !cb)
 		return EINVAL;
 	_pmp_lock(h);
+	__atomic_store_n(&h->walker, (const void *)&_pmp_tls, __ATOMIC_RELAXED);
 	struct pmp_chain it;
 	_pmp_chain_start(&it);
 	int rc, ret = 0;
@@ -419,6 +472,7 @@ int pmp_walk(pmp_heap_t *h, pmp_walk_cb cb, void *user)
 		if ((ret = cb(&b, user)) != 0)
 			break;
 	}
+	__atomic_store_n(&h->walker, NULL, __ATOMIC_RELAXED);
 	_pmp_unlock(h);
 	if (rc < 0)
 		return PMP_ECORRUPT;

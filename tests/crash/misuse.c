@@ -8,6 +8,7 @@
  * Must never: let the misuse happen in the test process itself, or accept any other signal or message.
  */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -362,6 +363,76 @@ Test(misuse, damaged_link_met_by_malloc)
 {
 	struct ctx *c = shared_ctx("linkreuse");
 	expect_abort_in(do_damaged_link_reused, c, "heap", "free block's list links were overwritten (write after free)");
+}
+
+/* Small blocks have no header between them: an overrun of a slot lands in the next slot. At check level 2 a free
+ * slot holds poison, so pmp_check finds the overrun there and names the slot it landed in. */
+Test(misuse, overrun_into_a_free_slot_found_by_pmp_check)
+{
+	static _Alignas(4096) unsigned char mem[1 << 20];
+	pmp_heap_t *h;
+	cr_assert_eq(pmp_heap_create(mem, sizeof mem, 0, &h), 0);
+	cr_assert_eq(pmp_set_check(h, 2, 0), 0);
+	char *a = pmp_malloc(h, 100), *b = pmp_malloc(h, 100);
+	size_t n = pmp_usable_size(h, a);
+	cr_assert(b == a + n, "two slots of one class are not neighbours (%p, %p, %zu)", (void *)a, (void *)b, n);
+	pmp_free(h, b);
+	pmp_report_t r;
+	cr_assert_eq(pmp_check(h, &r), 0, "clean heap: %s", r.msg);
+	memset(a, 'x', n + 9); /* one byte past the free slot's link word */
+	cr_assert_eq(pmp_check(h, &r), PMP_ECORRUPT, "the overrun into the free slot went unseen");
+	cr_assert_eq(r.problem, PMP_P_PAGE);
+	cr_assert_eq(r.offset, (uint64_t)(b - (char *)mem), "report names offset %llu, the slot is at %llu",
+		     (unsigned long long)r.offset, (unsigned long long)(b - (char *)mem));
+	cr_assert(strstr(r.msg, "free slot was written at its byte 8"), "message: %s", r.msg);
+}
+
+/* Zeroed freeing and check level 2 together: a freed slot holds zeros, and reuse finds exactly that (no false
+ * use-after-free), in the thread's own frees and in frees collected from another thread */
+struct free_job {
+	pmp_heap_t *h;
+	void **v;
+};
+
+static void *free_all(void *arg)
+{
+	struct free_job *j = arg;
+	for (int i = 0; j->v[i]; i++)
+		pmp_free(j->h, j->v[i]);
+	return NULL;
+}
+
+Test(misuse, zeroed_frees_at_check_level_2_reuse_cleanly)
+{
+	static _Alignas(4096) unsigned char mem[4 << 20];
+	pmp_heap_t *h;
+	cr_assert_eq(pmp_heap_create(mem, sizeof mem, PMP_HEAP_ZERO_FREED, &h), 0);
+	cr_assert_eq(pmp_set_check(h, 2, 0), 0);
+	static void *v[2001];
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < 2000; i++) {
+			v[i] = pmp_malloc(h, 16 + (size_t)(i % 50) * 16);
+			cr_assert(v[i]);
+			memset(v[i], 's', 16);
+		}
+		v[2000] = NULL;
+		if (round == 1) {
+			for (int i = 0; i < 2000; i++)
+				pmp_free(h, v[i]);
+		} else { /* frees from another thread: onto the remote lists, collected here */
+			pthread_t t;
+			struct free_job j = {h, v};
+			cr_assert_eq(pthread_create(&t, NULL, free_all, &j), 0);
+			pthread_join(t, NULL);
+		}
+		for (int i = 0; i < 2000; i += 97) {
+			const unsigned char *p = v[i];
+			for (int k = sizeof(void *); k < 16; k++)
+				cr_assert_eq(p[k], 0, "freed slot byte %d is 0x%02x, not zero", k, p[k]);
+		}
+	}
+	pmp_report_t r;
+	cr_assert_eq(pmp_check(h, &r), 0, "%s", r.msg);
 }
 
 #endif
