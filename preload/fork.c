@@ -375,7 +375,11 @@ static void child_work(struct fork_level *l)
 		_pmp_log(1, "fork: could not copy the heap to a file of the child's; using a private snapshot", "", "");
 	}
 	_pmp_private_adopt(h, l->snap_used);
-	_pmp_theaps_fork_child(h); /* the other threads are gone: their pages wait for this one to adopt them */
+	/* the other threads are gone: their pages wait for this one to adopt them. Only when this fork took the
+	 * locks: a busy fork's lock may be held by this very thread (the allocator or an outer fork it interrupted),
+	 * and then either no other thread existed or the child leaves the heap alone (shared_state below) */
+	if (l->locked)
+		_pmp_theaps_fork_child(h);
 	if (l->shared_state) {
 		/* other threads' operations may be half done in this copy: keep it for the child's data, allocate elsewhere */
 		_pmp_heap_set_default(NULL);
