@@ -186,7 +186,10 @@ typedef struct pmp_block {
 	int state;         /* enum pmp_block_state */
 	uint64_t offset;   /* heap offset of the block header (of the slot itself for a slot) */
 } pmp_block_t;
-typedef int (*pmp_walk_cb)(const pmp_block_t *b, void *user); /* non-zero stops the walk and is returned */
+/* non-zero stops the walk and is returned. The walk holds the heap's lock: the callback may call pmp_usable_size,
+ * pmp_owns, pmp_ptr_to_off and pmp_off_to_ptr on h, but must not allocate, free or walk on h (it would wait for
+ * itself). */
+typedef int (*pmp_walk_cb)(const pmp_block_t *b, void *user);
 PMP_API int pmp_walk(pmp_heap_t *h, pmp_walk_cb cb, void *user);
 
 /* ---- statistics ---- */

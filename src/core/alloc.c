@@ -28,6 +28,15 @@ static uint64_t checked_block(pmp_heap_t *h, const char *op, const void *p)
 	return b;
 }
 
+/* p lies in a region this process knows as a slab page: its slot is checked without the lock (the page stays while
+ * a slot of it is live). Anything else is checked under the lock: a chain block's boundary tags change when its
+ * neighbours do, under the lock, and a check racing them would see a tag half changed. */
+static int slot_region(const struct pmp_heap *h, const void *p)
+{
+	uint64_t off = (uint64_t)((const uint8_t *)p - h->base);
+	return h->prt && off < h->end && _pmp_prt_of(h, off)->kind == PMP_PRT_PAGE;
+}
+
 static void tick(struct pmp_heap *h)
 {
 	if (h->check_level >= 2) {
@@ -184,9 +193,20 @@ void *pmp_realloc(pmp_heap_t *h, void *p, size_t n)
 	}
 	if (h->sealed)
 		return sealed_fail();
-	uint64_t size;
+	uint64_t want = _pmp_adjust(n), size;
 	const char *why = "";
-	int kind = _pmp_user_block(h, p, &size, &why);
+	int kind, in_place = 0;
+	if (slot_region(h, p)) {
+		kind = _pmp_user_block(h, p, &size, &why);
+	} else { /* a chain block: checked, and grown or shrunk in place if it can be, in one locked stretch */
+		_pmp_lock(h);
+		kind = _pmp_user_block(h, p, &size, &why);
+		if (kind == PMP_USER_CHAIN && n > PMP_SMALL_MAX && want && !h->sealed) {
+			in_place = _pmp_resize_locked(h, (uint64_t)((uint8_t *)p - h->base) - PMP_HDR, want);
+			_pmp_check_tick(h);
+		}
+		_pmp_unlock(h);
+	}
 	if (!kind) {
 		if (h->check_level >= 1)
 			_pmp_fatal_pointer(h, "realloc", p, why);
@@ -196,21 +216,11 @@ void *pmp_realloc(pmp_heap_t *h, void *p, size_t n)
 	struct pmp_theap *th = _pmp_theap_of(h);
 	if (th)
 		th->n_realloc++;
-	if (kind == PMP_USER_SLOT && n <= size)
-		return p; /* the slot holds it */
-	uint64_t want = _pmp_adjust(n);
+	if (in_place || (kind == PMP_USER_SLOT && n <= size))
+		return p; /* it holds n bytes now */
 	if (!want) {
 		errno = ENOMEM;
 		return NULL;
-	}
-	if (kind == PMP_USER_CHAIN && n > PMP_SMALL_MAX) {
-		_pmp_lock(h);
-		uint64_t b = (uint64_t)((uint8_t *)p - h->base) - PMP_HDR;
-		int in_place = !h->sealed && _pmp_resize_locked(h, b, want);
-		_pmp_check_tick(h);
-		_pmp_unlock(h);
-		if (in_place)
-			return p;
 	}
 	void *q = pmp_malloc(h, n);
 	if (q) {
@@ -236,7 +246,17 @@ size_t pmp_usable_size(pmp_heap_t *h, const void *p)
 		return 0;
 	const char *why = "";
 	uint64_t size;
-	if (!_pmp_user_block(h, p, &size, &why)) {
+	int kind;
+	if (slot_region(h, p)) {
+		kind = _pmp_user_block(h, p, &size, &why);
+	} else if (__atomic_load_n(&h->walker, __ATOMIC_RELAXED) == (const void *)&_pmp_tls) {
+		kind = _pmp_user_block(h, p, &size, &why); /* from a pmp_walk callback: this thread holds the lock */
+	} else {
+		_pmp_lock(h);
+		kind = _pmp_user_block(h, p, &size, &why);
+		_pmp_unlock(h);
+	}
+	if (!kind) {
 		if (h->check_level >= 1 && !h->readonly)
 			_pmp_fatal_pointer(h, "malloc_usable_size", p, why);
 		return 0;

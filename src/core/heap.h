@@ -76,6 +76,7 @@ struct pmp_heap {
 	struct pmp_root *roots;
 	struct pmp_sb sb;       /* latest published superblock image */
 	pthread_mutex_t lock;
+	const void *walker;     /* &_pmp_tls of the thread whose pmp_walk callback runs (it holds the lock), else NULL */
 	unsigned flags;         /* PMP_HEAP_* */
 	int readonly;
 	int sealed;             /* marked clean by _pmp_heap_seal: nothing may write until _pmp_heap_unseal */

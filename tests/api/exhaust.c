@@ -206,7 +206,8 @@ static void *work(void *arg)
 			pmp_free(w->h, w->p[i]);
 			w->p[i] = NULL;
 		} else if (r < 80) {
-			size_t n = (size_t)t_below(&w->seed, 5000);
+			/* mostly small (slots), some beyond 8 KiB (chain blocks, resized in place when they can be) */
+			size_t n = t_below(&w->seed, 8) ? (size_t)t_below(&w->seed, 5000) : (size_t)t_below(&w->seed, 100000);
 			void *q = pmp_realloc(w->h, w->p[i], n);
 			if (!q && n)
 				return (void *)"realloc failed";
@@ -238,10 +239,50 @@ static void *work(void *arg)
 	return NULL;
 }
 
+/* while the workers run: pmp_check must find the heap consistent (pages other threads own are checked for what
+ * does not change under them), and pmp_usable_size of a block in the box (held still by the box's lock) must cover
+ * its bytes */
+struct checker {
+	pmp_heap_t *h;
+	int stop;
+	unsigned checks;
+	char msg[512];
+};
+
+static void *check_loop(void *arg)
+{
+	struct checker *c = arg;
+	uint64_t seed = 77;
+	while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
+		pmp_report_t r;
+		int e = pmp_check(c->h, &r);
+		if (e) {
+			snprintf(c->msg, sizeof c->msg, "pmp_check during the run: %s (%s at offset %llu)", r.msg,
+				 pmp_strerror(e), (unsigned long long)r.offset);
+			return c->msg;
+		}
+		c->checks++;
+		for (int k = 0; k < 200; k++) {
+			unsigned b = (unsigned)t_below(&seed, 64);
+			pthread_mutex_lock(&box_lock);
+			size_t u = box_p[b] ? pmp_usable_size(c->h, box_p[b]) : 0, n = box_n[b];
+			pthread_mutex_unlock(&box_lock);
+			if (u < n) {
+				snprintf(c->msg, sizeof c->msg, "usable size %zu of a %zu-byte block", u, n);
+				return c->msg;
+			}
+		}
+	}
+	return NULL;
+}
+
 static void run_threads(pmp_heap_t *h)
 {
 	static struct worker w[NT];
-	pthread_t t[NT];
+	pthread_t t[NT], ct;
+	static struct checker chk;
+	memset(&chk, 0, sizeof chk);
+	chk.h = h;
 	memset(box_p, 0, sizeof box_p);
 	for (int i = 0; i < NT; i++) {
 		memset(&w[i], 0, sizeof w[i]);
@@ -250,11 +291,17 @@ static void run_threads(pmp_heap_t *h)
 		w[i].seed = 1000 + (uint64_t)i;
 		cr_assert_eq(pthread_create(&t[i], NULL, work, &w[i]), 0);
 	}
+	cr_assert_eq(pthread_create(&ct, NULL, check_loop, &chk), 0);
 	for (int i = 0; i < NT; i++) {
 		void *ret;
 		pthread_join(t[i], &ret);
 		cr_assert_null(ret, "thread %d: %s", i, (const char *)ret);
 	}
+	__atomic_store_n(&chk.stop, 1, __ATOMIC_RELEASE);
+	void *cret;
+	pthread_join(ct, &cret);
+	cr_assert_null(cret, "checker: %s", (const char *)cret);
+	cr_assert_gt(chk.checks, 0, "no check ran during the threads' work");
 	t_check(h, "after the threads");
 	uint64_t live = 0;
 	for (int i = 0; i < NT; i++)
@@ -280,6 +327,63 @@ static void run_threads(pmp_heap_t *h)
 	cr_assert_eq(pmp_stats(h, &st), 0);
 	cr_assert_eq(st.used_blocks, 0);
 	t_check(h, "emptied");
+}
+
+/* A chain block's checks read its neighbours' boundary tags, which change when a neighbour is freed, merged or
+ * split (under the lock). realloc and malloc_usable_size of one block while another thread keeps reshaping the
+ * blocks before it must never see a tag half changed (an abort "boundary tag disagrees" at check level 1). */
+struct reshaper {
+	pmp_heap_t *h;
+	void *a1, *a2;
+	int stop;
+	unsigned rounds;
+};
+
+static void *reshape(void *arg)
+{
+	struct reshaper *r = arg;
+	while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
+		pmp_free(r->h, r->a1);
+		pmp_free(r->h, r->a2); /* merges with a1's block: the tag before the watched block changes */
+		r->a1 = pmp_malloc(r->h, 20000);
+		r->a2 = pmp_malloc(r->h, 20000); /* splits the merged block again */
+		if (!r->a1 || !r->a2)
+			return (void *)"allocation failed";
+		r->rounds++;
+	}
+	return NULL;
+}
+
+Test(threads, chain_block_checked_while_its_neighbours_change, .timeout = 60)
+{
+	size_t len = 64 << 20;
+	void *mem = t_map(NULL, len);
+	pmp_heap_t *h = NULL;
+	cr_assert_eq(pmp_heap_create(mem, len, 0, &h), 0);
+	struct reshaper r = {h, pmp_malloc(h, 20000), pmp_malloc(h, 20000), 0, 0};
+	char *x = pmp_malloc(h, 20000);
+	cr_assert(r.a1 && r.a2 && x);
+	cr_assert((char *)r.a2 < x && (char *)r.a1 < (char *)r.a2, "chain blocks not in address order");
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, reshape, &r), 0);
+	struct timespec t0, now;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	unsigned long calls = 0;
+	do {
+		for (int k = 0; k < 1000; k++, calls++) {
+			cr_assert_geq(pmp_usable_size(h, x), 20000);
+			cr_assert_eq(pmp_realloc(h, x, 20000 + (size_t)(k & 7)), x, "a same-size realloc moved the block");
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while ((now.tv_sec - t0.tv_sec) * 1000000000L + (now.tv_nsec - t0.tv_nsec) < 700000000L);
+	__atomic_store_n(&r.stop, 1, __ATOMIC_RELEASE);
+	void *ret;
+	pthread_join(t, &ret);
+	cr_assert_null(ret, "%s", (const char *)ret);
+	cr_assert_gt(r.rounds, 100, "the neighbours changed only %u times", r.rounds);
+	t_check(h, "after the race");
+	pmp_close(h);
+	munmap(mem, len);
 }
 
 /* closed: the pages the threads left (abandoned, with frees from other threads waiting in them) are collected and
