@@ -25,6 +25,10 @@
 #define NEEDLE "sparse-needle-near"
 #define DEEP_NEEDLE "sparse-needle-deep"
 #define SECRET "sparse-freed-secret"
+/* the pointer to the deep block: 8-aligned (the payload is 16-aligned) and clear of "EDGE", which sits in the last 4
+ * bytes of the data's last page: when the huge block's payload is page-aligned (as it is once small blocks live in
+ * 64 KiB slab pages) that page ends at DEEP_OFF + 4096, so the pointer must end at DEEP_OFF + 4092 or before */
+#define DEEP_PTR_OFF (DEEP_OFF + 4096 - 16)
 
 static pmp_heap_t *h;
 
@@ -75,10 +79,12 @@ int main(int argc, char **argv)
 	char *huge = alloc(HUGE);
 	memcpy(huge + DEEP_OFF, DEEP_NEEDLE, sizeof DEEP_NEEDLE);
 	uint64_t ptr = (uint64_t)(uintptr_t)deep;
-	memcpy(huge + DEEP_OFF + 4096 - 8, &ptr, 8); /* 8-aligned: the payload is 16-aligned */
+	memcpy(huge + DEEP_PTR_OFF, &ptr, 8);
 	/* "EDGE" in the last bytes of the pointer's page: a pattern that runs on into the hole after it must be found */
 	size_t huge_off = (size_t)(huge - (char *)mem), ptr_end = huge_off + DEEP_OFF + 4096;
 	size_t edge = ((ptr_end + 4095) & ~(size_t)4095) - huge_off - 4;
+	if (edge < DEEP_PTR_OFF + 8)
+		die("layout: EDGE would overwrite the deep pointer", EINVAL);
 	memcpy(huge + edge, "EDGE", 4);
 	if ((e = pmp_root_set(h, "huge", huge)) != 0)
 		die("root", e);
@@ -88,7 +94,7 @@ int main(int argc, char **argv)
 	printf("SPARSE_NEAR=0x%" PRIxPTR "\nSPARSE_NEEDLE=%s\n", (uintptr_t)near, NEEDLE);
 	printf("SPARSE_HUGE=0x%" PRIxPTR "\nSPARSE_HUGE_SIZE=%zu\n", (uintptr_t)huge, pmp_usable_size(h, huge));
 	printf("SPARSE_DEEP_NEEDLE=%s\nSPARSE_DEEP_OFF=%zu\n", DEEP_NEEDLE, DEEP_OFF);
-	printf("SPARSE_DEEP=0x%" PRIxPTR "\nSPARSE_DEEP_PTR_OFF=%zu\n", (uintptr_t)deep, DEEP_OFF + 4096 - 8);
+	printf("SPARSE_DEEP=0x%" PRIxPTR "\nSPARSE_DEEP_PTR_OFF=%zu\n", (uintptr_t)deep, DEEP_PTR_OFF);
 	printf("SPARSE_EDGE_OFF=%zu\n", edge);
 	printf("SPARSE_LEAK=0x%" PRIxPTR "\nSPARSE_SECRET=%s\nSPARSE_SECRET_ADDR=0x%" PRIxPTR "\n", (uintptr_t)leak, SECRET,
 	       (uintptr_t)(secret + 32));
