@@ -174,7 +174,10 @@ void cli_usage_verb(const char *verb);
 /* ---- JSON writer (json.c) ---- */
 /* The version of every verb's --json output ("schema"). 2: every "*_bytes" is usable payload (headers are
  * "*_overhead_bytes"); stats' "walk" object became the top-level counts and "counters" the heap's own; refs,
- * grep and strings hits carry the block state; new verbs dangling, diff, top, report. */
+ * grep and strings hits carry the block state; new verbs dangling, diff, top, report. Added since, without a new
+ * version (members only added): slab pages: check and stats "pages", "page_overhead_bytes", stats "used_slots",
+ * "free_slots", "free_slot_bytes" (and "largest_free" is the largest free chain block), whatis "page" and "slot",
+ * top "pages" and "free_slots". */
 #define CLI_JSON_SCHEMA 2
 #define CLI_JSON_DEPTH 16
 struct cli_json {
