@@ -17,17 +17,20 @@ static int region(const struct cli_heap *ch, uint64_t a, char *buf, size_t len, 
 	*in_page = 0;
 	if (a < ch->base || a - ch->base >= ch->info.reserved)
 		return 0;
-	uint64_t first = ch->nblocks ? ch->blocks[0].offset : ch->mapped, slots_end;
-	if (a - ch->base >= ch->mapped)
+	uint64_t first = ch->nblocks ? ch->blocks[0].offset : ch->mapped;
+	if (a - ch->base >= ch->mapped) {
 		snprintf(buf, len, "reserved address space beyond the heap's end (never written)");
-	else if (a - ch->base < first)
+	} else if (a - ch->base < first) {
 		snprintf(buf, len, "heap metadata (superblock, free index, root table, crash record)");
-	else if ((*in_page = cli_page_at(ch, a, pg)) != 0)
-		snprintf(buf, len, "%s the slab page 0x%" PRIx64 " (%zu slots of %" PRIu64 " bytes, %" PRIu64 " used)",
-			 a < pg->addr ? "the chain header of" : a < cli_page_slots(ch, pg, &slots_end) ? "the header of"
-			 : "the slack after the last slot of", pg->addr, pg->n, pg->slot, pg->used);
-	else
+	} else if ((*in_page = cli_page_at(ch, a, pg)) != 0) {
+		uint64_t slots_end, slots = cli_page_slots(ch, pg, &slots_end);
+		const char *part = a < pg->addr ? "the chain header of" : a < slots ? "the header of"
+							: "the slack after the last slot of";
+		snprintf(buf, len, "%s the slab page 0x%" PRIx64 " (%zu slots of %" PRIu64 " bytes, %" PRIu64 " used)", part,
+			 pg->addr, pg->n, pg->slot, pg->used);
+	} else {
 		snprintf(buf, len, "the arena's end sentinel or a damaged part of the chain");
+	}
 	return 1;
 }
 
