@@ -1,6 +1,8 @@
 /* census.c: counting a heap's blocks by state and by size class, with one meaning of "bytes" for every verb:
  * a block's bytes are its usable payload (pmp_block_t.size); the header and any other overhead of the block
- * (block_size - size) are counted apart, as overhead. Size classes are powers of two of the usable size.
+ * (block_size - size) are counted apart, as overhead. Size classes are powers of two of the usable size. Slots of
+ * slab pages are blocks like the others (without a header); the pages they make up are counted apart, with the
+ * page bytes that no slot holds.
  *
  * Must never: mix payload and overhead in one number, or read a block's contents (counting works from the walk).
  */
@@ -61,7 +63,7 @@ const char *cli_class_label(unsigned k, char *buf, size_t len)
 	return buf;
 }
 
-void cli_census_add(struct cli_census *c, const pmp_block_t *b)
+static void add(struct cli_census *c, const pmp_block_t *b)
 {
 	int s = cli_state_index(b->state);
 	unsigned k = cli_class(b->size);
@@ -72,15 +74,31 @@ void cli_census_add(struct cli_census *c, const pmp_block_t *b)
 	c->cls[k][s].blocks++;
 	c->cls[k][s].bytes += b->size;
 	c->cls[k][s].overhead += over;
-	if (s == CLI_ST_FREE && b->size > c->largest_free)
+	if (cli_is_slot(b)) {
+		c->slots[s].blocks++;
+		c->slots[s].bytes += b->size;
+	} else if (s == CLI_ST_FREE && b->size > c->largest_free) {
 		c->largest_free = b->size;
+	}
 }
 
 void cli_census(const struct cli_heap *ch, struct cli_census *c)
 {
 	memset(c, 0, sizeof *c);
-	for (size_t i = 0; i < ch->nblocks; i++)
-		cli_census_add(c, &ch->blocks[i]);
+	uint64_t page = 0, slot_bytes = 0; /* the walk gives a page's slots one after the other */
+	for (size_t i = 0; i < ch->nblocks; i++) {
+		const pmp_block_t *b = &ch->blocks[i];
+		add(c, b);
+		if (!cli_is_slot(b))
+			continue;
+		uint64_t p = cli_page_start(ch, (uint64_t)(uintptr_t)b->addr);
+		if (p != page) {
+			c->pages++;
+			page = p;
+		}
+		slot_bytes += b->size;
+	}
+	c->page_overhead = c->pages * CLI_PAGE - slot_bytes;
 }
 
 int cli_class_empty(const struct cli_census *c, unsigned k)

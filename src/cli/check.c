@@ -21,6 +21,7 @@ static const char *problem_name(int p)
 	case PMP_P_ROOT: return "root";
 	case PMP_P_STATS: return "stats";
 	case PMP_P_CACHE: return "cache";
+	case PMP_P_PAGE: return "page";
 	default: return "unknown";
 	}
 }
@@ -81,22 +82,26 @@ int cli_check(int argc, char **argv)
 		json_u64(&j, "free_blocks", r.free_blocks);
 		json_u64(&j, "cached_blocks", r.cached_blocks);
 		json_u64(&j, "roots", r.roots);
+		json_u64(&j, "pages", r.pages);
 		if (ok) {
 			json_u64(&j, "used_bytes", c.total[CLI_ST_USED].bytes + c.total[CLI_ST_LOST].bytes);
 			json_u64(&j, "free_bytes", c.total[CLI_ST_FREE].bytes);
 			json_u64(&j, "cached_bytes", c.total[CLI_ST_CACHED].bytes);
 			json_u64(&j, "overhead_bytes", overhead(&c));
+			json_u64(&j, "page_overhead_bytes", c.page_overhead);
 		} else {
 			json_null(&j, "used_bytes");
 			json_null(&j, "free_bytes");
 		}
 		json_end(&j);
 	} else if (ok) {
+		/* a slot of a slab page is a block (used or free) with no header; the pages' own bytes are apart */
 		printf("OK: %" PRIu64 " blocks (%" PRIu64 " used, %" PRIu64 " free, %" PRIu64 " cached), %" PRIu64
-		       " roots, %" PRIu64 " bytes used, %" PRIu64 " bytes free (usable bytes; %" PRIu64
-		       " bytes of block headers)\n",
-		       r.blocks, r.used_blocks, r.free_blocks, r.cached_blocks, r.roots,
-		       c.total[CLI_ST_USED].bytes + c.total[CLI_ST_LOST].bytes, c.total[CLI_ST_FREE].bytes, overhead(&c));
+		       " roots, %" PRIu64 " slab pages, %" PRIu64 " bytes used, %" PRIu64 " bytes free (usable bytes; %" PRIu64
+		       " bytes of block headers, %" PRIu64 " bytes of slab page overhead)\n",
+		       r.blocks, r.used_blocks, r.free_blocks, r.cached_blocks, r.roots, r.pages,
+		       c.total[CLI_ST_USED].bytes + c.total[CLI_ST_LOST].bytes, c.total[CLI_ST_FREE].bytes, overhead(&c),
+		       c.page_overhead);
 	} else {
 		/* the library's message may already start with the place; say it once */
 		const char *msg = r.msg, *rest;

@@ -62,6 +62,10 @@ int cli_walk(struct cli_heap *ch);
 int cli_load_roots(struct cli_heap *ch);
 /* the block whose bytes (header included) contain the original address a, or NULL */
 const pmp_block_t *cli_block_at(const struct cli_heap *ch, uint64_t a);
+/* where b's bytes start (original address): its chain header, or the slot itself */
+uint64_t cli_block_start(const pmp_block_t *b);
+/* how many of ch->blocks start at or before the original address a (the index of the first that starts after it) */
+size_t cli_blocks_upto(const struct cli_heap *ch, uint64_t a);
 /* readable pointer for [a, a+len) given as original addresses, or NULL when outside the heap */
 const uint8_t *cli_local(const struct cli_heap *ch, uint64_t a, uint64_t len);
 /* original address of a pointer into this process's view (roots come back as local pointers) */
@@ -74,6 +78,33 @@ void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The first stretch of data in [off, end): 1 and [*lo, *hi) (clipped to [off, end)), or 0 when only holes remain. */
 int cli_data_next(struct cli_heap *ch, uint64_t off, uint64_t end, uint64_t *lo, uint64_t *hi);
 uint64_t cli_data_bytes(struct cli_heap *ch); /* bytes of data in the mapped heap */
+
+/* ---- slab pages (pages.c) ----
+ * Blocks of up to 8 KiB are slots of 64 KiB slab pages of one slot size. The walk reports every slot, used or free,
+ * as a block without a header (block_size == size); the page itself is no block. Its structure shows through the
+ * slots' addresses: a slot's page starts at the slot's address rounded down to CLI_PAGE from the heap's base; the
+ * page's bytes run from its chain header (the CLI_HDR bytes before its start) through its header (up to the first
+ * slot), its slots and the slack after the last one, to the next block's chain header in its region's last CLI_HDR
+ * bytes. Those bytes outside the slots are allocator overhead, in no block. */
+#define CLI_PAGE ((uint64_t)64 << 10)
+#define CLI_HDR 16u /* the header of a chain block */
+struct cli_page {
+	uint64_t addr;   /* original address of the page's start (its header) */
+	size_t first, n; /* its slots: ch->blocks[first .. first + n), every slot of the page, used or free */
+	uint64_t slot;   /* bytes of each slot */
+	uint64_t used;   /* live slots */
+};
+int cli_is_slot(const pmp_block_t *b);
+/* the start of the page a slot at original address a belongs to */
+uint64_t cli_page_start(const struct cli_heap *ch, uint64_t a);
+/* the page of the slot ch->blocks[i], which must be one */
+void cli_page_of_slot(const struct cli_heap *ch, size_t i, struct cli_page *pg);
+/* the page whose bytes (chain header to slack) hold the original address a: 1 and *pg filled, or 0 */
+int cli_page_at(const struct cli_heap *ch, uint64_t a, struct cli_page *pg);
+/* where the page's bytes end: the next block's chain header starts there */
+uint64_t cli_page_end(const struct cli_page *pg);
+/* where its slots start and end */
+uint64_t cli_page_slots(const struct cli_heap *ch, const struct cli_page *pg, uint64_t *end);
 
 /* ---- reading block contents (scan.c): only where the file holds data ---- */
 struct cli_json;
@@ -101,7 +132,7 @@ void cli_word_hit(struct cli_json *j, const pmp_block_t *b, size_t off, uint64_t
 
 /* ---- counting blocks (census.c) ----
  * One meaning of "bytes" in every verb: the usable payload of blocks (what malloc_usable_size would say). The
- * header and other overhead of each block are counted apart. */
+ * header and other overhead of each block are counted apart; so are the bytes of slab pages in no slot. */
 enum { CLI_ST_USED, CLI_ST_FREE, CLI_ST_CACHED, CLI_ST_LOST, CLI_NSTATES };
 #define CLI_NCLASSES 64 /* size classes: class k holds usable sizes [2^k, 2^(k+1)) */
 struct cli_tally {
@@ -110,14 +141,16 @@ struct cli_tally {
 struct cli_census {
 	struct cli_tally total[CLI_NSTATES];
 	struct cli_tally cls[CLI_NCLASSES][CLI_NSTATES];
-	uint64_t largest_free; /* usable bytes of the largest free block */
+	uint64_t largest_free; /* usable bytes of the largest free chain block (a free slot serves its class only) */
+	struct cli_tally slots[CLI_NSTATES]; /* the part of total that is slots of slab pages */
+	uint64_t pages;         /* slab pages */
+	uint64_t page_overhead; /* bytes of the pages in no slot: chain header, page header, slack after the slots */
 };
 int cli_state_index(int state); /* PMP_BLOCK_* -> CLI_ST_* */
 unsigned cli_class(uint64_t size);
 uint64_t cli_class_min(unsigned k);
 uint64_t cli_class_max(unsigned k);
 const char *cli_class_label(unsigned k, char *buf, size_t len); /* "[64, 128)" */
-void cli_census_add(struct cli_census *c, const pmp_block_t *b);
 void cli_census(const struct cli_heap *ch, struct cli_census *c); /* over ch->blocks */
 int cli_class_empty(const struct cli_census *c, unsigned k);
 
@@ -141,7 +174,10 @@ void cli_usage_verb(const char *verb);
 /* ---- JSON writer (json.c) ---- */
 /* The version of every verb's --json output ("schema"). 2: every "*_bytes" is usable payload (headers are
  * "*_overhead_bytes"); stats' "walk" object became the top-level counts and "counters" the heap's own; refs,
- * grep and strings hits carry the block state; new verbs dangling, diff, top, report. */
+ * grep and strings hits carry the block state; new verbs dangling, diff, top, report. Added since, without a new
+ * version (members only added): slab pages: check and stats "pages", "page_overhead_bytes", stats "used_slots",
+ * "free_slots", "free_slot_bytes" (and "largest_free" is the largest free chain block), whatis "page" and "slot",
+ * top "pages" and "free_slots". */
 #define CLI_JSON_SCHEMA 2
 #define CLI_JSON_DEPTH 16
 struct cli_json {

@@ -31,10 +31,12 @@ static const struct verb verbs[] = {
 	 "           PYTHONMALLOC=malloc). Finds the preload in PMEMPRELOAD_LIB, the build tree or beside this binary"},
 	{"info", cli_info, "[--json] FILE", "superblock: address, size, writer, clean or not, crash record"},
 	{"check", cli_check, "[--json] FILE", "check the heap's invariants; exit 1 if inconsistent"},
-	{"stats", cli_stats, "[--json] FILE", "blocks and bytes by state, operation counters, a size-class histogram"},
+	{"stats", cli_stats, "[--json] FILE",
+	 "blocks and bytes by state, slab pages and their slots, operation counters, a size-class histogram"},
 	{"blocks", cli_blocks, "[--json] [--used|--free] [--min N] [--limit N] FILE", "one line per block"},
 	{"roots", cli_roots, "[--json] FILE [NAME]", "named roots: name, address, block size"},
-	{"whatis", cli_whatis, "[--json] FILE ADDR", "the block containing ADDR, the offset into it, roots at it"},
+	{"whatis", cli_whatis, "[--json] FILE ADDR",
+	 "the block containing ADDR, the offset into it, roots at it; for a slot its slab page; else what is there"},
 	{"refs", cli_refs, "[--json] [--used|--free] FILE ADDR",
 	 "blocks holding a pointer into the block containing ADDR, as block+offset, live or freed"},
 	{"grep", cli_grep, "[--json] [--used|--free] FILE PATTERN | --hex BYTES | --ptr ADDR",
@@ -44,7 +46,8 @@ static const struct verb verbs[] = {
 	{"dump", cli_dump, "FILE ADDR -o OUT", "write the bytes of the block containing ADDR to OUT (- for stdout)"},
 	{"crash", cli_crash, "[--json] [--raw] FILE", "the crash record, frames symbolised with addr2line"},
 	{"map", cli_map, "FILE [-o OUT.svg]",
-	 "an SVG picture of the heap: each pixel shaded by the share of used, free, cached and lost bytes in it"},
+	 "an SVG picture of the heap: each pixel shaded by the share of used, free, cached and lost bytes and of\n"
+	 "           slab page overhead in it"},
 	{"leaks", cli_leaks, "[--json] [--limit N] FILE",
 	 "used blocks not reachable from the roots (conservative scan); --limit: list at most N, count all"},
 	{"dangling", cli_dangling, "[--json] FILE",
@@ -70,7 +73,9 @@ static void usage(FILE *f)
 	fprintf(f, "\nHeap files are opened read-only; addresses shown are the writer's. --used narrows a search to live\n"
 		   "blocks, --free to freed (free and cached) ones; every hit says which it is.\n"
 		   "Bytes of blocks (used bytes, free bytes, sizes) are usable bytes, what malloc_usable_size says; block\n"
-		   "headers are counted apart as overhead. --json output is schema 2.\n"
+		   "headers are counted apart as overhead. Blocks of up to 8 KiB are slots of 64 KiB slab pages: a slot\n"
+		   "has no header (whatis names its page), a free slot is a free block, and a page's own bytes (its\n"
+		   "headers, the slack after its slots) are slab page overhead, in no block. --json output is schema 2.\n"
 		   "ADDR is hexadecimal, with or without 0x (every address is printed that way); sizes (N, LEN, S) are\n"
 		   "decimal or 0x hex, with an optional K, M, G or T.\n"
 		   "Exit status: 0 ok, 1 inconsistent or not found, 2 usage or I/O error.\n");

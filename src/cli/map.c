@@ -1,7 +1,8 @@
 /* map.c: the `map` verb: a picture of the heap as one SVG: the arena laid out in rows of equal bytes, drawn as one
  * embedded PNG in which each pixel covers the same number of bytes and takes the colours of the block states in it,
  * weighted by their share of its bytes (a pixel half used and half free is half way between the two colours); root
- * markers, address labels, a legend and the scale around it.
+ * markers, address labels, a legend and the scale around it. A slab page is no block: its slots are drawn as the
+ * blocks they are, its own bytes (chain header, page header, slack after the slots) as allocator overhead.
  *
  * Must never: grow with the number of blocks (the picture is at most WIDTH x MAX_ROWS pixels and a fixed number of
  * SVG elements; building it costs one pass over the blocks plus one per pixel), or put a byte from the heap (root
@@ -21,11 +22,12 @@
 #define TOP 60
 #define MAX_ROOT_MARKS 128
 
-/* the states' colours, and the colour of arena bytes no block covers (the end sentinel, a damaged tail) */
-enum { C_USED, C_FREE, C_CACHED, C_LOST, C_NONE, NCOLOURS };
-static const uint8_t rgb[NCOLOURS][3] = {
-	{0x3b, 0x7d, 0xd8}, {0xe6, 0xf2, 0xe6}, {0xf0, 0xb4, 0x29}, {0xc0, 0x39, 0x2b}, {0xb0, 0xb0, 0xb0}};
-static const char *const hex[NCOLOURS] = {"#3b7dd8", "#e6f2e6", "#f0b429", "#c0392b", "#b0b0b0"};
+/* the states' colours, the colour of slab pages' own bytes, and that of arena bytes no block or page covers (the
+ * end sentinel, a damaged tail) */
+enum { C_USED, C_FREE, C_CACHED, C_LOST, C_PAGE, C_NONE, NCOLOURS };
+static const uint8_t rgb[NCOLOURS][3] = {{0x3b, 0x7d, 0xd8}, {0xe6, 0xf2, 0xe6}, {0xf0, 0xb4, 0x29},
+					 {0xc0, 0x39, 0x2b}, {0x7a, 0x5c, 0x99}, {0xb0, 0xb0, 0xb0}};
+static const char *const hex[NCOLOURS] = {"#3b7dd8", "#e6f2e6", "#f0b429", "#c0392b", "#7a5c99", "#b0b0b0"};
 
 static void xml(FILE *f, const char *s)
 {
@@ -117,6 +119,13 @@ static int colour_of(int state)
 	}
 }
 
+static void add_range(struct painter *p, uint64_t a, uint64_t e, int colour)
+{
+	if (a < p->l->start || e > p->l->start + p->l->len || e < a)
+		return; /* the walk bounds blocks by the arena; this only keeps the painter's arithmetic safe */
+	add_bytes(p, a, e, colour);
+}
+
 static uint8_t *picture(const struct cli_heap *ch, const struct layout *l)
 {
 	uint64_t npx = l->rows * WIDTH, used_px = (l->len + l->bpp - 1) / l->bpp;
@@ -125,12 +134,24 @@ static uint8_t *picture(const struct cli_heap *ch, const struct layout *l)
 		return NULL;
 	memset(img, 0xff, npx * 3); /* past the arena's end: white */
 	struct painter p = {l, img, 0, {0}};
-	for (size_t i = 0; i < ch->nblocks; i++) {
+	for (size_t i = 0; i < ch->nblocks;) {
 		const pmp_block_t *b = &ch->blocks[i];
-		uint64_t a = (uint64_t)(uintptr_t)b->addr - (b->block_size - b->size), e = a + b->block_size;
-		if (a < l->start || e > l->start + l->len || e < a)
-			continue; /* the walk bounds blocks by the arena; this only keeps the painter's arithmetic safe */
-		add_bytes(&p, a, e, colour_of(b->state));
+		if (!cli_is_slot(b)) {
+			add_range(&p, cli_block_start(b), cli_block_start(b) + b->block_size, colour_of(b->state));
+			i++;
+			continue;
+		}
+		/* a page, in address order: its chain header and header, its slots, its slack */
+		struct cli_page pg;
+		uint64_t end, start;
+		cli_page_of_slot(ch, i, &pg);
+		start = cli_page_slots(ch, &pg, &end);
+		add_range(&p, pg.addr - CLI_HDR, start, C_PAGE);
+		for (; i < pg.first + pg.n; i++) {
+			b = &ch->blocks[i];
+			add_range(&p, (uint64_t)(uintptr_t)b->addr, (uint64_t)(uintptr_t)b->addr + b->size, colour_of(b->state));
+		}
+		add_range(&p, end, cli_page_end(&pg), C_PAGE);
 	}
 	flush_to(&p, used_px);
 	return img;
@@ -139,8 +160,8 @@ static uint8_t *picture(const struct cli_heap *ch, const struct layout *l)
 int cli_map_svg(FILE *f, const struct cli_heap *ch, int brc)
 {
 	struct layout l;
-	uint64_t hdr0 = ch->nblocks ? ch->blocks[0].block_size - ch->blocks[0].size : 0;
-	l.start = ch->nblocks ? (uint64_t)(uintptr_t)ch->blocks[0].addr - hdr0 : ch->base;
+	/* the arena starts with a chain block (a page's payload is 64 KiB-aligned, the first block's is not) */
+	l.start = ch->nblocks ? cli_block_start(&ch->blocks[0]) : ch->base;
 	l.len = ch->base + ch->mapped > l.start ? ch->base + ch->mapped - l.start : 1;
 	for (l.bpp = 1; (l.len + WIDTH * l.bpp - 1) / (WIDTH * l.bpp) > MAX_ROWS; l.bpp *= 2)
 		;
@@ -161,9 +182,9 @@ int cli_map_svg(FILE *f, const struct cli_heap *ch, int brc)
 	fprintf(f, ": heap at 0x%" PRIx64 ", %" PRIu64 " bytes mapped, %s</text>\n", ch->base, ch->mapped,
 		ch->info.clean ? "clean" : "not closed cleanly");
 	fprintf(f, "<text x=\"10\" y=\"36\">%" PRIu64 " used blocks (%" PRIu64 " usable bytes), %" PRIu64 " free (%" PRIu64
-		   " bytes), %" PRIu64 " cached, %" PRIu64 " lost, %zu roots%s</text>\n",
+		   " bytes), %" PRIu64 " cached, %" PRIu64 " lost, %" PRIu64 " slab pages, %zu roots%s</text>\n",
 		c.total[CLI_ST_USED].blocks, c.total[CLI_ST_USED].bytes, c.total[CLI_ST_FREE].blocks,
-		c.total[CLI_ST_FREE].bytes, c.total[CLI_ST_CACHED].blocks, c.total[CLI_ST_LOST].blocks, ch->nroots,
+		c.total[CLI_ST_FREE].bytes, c.total[CLI_ST_CACHED].blocks, c.total[CLI_ST_LOST].blocks, c.pages, ch->nroots,
 		brc ? "; chain damaged: the picture stops at the damage" : "");
 	fprintf(f, "<text x=\"10\" y=\"52\">each pixel covers %" PRIu64 " bytes and mixes the colours of the states of "
 		   "its bytes by their share</text>\n", l.bpp);
@@ -192,7 +213,7 @@ int cli_map_svg(FILE *f, const struct cli_heap *ch, int brc)
 	/* legend and scale */
 	uint64_t ly = TOP + img_h + 20;
 	static const char *const labels[NCOLOURS] = {"used", "free", "cached (quarantine)", "lost (salvaged)",
-						     "no block (end sentinel, damage)"};
+						     "slab page overhead", "no block (end sentinel, damage)"};
 	int lx = LEFT;
 	for (int k = 0; k < NCOLOURS; k++) {
 		fprintf(f, "<rect x=\"%d\" y=\"%" PRIu64 "\" width=\"12\" height=\"12\" fill=\"%s\" stroke=\"#555\"/>"

@@ -135,22 +135,31 @@ int cli_load_roots(struct cli_heap *ch)
 	return CLI_OK;
 }
 
-const pmp_block_t *cli_block_at(const struct cli_heap *ch, uint64_t a)
+uint64_t cli_block_start(const pmp_block_t *b)
+{
+	return (uint64_t)(uintptr_t)b->addr - (b->block_size - b->size);
+}
+
+size_t cli_blocks_upto(const struct cli_heap *ch, uint64_t a)
 {
 	size_t lo = 0, hi = ch->nblocks;
-	while (lo < hi) { /* last block whose header starts at or before a */
+	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		uint64_t start = (uint64_t)(uintptr_t)ch->blocks[mid].addr - (ch->blocks[mid].block_size - ch->blocks[mid].size);
-		if (start <= a)
+		if (cli_block_start(&ch->blocks[mid]) <= a)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	if (!lo)
+	return lo;
+}
+
+const pmp_block_t *cli_block_at(const struct cli_heap *ch, uint64_t a)
+{
+	size_t k = cli_blocks_upto(ch, a); /* the last block that starts at or before a is the only candidate */
+	if (!k)
 		return NULL;
-	const pmp_block_t *b = &ch->blocks[lo - 1];
-	uint64_t start = (uint64_t)(uintptr_t)b->addr - (b->block_size - b->size);
-	return a - start < b->block_size ? b : NULL;
+	const pmp_block_t *b = &ch->blocks[k - 1];
+	return a - cli_block_start(b) < b->block_size ? b : NULL;
 }
 
 const uint8_t *cli_local(const struct cli_heap *ch, uint64_t a, uint64_t len)

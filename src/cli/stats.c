@@ -1,6 +1,7 @@
-/* stats.c: the `stats` verb: block counts and bytes by state and a size-class histogram, all from the block walk
- * (bytes are usable payload; headers are shown apart as overhead), and the heap's own counters (pmp_stats:
- * operations, peak, and its derived byte counts, which include headers).
+/* stats.c: the `stats` verb: block counts and bytes by state, the slab pages and their slots, and a size-class
+ * histogram, all from the block walk (bytes are usable payload; headers and the pages' bytes outside their slots are
+ * shown apart as overhead), and the heap's own counters (pmp_stats: operations, peak, and its derived byte counts,
+ * which include headers).
  *
  * Must never: present the derived counters of an unclean heap as if they were trusted (the walk is the truth there),
  * or call a number "used bytes" that includes headers.
@@ -53,6 +54,11 @@ int cli_stats(int argc, char **argv)
 			json_u64(&j, key, c.total[st].overhead);
 		}
 		json_u64(&j, "largest_free", c.largest_free);
+		json_u64(&j, "pages", c.pages);
+		json_u64(&j, "page_overhead_bytes", c.page_overhead);
+		json_u64(&j, "used_slots", c.slots[CLI_ST_USED].blocks);
+		json_u64(&j, "free_slots", c.slots[CLI_ST_FREE].blocks);
+		json_u64(&j, "free_slot_bytes", c.slots[CLI_ST_FREE].bytes);
 		json_u64(&j, "n_malloc", s.n_malloc);
 		json_u64(&j, "n_free", s.n_free);
 		json_u64(&j, "n_realloc", s.n_realloc);
@@ -64,6 +70,7 @@ int cli_stats(int argc, char **argv)
 		json_u64(&j, "free_bytes", s.free_bytes);
 		json_u64(&j, "free_blocks", s.free_blocks);
 		json_u64(&j, "peak_used_bytes", s.peak_used_bytes);
+		json_u64(&j, "pages", s.pages);
 		json_obj_end(&j);
 		json_arr(&j, "histogram");
 		for (unsigned k = 0; k < CLI_NCLASSES; k++) {
@@ -89,8 +96,12 @@ int cli_stats(int argc, char **argv)
 		printf("mapped:        %" PRIu64 " bytes (arena %" PRIu64 ")\n", s.mapped, s.arena);
 		printf("used:          %" PRIu64 " blocks, %" PRIu64 " bytes (+%" PRIu64 " bytes of headers)\n", u->blocks,
 		       u->bytes, u->overhead);
-		printf("free:          %" PRIu64 " blocks, %" PRIu64 " bytes (+%" PRIu64 " bytes of headers; largest %" PRIu64
-		       ")\n", fr->blocks, fr->bytes, fr->overhead, c.largest_free);
+		printf("free:          %" PRIu64 " blocks, %" PRIu64 " bytes (+%" PRIu64 " bytes of headers; largest chain "
+		       "block %" PRIu64 ")\n", fr->blocks, fr->bytes, fr->overhead, c.largest_free);
+		/* free slots count among the free blocks, but only a request of their own size class can take one */
+		printf("slab pages:    %" PRIu64 " of 64 KiB: %" PRIu64 " slots used, %" PRIu64 " free (%" PRIu64
+		       " bytes, for their size class only); %" PRIu64 " bytes of overhead (page headers, slack)\n", c.pages,
+		       c.slots[CLI_ST_USED].blocks, c.slots[CLI_ST_FREE].blocks, c.slots[CLI_ST_FREE].bytes, c.page_overhead);
 		if (ca->blocks)
 			printf("cached:        %" PRIu64 " blocks, %" PRIu64 " bytes (+%" PRIu64 " bytes of headers)\n",
 			       ca->blocks, ca->bytes, ca->overhead);

@@ -102,6 +102,8 @@ static void show_json(const char *path, unsigned n, const struct tick *k, const 
 	json_u64(&j, "used_bytes", u->bytes);
 	json_u64(&j, "free_blocks", f->blocks);
 	json_u64(&j, "free_bytes", f->bytes);
+	json_u64(&j, "free_slots", k->c.slots[CLI_ST_FREE].blocks);
+	json_u64(&j, "pages", k->c.pages);
 	if (k->have_stats) {
 		json_u64(&j, "n_malloc", k->s.n_malloc);
 		json_u64(&j, "n_free", k->s.n_free);
@@ -149,8 +151,8 @@ static void show_text(const char *path, unsigned n, const struct tick *k, const 
 	printf("writer:  %s: %s\n", k->alive > 0 ? "running" : k->alive == 0 ? "not running" : "unknown", k->why);
 	printf("used:    %" PRIu64 " blocks, %" PRIu64 " bytes%s\n", u->blocks, u->bytes,
 	       k->complete ? "" : "  (the walk met a header being rewritten: counts are partial)");
-	printf("free:    %" PRIu64 " blocks, %" PRIu64 " bytes; mapped %" PRIu64 " bytes\n", f->blocks, f->bytes,
-	       k->mapped);
+	printf("free:    %" PRIu64 " blocks, %" PRIu64 " bytes (%" PRIu64 " of them slots in %" PRIu64 " slab pages); "
+	       "mapped %" PRIu64 " bytes\n", f->blocks, f->bytes, k->c.slots[CLI_ST_FREE].blocks, k->c.pages, k->mapped);
 	if (p && k->have_stats && p->have_stats)
 		printf("ops/s:   %.0f malloc, %.0f free, %.0f realloc\n", rate(k, p, k->s.n_malloc, p->s.n_malloc),
 		       rate(k, p, k->s.n_free, p->s.n_free), rate(k, p, k->s.n_realloc, p->s.n_realloc));

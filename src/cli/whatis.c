@@ -1,5 +1,6 @@
-/* whatis.c: the `whatis` verb (which block holds an address, the offset into it, the roots pointing at it) and the
- * `refs` verb (which blocks hold an aligned word pointing into that block).
+/* whatis.c: the `whatis` verb (which block holds an address, the offset into it, the roots pointing at it; for a
+ * slot, its slab page; for an address in no block, what is there) and the `refs` verb (which blocks hold an aligned
+ * word pointing into that block).
  *
  * Must never: read a block through its original address (the view may be moved: payloads are read via .data), or
  * read words past a block's usable bytes.
@@ -9,17 +10,38 @@
 
 #include "cli.h"
 
-/* where in the heap an address outside the arena's blocks falls; NULL when it is not in the heap at all */
-static const char *region(const struct cli_heap *ch, uint64_t a)
+/* What the bytes at a, in no block, are, into buf; 0 when a is not in the heap at all. A slab page's own bytes
+ * (chain header, page header, slack) also fill *pg and set *in_page. */
+static int region(const struct cli_heap *ch, uint64_t a, char *buf, size_t len, struct cli_page *pg, int *in_page)
 {
+	*in_page = 0;
 	if (a < ch->base || a - ch->base >= ch->info.reserved)
-		return NULL;
-	if (a - ch->base >= ch->mapped)
-		return "reserved address space beyond the heap's end (never written)";
+		return 0;
 	uint64_t first = ch->nblocks ? ch->blocks[0].offset : ch->mapped;
-	if (a - ch->base < first)
-		return "heap metadata (superblock, free index, root table, crash record)";
-	return "the arena's end sentinel or a damaged part of the chain";
+	if (a - ch->base >= ch->mapped) {
+		snprintf(buf, len, "reserved address space beyond the heap's end (never written)");
+	} else if (a - ch->base < first) {
+		snprintf(buf, len, "heap metadata (superblock, free index, root table, crash record)");
+	} else if ((*in_page = cli_page_at(ch, a, pg)) != 0) {
+		uint64_t slots_end, slots = cli_page_slots(ch, pg, &slots_end);
+		const char *part = a < pg->addr ? "the chain header of" : a < slots ? "the header of"
+							: "the slack after the last slot of";
+		snprintf(buf, len, "%s the slab page 0x%" PRIx64 " (%zu slots of %" PRIu64 " bytes, %" PRIu64 " used)", part,
+			 pg->addr, pg->n, pg->slot, pg->used);
+	} else {
+		snprintf(buf, len, "the arena's end sentinel or a damaged part of the chain");
+	}
+	return 1;
+}
+
+static void page_json(struct cli_json *j, const struct cli_page *pg)
+{
+	json_obj(j, "page");
+	json_addr(j, "address", pg->addr);
+	json_u64(j, "slot_size", pg->slot);
+	json_u64(j, "slots", pg->n);
+	json_u64(j, "used_slots", pg->used);
+	json_obj_end(j);
 }
 
 static int load(int argc, char **argv, const struct cli_opt *opts, struct cli_heap *ch, uint64_t *addr,
@@ -39,12 +61,14 @@ int cli_whatis(int argc, char **argv)
 {
 	struct cli_heap ch;
 	uint64_t a;
-	int json = 0, brc;
+	int json = 0, brc, in_page = 0;
 	const pmp_block_t *b;
 	const struct cli_opt opts[] = {{"--json", NULL, &json}, {NULL, NULL, NULL}};
 	if (load(argc, argv, opts, &ch, &a, &b, &brc))
 		return CLI_ERR;
-	const char *where = b ? NULL : region(&ch, a);
+	char where[192];
+	struct cli_page pg;
+	int in_heap = !b && region(&ch, a, where, sizeof where, &pg, &in_page);
 	struct cli_json j;
 	if (json) {
 		json_begin(&j, stdout, "whatis");
@@ -54,10 +78,12 @@ int cli_whatis(int argc, char **argv)
 	}
 	if (!b) {
 		if (json) {
-			if (where)
+			if (in_heap)
 				json_str(&j, "region", where);
+			if (in_page)
+				page_json(&j, &pg);
 			json_end(&j);
-		} else if (where) {
+		} else if (in_heap) {
 			printf("0x%" PRIx64 ": not in a block: %s\n", a, where);
 		} else {
 			printf("0x%" PRIx64 ": not in this heap (0x%" PRIx64 "-0x%" PRIx64 ")\n", a, ch.base, ch.base + ch.mapped);
@@ -67,6 +93,9 @@ int cli_whatis(int argc, char **argv)
 	}
 	uint64_t start = (uint64_t)(uintptr_t)b->addr;
 	int64_t off = (int64_t)(a - start);
+	/* a slot has no header of its own: its page's header describes it */
+	if ((in_page = cli_is_slot(b)) != 0)
+		cli_page_of_slot(&ch, (size_t)(b - ch.blocks), &pg);
 	if (json) {
 		json_obj(&j, "block");
 		json_addr(&j, "address", start);
@@ -76,10 +105,18 @@ int cli_whatis(int argc, char **argv)
 		json_obj_end(&j);
 		json_i64(&j, "offset", off);
 		json_bool(&j, "in_header", off < 0);
+		if (in_page) {
+			page_json(&j, &pg);
+			json_u64(&j, "slot", (size_t)(b - ch.blocks) - pg.first);
+		}
 		json_arr(&j, "roots");
 	} else {
 		printf("0x%" PRIx64 " is %s %" PRId64 " of the %s block 0x%" PRIx64 " (size %zu)\n", a,
 		       off < 0 ? "in the header, offset" : "at offset", off, cli_state_name(b->state), start, b->size);
+		if (in_page)
+			printf("%s slot %zu of %zu in the slab page 0x%" PRIx64 " (size class %" PRIu64 " bytes, %" PRIu64
+			       " of its slots used; a slot has no header)\n", cli_state_name(b->state), (size_t)(b - ch.blocks) - pg.first,
+			       pg.n, pg.addr, pg.slot, pg.used);
 	}
 	for (size_t i = 0; i < ch.nroots; i++) {
 		const struct cli_root *r = &ch.roots[i];
@@ -136,7 +173,13 @@ int cli_refs(int argc, char **argv)
 	if (load(argc, argv, opts, &ch, &a, &t, &brc))
 		return CLI_ERR;
 	if (!t) {
-		cli_errorf("%s: 0x%" PRIx64 " is not in any block", ch.path, a);
+		char where[192];
+		struct cli_page pg;
+		int in_page;
+		if (region(&ch, a, where, sizeof where, &pg, &in_page))
+			cli_errorf("%s: 0x%" PRIx64 " is not in any block: %s", ch.path, a, where);
+		else
+			cli_errorf("%s: 0x%" PRIx64 " is not in this heap", ch.path, a);
 		cli_close(&ch);
 		return CLI_FAIL;
 	}

@@ -107,7 +107,7 @@ static void check_all(struct run *r)
 	SA(r, rep.used_blocks == r->live, "check counts %llu used blocks, the model holds %llu",
 	   (unsigned long long)rep.used_blocks, (unsigned long long)r->live);
 	struct used_list l = {0};
-	SA(r, pmp_walk(r->h, collect_used, &l) == 0, "pmp_walk failed");
+	SA(r, pmp_walk(r->h, collect_used, &l) == 0, "%s", "pmp_walk failed");
 	SA(r, l.n == r->live, "the walk has %zu used blocks, the model %llu", l.n, (unsigned long long)r->live);
 	uint64_t bytes = 0;
 	for (unsigned i = 0; i < SLOTS; i++) {

@@ -7,8 +7,10 @@
  * (a dangling pointer). With --unclean the process exits without pmp_close, leaving the heap dirty; with --hold it
  * keeps the heap open and waits to be killed (a live writer); --mutate reopens an existing heap and changes it in
  * known ways (the second image for `diff`).
- * Must never: use anything but the public API (it stands for a user's program), or leave a word that accidentally
- * points into a planted leak (the leaks test counts exactly).
+ * Counts the command must find (blocks, slab pages, the slots of a page) come from layout.c, which derives them from
+ * what this program allocated and freed and from the heap format, not from the library.
+ * Must never: use anything but the public API (it stands for a user's program; layout.c reads format.h's constants
+ * only), or leave a word that accidentally points into a planted leak (the leaks test counts exactly).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -17,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "layout.h"
 #include "pmempreload.h"
 
 #define NEEDLE "needle-in-the-heap-42"
@@ -37,6 +40,7 @@ struct node {
 static pmp_heap_t *h;
 static unsigned live;
 static uint64_t live_bytes; /* usable bytes of the live blocks: the payload meaning of "used bytes" */
+static struct layout lay;
 
 static void die(const char *what, int e)
 {
@@ -51,7 +55,16 @@ static void *alloc(size_t n)
 		die("calloc", ENOMEM);
 	live++;
 	live_bytes += pmp_usable_size(h, p);
+	layout_alloc(&lay, p, pmp_usable_size(h, p));
 	return p;
+}
+
+static void release(void *p)
+{
+	live--;
+	live_bytes -= pmp_usable_size(h, p);
+	layout_free(&lay, p, pmp_usable_size(h, p));
+	pmp_free(h, p);
 }
 
 static void root(const char *name, void *p)
@@ -73,8 +86,10 @@ static int mutate(const char *path)
 	memset(&o, 0, sizeof o);
 	o.mode = PMP_OPEN_EXISTING;
 	int e = pmp_file_open(path, &o, &h);
-	if (e)
+	pmp_info_t inf;
+	if (e || (e = pmp_info(h, &inf)) != 0)
 		die(path, e);
+	layout_init(&lay, inf.base); /* alloc() keeps it; nothing here counts on it */
 	char *config = pmp_root_get(h, "config");
 	struct node *head = pmp_root_get(h, "list");
 	void **keep = pmp_root_get(h, "keep");
@@ -91,8 +106,11 @@ static int mutate(const char *path)
 	printf("MUT_REMOVED_SIZE=%zu\n", sizeof *n2);
 	for (int i = 0; i < 3; i++) {
 		char k[16];
+		void *p = alloc(300);
 		snprintf(k, sizeof k, "MUT_ADDED%d", i);
-		out_addr(k, alloc(300));
+		out_addr(k, p);
+		if (!i) /* a 300-byte request is a slot of its size class: the usable size says how big */
+			printf("MUT_ADDED_SIZE=%zu\n", pmp_usable_size(h, p));
 	}
 	/* keep[8] has the freed keep[9] after it: realloc may grow it in place (resized) or move it (keep changes) */
 	void *old = keep[NKEEP - 3], *p = pmp_realloc(h, old, 100);
@@ -104,6 +122,7 @@ static int mutate(const char *path)
 		keep[NKEEP - 3] = p;
 		printf("MUT_RESIZED=\n");
 	}
+	layout_fini(&lay);
 	if ((e = pmp_close(h)) != 0)
 		die("close", e);
 	return 0;
@@ -127,6 +146,7 @@ int main(int argc, char **argv)
 	int e = pmp_file_open(argv[1], &o, &h);
 	if (e)
 		die(argv[1], e);
+	layout_init(&lay, o.addr);
 
 	char *config = alloc(100);
 	memcpy(config + NEEDLE_OFF, NEEDLE, sizeof NEEDLE);
@@ -171,19 +191,17 @@ int main(int argc, char **argv)
 	memcpy(big + 5000, "big-block-marker", 16);
 	root("big", big);
 
-	/* free every other kept block (the last kept block fences them off from the arena's free tail) */
+	/* free every other kept block (the last kept block fences them off from the arena's free tail); they are slots
+	 * of the page the holder block opened (the first of their size class), so they stay free slots of it */
 	unsigned freed = 0;
+	void *freed_slot = keep[1];
 	for (int i = 1; i < NKEEP - 1; i += 2) {
-		live_bytes -= pmp_usable_size(h, keep[i]);
-		pmp_free(h, keep[i]);
+		release(keep[i]);
 		keep[i] = NULL;
-		live--;
 		freed++;
 	}
 
-	live_bytes -= pmp_usable_size(h, secret);
-	pmp_free(h, secret);
-	live--;
+	release(secret);
 
 	pmp_stats_t s;
 	if ((e = pmp_stats(h, &s)) != 0)
@@ -211,8 +229,23 @@ int main(int argc, char **argv)
 	printf("SECRET=%s\nSECRET_OFF=%d\n", SECRET, SECRET_OFF);
 	out_addr("SESSION", session);
 	printf("SESSION_OFF=%d\n", SESSION_OFF);
-	/* FREED: the freed kept blocks (all in one size class); the secret's block is freed besides */
-	printf("USED_BLOCKS=%u\nFREED=%u\nFREE_BLOCKS=%" PRIu64 "\nROOTS=7\n", live, freed, s.free_blocks);
+	/* FREED: the freed kept blocks (all in one size class); the secret's block is freed besides. The free blocks are
+	 * the free slots of the pages and the free chain blocks between (layout.c) */
+	struct layout_counts lc;
+	layout_counts(&lay, s.mapped, &lc);
+	if (lc.used != live)
+		die("layout: used blocks miscounted", EINVAL);
+	printf("USED_BLOCKS=%u\nFREED=%u\nFREE_BLOCKS=%" PRIu64 "\nROOTS=7\nPAGES=%" PRIu64 "\n", live, freed, lc.free,
+	       lc.pages);
+	printf("LEAK_SIZE=%zu\n", pmp_usable_size(h, leak[0]));
+	/* a page's own bytes: the header of config's page; a free slot: the first freed kept block, in holder's page */
+	const struct layout_page *cp = layout_page(&lay, config), *fp = layout_page(&lay, freed_slot);
+	printf("CONFIG_PAGE=0x%" PRIx64 "\nFREED_SLOT=0x%" PRIxPTR "\nFREED_SLOT_SIZE=%" PRIu64 "\n", cp->start,
+	       (uintptr_t)freed_slot, fp->slot);
+	printf("FREED_SLOT_PAGE=0x%" PRIx64 "\nFREED_SLOT_INDEX=%" PRIu64 "\nFREED_SLOT_PAGE_SLOTS=%" PRIu64
+	       "\nFREED_SLOT_PAGE_USED=%" PRIu64 "\n", fp->start, layout_slot_index(fp, freed_slot),
+	       layout_capacity(fp->slot), fp->live);
+	layout_fini(&lay);
 	/* the heap's own counters include headers; the command's "bytes" are usable bytes */
 	printf("USED_BYTES=%" PRIu64 "\nUSED_BYTES_WITH_HEADERS=%" PRIu64 "\nFREE_BYTES_WITH_HEADERS=%" PRIu64 "\n",
 	       live_bytes, s.used_bytes, s.free_bytes);
