@@ -173,6 +173,12 @@ PMP_API int pmp_check(pmp_heap_t *h, pmp_report_t *r);
 #define PMP_CHECK_EVERY_DEFAULT 10
 PMP_API int pmp_set_check(pmp_heap_t *h, int level, unsigned every_log2);
 
+/* A free block of 1 MiB or more keeps its disk blocks (and memory) for about a second, or while such blocks hold
+ * less than max(64 MiB, the used bytes), so that its reuse costs no fallocate and no page faults; then
+ * its interior pages go back to the file system. pmp_trim gives every such block's pages back now (malloc_trim under
+ * the preload; close does it too). Returns the bytes given back; 0 for NULL or a heap that cannot give pages back. */
+PMP_API size_t pmp_trim(pmp_heap_t *h);
+
 /* ---- walk ---- */
 /* LOST: a used block that recovery made over a stretch of the chain damaged by a power loss (kept, never reused) */
 enum pmp_block_state { PMP_BLOCK_USED = 1, PMP_BLOCK_FREE = 2, PMP_BLOCK_CACHED = 3, PMP_BLOCK_LOST = 4 };

@@ -364,7 +364,8 @@ EXPORT size_t malloc_usable_size(void *p)
 
 EXPORT int malloc_trim(size_t pad)
 {
-	return 0; /* nothing was released; the heap gives disk back on its own */
+	(void)pad;
+	return pmp_trim(pmp_default()) > 0; /* 1 when memory was given back, as glibc's */
 }
 
 EXPORT int mallopt(int param, int value)

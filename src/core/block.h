@@ -153,6 +153,8 @@ static inline void _pmp_index_insert(struct pmp_heap *h, uint64_t b, uint64_t s)
 	c->sl_bitmap[fl] |= 1u << sl;
 	c->free_bytes += s;
 	c->free_blocks++;
+	if (s >= PMP_PUNCH_MIN && h->ops->discard)
+		_pmp_decay_note(h, b, s);
 }
 
 static inline void _pmp_index_remove(struct pmp_heap *h, uint64_t b, uint64_t s)
@@ -183,6 +185,8 @@ static inline void _pmp_index_remove(struct pmp_heap *h, uint64_t b, uint64_t s)
 	}
 	c->free_bytes -= s;
 	c->free_blocks--;
+	if (s >= PMP_PUNCH_MIN && h->decay.count)
+		_pmp_decay_forget(h, b); /* before anything may reuse it: a punch must never reach a block in use */
 }
 
 /* a free block of at least s bytes, or 0 */

@@ -205,6 +205,7 @@ int _pmp_heap_seal(struct pmp_heap *h, int persist, uint32_t end_reason)
 		_pmp_heap_refresh(h);
 		_pmp_theaps_flush_locked(h);
 		_pmp_quarantine_flush(h);
+		_pmp_decay_flush(h); /* free pages need not be written back */
 		/* data first, then the clean mark: a power loss never shows "clean" over stale metadata */
 		if (persist && h->ops->persist)
 			e = h->ops->persist(h, h->base, h->end);

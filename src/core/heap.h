@@ -63,6 +63,14 @@ struct pmp_identity {
 	char exe[256];
 };
 
+/* large free blocks still backed, oldest first (decay.c); process-local, under the lock */
+#define PMP_DECAY_SLOTS 64
+struct pmp_decay {
+	struct { uint64_t off, size, t; } e[PMP_DECAY_SLOTS];
+	unsigned count;
+	uint64_t bytes;
+};
+
 struct pmp_heap {
 	uint8_t *base;          /* where this process sees offset 0 */
 	uint64_t orig_base;     /* the address the heap belongs at (superblock base) */
@@ -90,6 +98,7 @@ struct pmp_heap {
 #define PMP_QUARANTINE 32
 	uint64_t quarantine[PMP_QUARANTINE];
 	unsigned q_head, q_count;
+	struct pmp_decay decay;
 	/* process-local state of the slab pages and thread heaps (theap.c); NULL on a read-only view */
 	struct pmp_prt *prt;    /* one entry per PMP_SLAB region of the reservation */
 	uint64_t prt_bytes;     /* bytes of its mapping */
@@ -221,6 +230,13 @@ static inline void _pmp_check_tick(struct pmp_heap *h)
 	    (++h->check_ops & (((uint64_t)1 << h->check_every_log2) - 1)) == 0)
 		_pmp_check_step_slow(h);
 }
+
+/* ---- disk blocks of large free blocks given back late (decay.c); callers hold the lock ---- */
+/* free block b of s >= PMP_PUNCH_MIN bytes entered the free index / left it */
+PMP_HIDDEN void _pmp_decay_note(struct pmp_heap *h, uint64_t b, uint64_t s);
+PMP_HIDDEN void _pmp_decay_forget(struct pmp_heap *h, uint64_t b);
+PMP_HIDDEN void _pmp_decay_flush(struct pmp_heap *h); /* punch every waiting block now (seal) */
+PMP_HIDDEN void _pmp_decay_reset(struct pmp_heap *h); /* the free index is rebuilt: forget every entry */
 
 /* ---- crash record (crash.c) ---- */
 /* async-signal-safe: copies rec into the heap's crash area, magic last */

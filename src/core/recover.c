@@ -86,6 +86,7 @@ int _pmp_recover(struct pmp_heap *h, int salvage)
 	c->fl_bitmap = 0;
 	memset(c->sl_bitmap, 0, sizeof c->sl_bitmap);
 	memset(c->heads, 0, sizeof c->heads);
+	_pmp_decay_reset(h);
 	c->used_bytes = c->used_blocks = c->free_bytes = c->free_blocks = 0;
 	h->lost_bytes = 0;
 	h->lost_regions = h->dropped_roots = 0;

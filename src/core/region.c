@@ -1,7 +1,7 @@
 /* region.c: the chain allocator on one heap: blocks with boundary tags, carved from the arena and given back to it.
  *
  * Holds: growth of the arena through the layer's grow hook, split and merge, the good-fit take from the TLSF index,
- * resize in place, hole punching of large free blocks, and check level 2's quarantine. Everything here runs under
+ * resize in place, and check level 2's quarantine (large free blocks give their disk blocks back in decay.c). Everything here runs under
  * the heap lock.
  * Must never: write headers in an order that leaves the chain unwalkable after a stop at any instruction (the
  * size words are the ground truth: a split writes the tail first and shrinks the head in one store; a merge is
@@ -323,21 +323,9 @@ void _pmp_free_locked(struct pmp_heap *h, uint64_t b)
 		if (start != b)
 			memset(h->base + b, 0, PMP_HDR);
 	}
-	/* a large block gives its interior pages back; the merged block's first 48 bytes (header, links, marker)
-	 * stay, and so does the page of the next header. The marker is written before the punch: a stop between
-	 * them costs an fallocate later, never an unbacked write. */
-	if (h->ops->discard && s >= PMP_PUNCH_MIN) {
-		uint64_t from = (b + 3 * PMP_HDR + PMP_PAGE - 1) & ~(uint64_t)(PMP_PAGE - 1);
-		uint64_t to = (b + s) & ~(uint64_t)(PMP_PAGE - 1);
-		if (to > from) {
-			_pmp_mark_holes(h, start, total);
-			if (h->ops->discard(h, from, to - from) == 0)
-				holes = 1;
-		}
-	}
 	if (holes)
 		_pmp_mark_holes(h, start, total);
-	_pmp_index_insert(h, start, total);
+	_pmp_index_insert(h, start, total); /* a large one gives its disk blocks back later (decay.c) */
 }
 
 /* ---- quarantine (check level 2): use after free is found when a block leaves it ---- */

@@ -48,6 +48,7 @@ int _pmp_os_pages_lazyfree(void *p, size_t len);
 
 /* identity and time */
 uint64_t _pmp_os_now_ns(void);                               /* CLOCK_REALTIME */
+uint64_t _pmp_os_mono_ns(void);                              /* CLOCK_MONOTONIC */
 uint64_t _pmp_os_pid(void);
 uint32_t _pmp_os_uid(void);
 uint32_t _pmp_os_euid(void);

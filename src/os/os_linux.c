@@ -250,6 +250,13 @@ uint64_t _pmp_os_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t _pmp_os_mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 uint64_t _pmp_os_pid(void) { return (uint64_t)getpid(); }
 uint32_t _pmp_os_uid(void) { return (uint32_t)getuid(); }
 uint32_t _pmp_os_euid(void) { return (uint32_t)geteuid(); }

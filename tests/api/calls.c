@@ -669,3 +669,17 @@ Test(calls, offsets_round_trip)
 	pmp_close(h);
 	munmap(mem, MEM);
 }
+
+Test(calls, trim_without_a_file)
+{
+	void *mem;
+	pmp_heap_t *h = mem_heap(&mem, MEM);
+	void *p = pmp_malloc(h, (size_t)4 << 20);
+	cr_assert_not_null(p);
+	pmp_free(h, p);
+	cr_assert_eq(pmp_trim(h), 0, "caller-owned memory has no disk blocks to give back");
+	cr_assert_eq(pmp_trim(NULL), 0);
+	t_check(h, "after trim");
+	pmp_close(h);
+	munmap(mem, MEM);
+}

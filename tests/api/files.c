@@ -437,3 +437,65 @@ Test(files, growth_and_commit)
 	free(path);
 	t_rmtree(dir);
 }
+
+/* Large blocks freed keep their pages for a while and give them back later (pmp_trim, a second's decay, the keep
+ * limit): a shadow of live blocks proves no punch ever reaches a block in use, and pmp_check holds throughout. */
+Test(files, large_blocks_survive_decay_and_trim)
+{
+	char *dir = t_tmpdir(), *path = t_path(dir, "h");
+	pmp_file_opts_t o = t_opts(PMP_OPEN_CREATE, T_ADDR(12), (size_t)1 << 30);
+	o.grow = (size_t)4 << 20;
+	pmp_heap_t *h;
+	cr_assert_eq(pmp_file_open(path, &o, &h), 0);
+	enum { SLOTS = 40, OPS = 600 };
+	void *p[SLOTS] = {0};
+	size_t n[SLOTS] = {0};
+	uint64_t id[SLOTS] = {0}, seed = 12, next_id = 1, given = 0;
+	for (int op = 0; op < OPS; op++) {
+		unsigned i = (unsigned)t_below(&seed, SLOTS);
+		if (p[i]) {
+			t_assert_pattern(p[i], id[i], n[i]);
+			if (t_below(&seed, 3) == 0) { /* realloc: the kept prefix moves or stays with its bytes */
+				size_t m = ((size_t)1 << 20) + (size_t)t_below(&seed, (size_t)3 << 20);
+				void *q = pmp_realloc(h, p[i], m);
+				cr_assert_not_null(q, "realloc to %zu: %s", m, strerror(errno));
+				t_assert_pattern(q, id[i], m < n[i] ? m : n[i]);
+				p[i] = q;
+				n[i] = m;
+				t_fill(q, id[i], 0, m);
+			} else {
+				pmp_free(h, p[i]);
+				p[i] = NULL;
+			}
+		} else {
+			n[i] = t_below(&seed, 4) ? ((size_t)1 << 20) + (size_t)t_below(&seed, (size_t)3 << 20)
+						 : 16 + (size_t)t_below(&seed, 20000);
+			p[i] = pmp_malloc(h, n[i]);
+			cr_assert_not_null(p[i], "malloc %zu: %s", n[i], strerror(errno));
+			id[i] = next_id++;
+			t_fill(p[i], id[i], 0, n[i]);
+		}
+		if (op % 97 == 96)
+			given += pmp_trim(h);
+		if (op == OPS / 2)
+			usleep(1100 * 1000); /* the next large free gives back every block older than a second */
+		if (op % 100 == 99)
+			t_check(h, "large blocks");
+	}
+	cr_assert_gt(given, 0, "pmp_trim gave nothing back in %d operations", OPS);
+	for (unsigned i = 0; i < SLOTS; i++)
+		if (p[i])
+			t_assert_pattern(p[i], id[i], n[i]);
+	cr_assert_eq(pmp_close(h), 0);
+	o.mode = PMP_OPEN_EXISTING;
+	cr_assert_eq(pmp_file_open(path, &o, &h), 0);
+	t_check(h, "reopened");
+	pmp_heap_t *ro;
+	pmp_close(h);
+	pmp_file_opts_t r = t_opts(PMP_OPEN_READONLY, NULL, 0);
+	r.flags = PMP_FILE_ANYADDR;
+	cr_assert_eq(pmp_file_open(path, &r, &ro), 0);
+	cr_assert_eq(pmp_trim(ro), 0, "a read-only view gives nothing back");
+	pmp_close(ro);
+	t_rmtree(dir);
+}

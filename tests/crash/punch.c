@@ -1,7 +1,9 @@
-/* punch.c: large freed blocks give their disk blocks back (hole punching) and are backed again before reuse, so a
- * full disk turns the reuse into ENOMEM, never SIGBUS. On a 16 MiB tmpfs of its own: free an 8 MiB block and see the
- * file's blocks drop; fill the disk; a large malloc fails with ENOMEM and the heap stays valid while small ones still
- * work; free the disk; the large malloc succeeds and every byte of it can be written; reopen and check.
+/* punch.c: large freed blocks keep their disk blocks for a while (reuse costs nothing, even on a full disk), then
+ * give them back (hole punching: pmp_trim, or a second of decay) and are backed again before reuse, so a full disk
+ * turns the reuse into ENOMEM, never SIGBUS. On a 16 MiB tmpfs of its own: free an 8 MiB block and see the file keep
+ * its blocks; fill the disk and reuse the block; pmp_trim and see the blocks drop; fill the disk again: a large
+ * malloc fails with ENOMEM and the heap stays valid while small ones still work; free the disk; the large malloc
+ * succeeds and every byte of it can be written; free it and see its blocks go after a second; reopen and check.
  * The whole sequence runs in a child: a SIGBUS there is a failure the parent reports, not a crash of the suite.
  * Must never: leave its tmpfs mounted, or pass without having seen the blocks go back (a build without punching).
  */
@@ -75,9 +77,23 @@ static void run(void)
 	REQUIRE(guard, "guard");
 	long before = blocks_kib(path);
 	pmp_free(h, big);
+	long kept = blocks_kib(path);
+	printf("punch: heap file %ld KiB on disk before the free of 8 MiB, %ld KiB just after (kept for reuse)\n",
+	       before, kept);
+	REQUIRE(before - kept < 1024, "a fresh free of 8 MiB gave back %ld KiB at once", before - kept);
+	fill_disk();
+	big = pmp_malloc(h, BIG); /* the kept block: no fallocate needed */
+	REQUIRE(big, "8 MiB malloc of a kept block on a full disk: %s", strerror(errno));
+	memset(big, 'b', BIG);
+	check(h, "after reuse on a full disk");
+	pmp_free(h, big);
+	unlink(filler);
+	size_t given = pmp_trim(h);
 	long after = blocks_kib(path);
-	printf("punch: heap file %ld KiB on disk before the free of 8 MiB, %ld KiB after\n", before, after);
-	REQUIRE(before - after >= 7 * 1024, "freeing 8 MiB gave back only %ld KiB", before - after);
+	printf("punch: pmp_trim gave back %zu bytes; heap file %ld KiB on disk\n", given, after);
+	REQUIRE(given >= (size_t)7 << 20, "pmp_trim gave back %zu bytes", given);
+	REQUIRE(kept - after >= 7 * 1024, "pmp_trim of 8 MiB gave back only %ld KiB of disk", kept - after);
+	REQUIRE(pmp_trim(h) == 0, "a second pmp_trim found more to give back");
 	check(h, "after the punch");
 
 	fill_disk();
@@ -100,6 +116,19 @@ static void run(void)
 	for (size_t i = 0; i < BIG; i += 4096)
 		REQUIRE(((char *)again)[i] == 'C', "byte %zu", i);
 	check(h, "after reuse");
+	/* decay: a block free for a second goes back at the next large free */
+	char *other = pmp_malloc(h, (size_t)2 << 20), *guard2 = pmp_malloc(h, 64);
+	REQUIRE(other && guard2, "2 MiB malloc: %s", strerror(errno));
+	memset(other, 'o', (size_t)2 << 20);
+	before = blocks_kib(path);
+	pmp_free(h, again);
+	usleep(1100 * 1000);
+	pmp_free(h, other);
+	after = blocks_kib(path);
+	printf("punch: 8 MiB free for 1.1 s, then a 2 MiB free: heap file %ld KiB -> %ld KiB on disk\n", before, after);
+	REQUIRE(before - after >= 7 * 1024 && before - after < 9 * 1024,
+		"decay gave back %ld KiB (the 8 MiB block's, not the fresh 2 MiB one's)", before - after);
+	check(h, "after decay");
 	REQUIRE(pmp_close(h) == 0, "close");
 	o.mode = PMP_OPEN_EXISTING;
 	REQUIRE((e = pmp_file_open(path, &o, &h)) == 0, "reopen: %s", pmp_strerror(e));

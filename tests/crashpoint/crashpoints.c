@@ -1,10 +1,11 @@
 /* crashpoints.c: crash-point enumeration. For every allocator operation (chain blocks: alloc with and without
  * split, free with merges, realloc in place and moving, memalign, arena growth; slab pages: a slot's alloc and free,
  * a free from another thread, the owner's collection of those, a page made, adopted and retired, a thread's exit;
- * root set/replace/remove, commit, close, recovery), and for every N, a child prepares a heap file, arms the Nth
- * store point and runs the operation; the point sends SIGKILL to the child as kill -9 would. The parent reopens
- * the file, requires pmp_check == 0, the untouched blocks intact through the "table" root, and the operation's
- * root either old or new. N grows until the operation completes without reaching the point.
+ * a large block's disk blocks given back by pmp_trim or the close; root set/replace/remove, commit, close,
+ * recovery), and for every N, a child prepares a heap file, arms the Nth store point and runs the operation; the
+ * point sends SIGKILL to the child as kill -9 would. The parent reopens the file, requires pmp_check == 0, the
+ * untouched blocks intact through the "table" root, and the operation's root either old or new. N grows until the
+ * operation completes without reaching the point.
  * Must never: count a scenario as passed if it enumerated no point (an uninstrumented build would pass vacuously), or
  * reuse a heap file between runs.
  */
@@ -133,6 +134,27 @@ static void op_root_replace(pmp_heap_t *h)
 static void op_root_remove(pmp_heap_t *h) { pmp_root_set(h, "r", NULL); }
 static void op_commit(pmp_heap_t *h) { pmp_commit(h, NULL, 0); }
 static void op_close(pmp_heap_t *h) { pmp_close(h); }
+/* a large free keeps its disk blocks (decay.c); pmp_trim or the close gives them back: mark, then punch */
+static void *large_freed(pmp_heap_t *h)
+{
+	void *p = pmp_malloc(h, 2u << 20);
+	if (p) {
+		fill(p, 2u << 20, 96);
+		pmp_free(h, p);
+	}
+	return p;
+}
+static void op_large_trim(pmp_heap_t *h)
+{
+	large_freed(h);
+	pmp_trim(h);
+	fill(pmp_malloc(h, 2u << 20), 2u << 20, 95); /* backed again before reuse */
+}
+static void op_large_close(pmp_heap_t *h)
+{
+	large_freed(h);
+	pmp_close(h);
+}
 
 /* ---- slab pages (base_len 0: the table's blocks are slots) ---- */
 static void op_slot_alloc(pmp_heap_t *h) { fill(pmp_malloc(h, 70), 70, 98); }
@@ -216,6 +238,8 @@ static const struct scenario scenarios[] = {
 	{"root-remove", 1u << 20, -1, op_root_remove, 1, 0},
 	{"commit", 1u << 20, -1, op_commit, 0, 1},
 	{"close", 1u << 20, -1, op_close, 0, 0},
+	{"large-free-trim-reuse", 1u << 20, -1, op_large_trim, 0, 0},
+	{"large-free-close", 1u << 20, -1, op_large_close, 0, 0},
 };
 /* the page scenarios: the table's blocks are slots */
 static const struct scenario page_scenarios[] = {
