@@ -102,7 +102,8 @@ fi
 lib=/usr/lib/$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 found() { for f in "$@"; do [ -e "$f" ] && { echo "$f"; return; }; done; echo "${1}"; }
 stamp=$(date +%Y%m%d-%H%M%S)
-out=${out:-$PWD/$build/results/$stamp$( ((quick)) && echo -quick)}
+suffix=""; ((quick)) && suffix=-quick
+out=${out:-$PWD/$build/results/$stamp$suffix}
 mkdir -p "$out"
 ln -sfn "$out" "$PWD/$build/results/latest"
 args=(--runs "$runs" --out "$out" --work "$work" --build "$PWD/$build" --procs "$(nproc 2>/dev/null || echo 2)"
