@@ -1,5 +1,6 @@
 /* campaign.c: the kill -9 campaign. A child runs a seeded mixed workload (alloc, free, realloc, memalign, root set
- * and removal, commit; 1 to 4 threads) on one heap file and reports every completed root change over a pipe; the
+ * and removal, commit; 1 to 4 threads, the ones after the first ending after 20 to 420 operations and replaced,
+ * blocks handed between threads so that frees cross threads and reach pages of threads that ended) on one heap file and reports every completed root change over a pipe; the
  * parent kills it at a random moment, sometimes kills a second child in the middle of recovery, then a checker
  * child reopens the heap (read-only view and writable open with recovery), runs pmp_check and compares every root
  * with what was reported: each must be the reported version or a later one, intact, never lost, never torn.
@@ -82,9 +83,16 @@ struct wl {
 	unsigned t;
 	uint64_t rng;
 	uint64_t base_seq;
+	uint64_t ctr;  /* root versions made by this thread id so far (its later incarnations go on counting) */
+	unsigned life; /* operations before this incarnation ends (0: runs until killed) */
 };
 
 struct scratch { unsigned char *p; size_t len; unsigned char fill; };
+
+/* blocks handed between threads: whoever replaces one frees it, usually not the thread that made it */
+#define NX 64
+static struct scratch g_x[NX];
+static pthread_mutex_t g_x_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void scratch_verify(struct wl *w, const struct scratch *s)
 {
@@ -100,9 +108,8 @@ static void *workload_thread(void *arg)
 	struct wl *w = arg;
 	struct scratch sc[SCRATCH];
 	memset(sc, 0, sizeof sc);
-	uint64_t ctr = 0;
 	char name[32];
-	for (;;) {
+	for (unsigned left = w->life; w->life == 0 || left-- > 0;) {
 		unsigned op = (unsigned)cr_below(&w->rng, 1000);
 		unsigned k = (unsigned)cr_below(&w->rng, SCRATCH);
 		struct scratch *s = &sc[k];
@@ -129,6 +136,23 @@ static void *workload_thread(void *arg)
 			s->len = n;
 			s->fill = (unsigned char)cr_rand(&w->rng);
 			memset(p, s->fill, n);
+		} else if (op < 460) { /* hand a block to whichever thread replaces it next; free the one it replaces */
+			struct scratch x = {NULL, cr_below(&w->rng, 50) ? cr_below(&w->rng, 2048) : 9000 + cr_below(&w->rng, 30000),
+					    (unsigned char)cr_rand(&w->rng)};
+			if (!(x.p = pmp_malloc(w->h, x.len))) {
+				say(w->fd, "E hand-over allocation of %zu bytes failed: errno %d\n", x.len, errno);
+				_exit(5);
+			}
+			memset(x.p, x.fill, x.len);
+			unsigned i = (unsigned)cr_below(&w->rng, NX);
+			pthread_mutex_lock(&g_x_lock);
+			struct scratch old = g_x[i];
+			g_x[i] = x;
+			pthread_mutex_unlock(&g_x_lock);
+			if (old.p) {
+				scratch_verify(w, &old);
+				pmp_free(w->h, old.p);
+			}
 		} else if (op < 560) { /* free */
 			if (s->p) {
 				scratch_verify(w, s);
@@ -158,7 +182,7 @@ static void *workload_thread(void *arg)
 			}
 		} else if (op < 980) { /* set a root to a fresh payload, then free the old one */
 			unsigned r = (unsigned)cr_below(&w->rng, NR), id = w->t * NR + r;
-			uint64_t seq = w->base_seq + ++ctr;
+			uint64_t seq = w->base_seq + ++w->ctr;
 			size_t len = cr_payload_len(g_seed, id, seq, PAYLOAD_MAX);
 			void *p = pmp_malloc(w->h, len);
 			if (!p) {
@@ -197,6 +221,30 @@ static void *workload_thread(void *arg)
 				_exit(6);
 			}
 		}
+	}
+	/* this incarnation ends: half its scratch freed, the rest left live in its pages (garbage the next run
+	 * collects), which the thread heap abandons at the thread's exit */
+	for (unsigned k = 0; k < SCRATCH; k += 2)
+		if (sc[k].p) {
+			scratch_verify(w, &sc[k]);
+			pmp_free(w->h, sc[k].p);
+		}
+	return NULL;
+}
+
+/* thread id w->t after the first: one incarnation after another, each a new thread */
+static void *incarnations(void *arg)
+{
+	struct wl *w = arg;
+	for (;;) {
+		w->life = 20 + (unsigned)cr_below(&w->rng, 400);
+		pthread_t th;
+		if (pthread_create(&th, NULL, workload_thread, w) != 0) {
+			say(w->fd, "E pthread_create\n");
+			_exit(3);
+		}
+		pthread_join(th, NULL);
+		say(w->fd, "T\n");
 	}
 	return NULL;
 }
@@ -252,8 +300,8 @@ static void run_workload(uint64_t seed, uint64_t base_seq, unsigned nthreads, in
 	struct wl w[NT];
 	pthread_t th[NT];
 	for (unsigned t = 0; t < nthreads; t++) {
-		w[t] = (struct wl){h, fd, t, seed ^ (t * 0x1234567ull), base_seq + ((uint64_t)t << 20)};
-		if (t && pthread_create(&th[t], NULL, workload_thread, &w[t]) != 0) {
+		w[t] = (struct wl){h, fd, t, seed ^ (t * 0x1234567ull), base_seq + ((uint64_t)t << 20), 0, 0};
+		if (t && pthread_create(&th[t], NULL, incarnations, &w[t]) != 0) {
 			say(fd, "E pthread_create\n");
 			_exit(3);
 		}
@@ -442,7 +490,7 @@ static int reap(pid_t pid)
 
 struct stats {
 	long kills, kills_startup, invalid_ro, startup_us_n, startup_us_sum, recovery_runs, recovery_kills, recovery_done, invalid, lost, torn, child_errors;
-	long reported_sets, roots_verified, checks;
+	long reported_sets, roots_verified, checks, thread_ends;
 	int running;   /* the workload child said R */
 	int ever_ran;  /* some workload child said R: the heap file exists */
 	uint64_t spawned_us;
@@ -465,6 +513,8 @@ static void on_workload_line(const char *line, void *u)
 		s->ex[id].seq_min = seq;
 		s->ex[id].must_present = 1;
 		s->reported_sets++;
+	} else if (line[0] == 'T') {
+		s->thread_ends++;
 	} else if (sscanf(line, "X %u", &id) == 1 && id < NNAMES) {
 		s->ex[id].must_present = 0;
 	} else if (sscanf(line, "D %u", &id) == 1 && id < NNAMES) {
@@ -611,8 +661,8 @@ int main(void)
 	       "%ld checks, %ld root sets reported, %ld root verifications, %.1f s\n",
 	       st.kills, st.kills_startup, st.recovery_kills, st.recovery_runs, st.checks, st.reported_sets,
 	       st.roots_verified, secs);
-	printf("campaign: workload startup (open + recovery + collection) takes %ld us on average\n",
-	       st.startup_us_n ? st.startup_us_sum / st.startup_us_n : 0);
+	printf("campaign: workload startup (open + recovery + collection) takes %ld us on average; %ld thread ends\n",
+	       st.startup_us_n ? st.startup_us_sum / st.startup_us_n : 0, st.thread_ends);
 	printf("campaign: invalid heaps %ld (after recovery), invalid read-only views %ld, lost roots %ld, torn roots %ld, "
 	       "child errors %ld\n", st.invalid, st.invalid_ro, st.lost, st.torn, st.child_errors);
 	int ok = st.invalid == 0 && st.invalid_ro == 0 && st.lost == 0 && st.torn == 0 && st.child_errors == 0 && st.kills >= kills;
