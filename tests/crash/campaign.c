@@ -1,9 +1,10 @@
 /* campaign.c: the kill -9 campaign. A child runs a seeded mixed workload (alloc, free, realloc, memalign, root set
  * and removal, commit; 1 to 4 threads, the ones after the first ending after 20 to 420 operations and replaced,
- * blocks handed between threads so that frees cross threads and reach pages of threads that ended) on one heap file and reports every completed root change over a pipe; the
- * parent kills it at a random moment, sometimes kills a second child in the middle of recovery, then a checker
- * child reopens the heap (read-only view and writable open with recovery), runs pmp_check and compares every root
- * with what was reported: each must be the reported version or a later one, intact, never lost, never torn.
+ * blocks handed between threads so that frees cross threads and reach pages of threads that ended) on one heap
+ * file and reports every completed root change over a pipe; the parent kills it at a random moment, sometimes
+ * kills a second child in the middle of recovery, then a checker child reopens the heap (read-only view and
+ * writable open with recovery), runs pmp_check and compares every root with what was reported: each must be the
+ * reported version or a later one, intact, never lost, never torn.
  *
  * Knobs (environment): PMP_CRASH_KILLS (default 1000), PMP_CRASH_SEED (default: time), PMP_CRASH_MAX_US (longest
  * workload run before the kill, default 15000), PMP_CRASH_DIR (keep the heap there instead of a temporary dir).
