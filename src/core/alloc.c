@@ -66,6 +66,9 @@ static void *chain_alloc(struct pmp_heap *h, size_t n, size_t align)
 {
 	_pmp_lock(h);
 	void *p = h->sealed ? sealed_fail() : _pmp_alloc_locked(h, n, align);
+	/* no room: the pages kept empty for reuse go back to the chain first */
+	if (!p && !h->sealed && _pmp_theaps_shed_locked(h, _pmp_tls.heap_id == h->id ? _pmp_tls.theap : NULL))
+		p = _pmp_alloc_locked(h, n, align);
 	_pmp_check_tick(h);
 	_pmp_unlock(h);
 	return p;
@@ -80,8 +83,10 @@ void *_pmp_malloc_slow(struct pmp_heap *h, size_t n)
 		if (th) { /* else no memory for a theap: a chain block serves */
 			uint8_t *p = _pmp_small_alloc(h, th, _pmp_class_of(n));
 			if (p && h->check_level >= 2) {
-				if (h->poison_all)
-					verify_poison(h, p, _pmp_prt_of(h, (uint64_t)(p - h->base))->slot_size);
+				/* a slot (with no room for a page, a chain block serves, unpoisoned) */
+				const struct pmp_prt *pg = _pmp_prt_of(h, (uint64_t)(p - h->base));
+				if (h->poison_all && pg->kind == PMP_PRT_PAGE)
+					verify_poison(h, p, pg->slot_size);
 				tick(h);
 			}
 			return p;

@@ -180,8 +180,10 @@ struct pmp_free_links {
  * and its magic passes its check; the magic is written last when a page is made. */
 #define PMP_SLAB_SHIFT 16u
 #define PMP_SLAB (1u << PMP_SLAB_SHIFT)          /* 64 KiB */
-#define PMP_SMALL_MAX 8192u                      /* larger requests are chain blocks */
-#define PMP_CLASSES 32u                          /* 16..128 step 16, then four per power of two up to 8 KiB */
+#define PMP_SMALL_MAX 16208u                     /* larger requests are chain blocks */
+/* 16..128 step 16, four per power of two up to 8 KiB, then four that fill a page with 7, 6, 5 and 4 slots
+ * (9264, 10800, 12976, 16208 bytes: page.h) */
+#define PMP_CLASSES 36u
 #define PMP_PAGE_MAGIC 0x45474150534c4150ull     /* "PLSPAGE" keyed by salt and offset (see page.h) */
 #define PMP_PAGE_WORDS 64u                       /* bitmap words: 4,096 slots at most */
 struct pmp_page {

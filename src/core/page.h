@@ -14,8 +14,15 @@
 #include "block.h"
 
 /* ---- size classes ---- */
+/* above 8 KiB: the largest multiples of 16 of which 7, 6, 5 and 4 fill a page's slot area (PMP_SLOTS_BYTES) */
+#define PMP_CLASS_BIG0 9264u
+#define PMP_CLASS_BIG1 10800u
+#define PMP_CLASS_BIG2 12976u
+#define PMP_CLASS_BIG3 16208u
 static inline unsigned _pmp_class_compute(size_t n)
 {
+	if (n > 8192)
+		return 32u + (n > PMP_CLASS_BIG0) + (n > PMP_CLASS_BIG1) + (n > PMP_CLASS_BIG2);
 	if (n <= 128)
 		return n ? (unsigned)((n - 1) >> 4) : 0;
 	unsigned f = _pmp_fls((uint64_t)(n - 1)); /* 2^f <= n-1 < 2^(f+1), f >= 7 */
@@ -31,6 +38,8 @@ static inline __attribute__((always_inline)) unsigned _pmp_class_of(size_t n)
 }
 static inline uint32_t _pmp_class_size(unsigned c)
 {
+	if (c >= 32)
+		return c == 32 ? PMP_CLASS_BIG0 : c == 33 ? PMP_CLASS_BIG1 : c == 34 ? PMP_CLASS_BIG2 : PMP_CLASS_BIG3;
 	if (c < 8)
 		return (c + 1) << 4;
 	unsigned g = (c - 8) / 4, q = (c - 8) % 4;
@@ -38,8 +47,8 @@ static inline uint32_t _pmp_class_size(unsigned c)
 }
 #define PMP_SLOTS_BYTES (PMP_SLAB - PMP_HDR - (uint32_t)sizeof(struct pmp_page)) /* the next header ends a region */
 static inline uint32_t _pmp_class_capacity(unsigned c) { return PMP_SLOTS_BYTES / _pmp_class_size(c); }
-/* ceil(2^32 / size): (d * inv) >> 32 == d / size for every d < PMP_SLAB (size <= 2^13, so the error stays
- * below 1/size) */
+/* ceil(2^32 / size): (d * inv) >> 32 == d / size for every d < PMP_SLAB (the error d * (inv - 2^32 / size) / 2^32
+ * stays below 2^-16 <= 1/size, as size < 2^16) */
 static inline uint32_t _pmp_class_inv(unsigned c)
 {
 	return (uint32_t)((((uint64_t)1 << 32) + _pmp_class_size(c) - 1) / _pmp_class_size(c));

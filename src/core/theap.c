@@ -260,8 +260,11 @@ void *_pmp_small_alloc_slow(struct pmp_heap *h, struct pmp_theap *th, unsigned c
 		flush_counts_locked(h, th);
 		pg = h->sealed ? NULL : acquire_locked(h, th, c);
 		if (!pg) {
-			/* no room for a page (a small heap, or a full one): a chain block of the request's size */
+			/* no room for a page (a small heap, or a full one): a chain block of the request's size, after the
+			 * empty pages went back to the chain if there is no room for that either */
 			void *p = h->sealed ? NULL : _pmp_alloc_locked(h, _pmp_class_size(c), 0);
+			if (!p && !h->sealed && _pmp_theaps_shed_locked(h, th))
+				p = _pmp_alloc_locked(h, _pmp_class_size(c), 0);
 			if (h->sealed)
 				errno = EROFS;
 			pthread_mutex_unlock(&h->lock);
@@ -427,12 +430,10 @@ void _pmp_theaps_detach(struct pmp_heap *h)
 		_pmp_tls.heap_id = 0;
 }
 
-void _pmp_theaps_release_all_locked(struct pmp_heap *h)
+/* the abandoned pages that are empty go back to the chain; how many did */
+static unsigned shed_abandoned_locked(struct pmp_heap *h)
 {
-	for (struct pmp_theap *th = h->theaps; th; th = th->next)
-		if (th->in_use)
-			release_locked(h, th, 0);
-	/* and the abandoned pages that are empty */
+	unsigned n = 0;
 	for (unsigned c = 0; c < PMP_CLASSES; c++) {
 		struct pmp_prt *pg = h->abandoned[c], *next;
 		for (; pg; pg = next) {
@@ -444,9 +445,39 @@ void _pmp_theaps_release_all_locked(struct pmp_heap *h)
 			if (pg->used == 0) {
 				list_remove(&h->abandoned[c], pg);
 				retire_locked(h, pg);
+				n++;
 			}
 		}
 	}
+	return n;
+}
+
+void _pmp_theaps_release_all_locked(struct pmp_heap *h)
+{
+	for (struct pmp_theap *th = h->theaps; th; th = th->next)
+		if (th->in_use)
+			release_locked(h, th, 0);
+	shed_abandoned_locked(h);
+}
+
+unsigned _pmp_theaps_shed_locked(struct pmp_heap *h, struct pmp_theap *mine)
+{
+	unsigned n = shed_abandoned_locked(h);
+	if (!mine)
+		return n;
+	for (unsigned c = 0; c < PMP_CLASSES; c++) { /* the caller's own pages kept empty for reuse */
+		struct pmp_prt *pg = mine->pages[c], *next;
+		for (; pg; pg = next) {
+			next = pg->next;
+			collect(h, pg);
+			if (pg->used == 0) {
+				list_remove(&mine->pages[c], pg);
+				retire_locked(h, pg);
+				n++;
+			}
+		}
+	}
+	return n;
 }
 
 void _pmp_theaps_flush_locked(struct pmp_heap *h)

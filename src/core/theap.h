@@ -74,6 +74,10 @@ PMP_HIDDEN void _pmp_small_free_remote(struct pmp_heap *h, struct pmp_prt *pg, u
 PMP_HIDDEN void _pmp_small_page_changed(struct pmp_heap *h, struct pmp_theap *th, struct pmp_prt *pg);
 PMP_HIDDEN _Noreturn void _pmp_small_fatal(const struct pmp_heap *h, const void *p, const char *why);
 
+/* Under the lock, when the chain has no room: the empty abandoned pages, and the empty pages `mine` (the calling
+ * thread's theap, or NULL) keeps for reuse, go back to the chain. Returns how many did. */
+PMP_HIDDEN unsigned _pmp_theaps_shed_locked(struct pmp_heap *h, struct pmp_theap *mine);
+
 /* the thread's operation counts into the heap's counters (in the file): every PMP_COUNT_BATCH operations, at
  * page changes and at the end, so that a heap left by a crash counts all but the last batch of each thread */
 #define PMP_COUNT_BATCH 64

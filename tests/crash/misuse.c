@@ -88,7 +88,7 @@ __attribute__((unused)) static void expect_abort(cr_child_fn fn, struct ctx *c, 
 }
 
 /* a size served by a chain block (with a header) and one served by a slot of a slab page (none) */
-#define CHAIN 9000
+#define CHAIN 20000
 #define SLOT 64
 
 /* a used block on each side of the victim, and a root that must survive */
@@ -238,9 +238,12 @@ static void do_write_after_free_then_free_neighbour(void *arg)
 	char *before = pmp_malloc(h, CHAIN);
 	char *p = setup(h, CHAIN); /* setup's first block ("kept") comes after `before` */
 	(void)p;
-	char *next = pmp_malloc(h, CHAIN);
-	char *victim = pmp_malloc(h, CHAIN + 100);
+	/* above a page's size: no gap left before a page's alignment holds them, so they are neighbours */
+	char *next = pmp_malloc(h, 70000);
+	char *victim = pmp_malloc(h, 70100);
 	pmp_malloc(h, CHAIN);
+	if (victim != next + pmp_usable_size(h, next) + 16)
+		_exit(103); /* precondition: victim follows next */
 	pmp_free(h, victim);
 	*(size_t *)(void *)(victim - sizeof(size_t)) = 1;
 	c->ptr = next;
