@@ -157,7 +157,7 @@ typedef struct pmp_report {
 	uint64_t blocks, used_blocks, free_blocks, cached_blocks, roots;
 	uint64_t bytes_used, bytes_free, bytes_cached;
 	int index_checked;      /* 0 when the free index was stale (read-only view of an unclean heap) */
-	uint64_t pages;         /* slab pages (64 KiB each, holding the blocks of up to 8 KiB) */
+	uint64_t pages;         /* slab pages (64 KiB each, holding the blocks of up to 16,208 bytes) */
 } pmp_report_t;
 /* 0 = consistent; PMP_ECORRUPT with r filled otherwise. r may be NULL. */
 PMP_API int pmp_check(pmp_heap_t *h, pmp_report_t *r);
@@ -183,7 +183,7 @@ PMP_API size_t pmp_trim(pmp_heap_t *h);
 /* LOST: a used block that recovery made over a stretch of the chain damaged by a power loss (kept, never reused) */
 enum pmp_block_state { PMP_BLOCK_USED = 1, PMP_BLOCK_FREE = 2, PMP_BLOCK_CACHED = 3, PMP_BLOCK_LOST = 4 };
 /* A block as the program sees it: a chain block (with a 16-byte header before addr), or a slot of a slab page
- * (blocks of up to 8 KiB: no header, block_size == size, offset is the slot's own). */
+ * (blocks of up to 16,208 bytes: no header, block_size == size, offset is the slot's own). */
 typedef struct pmp_block {
 	void *addr;        /* user pointer (original address) */
 	void *data;        /* where the payload can be read in this process (differs from addr on a moved view) */
@@ -207,7 +207,7 @@ typedef struct pmp_stats {
 	uint64_t free_bytes, free_blocks, largest_free;
 	uint64_t peak_used_bytes;
 	uint64_t n_malloc, n_free, n_realloc, n_grow; /* operations since the heap was created */
-	uint64_t pages;         /* slab pages holding the blocks of up to 8 KiB (64 KiB each, counted in mapped) */
+	uint64_t pages;         /* slab pages holding the blocks of up to 16,208 bytes (64 KiB each, counted in mapped) */
 } pmp_stats_t;
 PMP_API int pmp_stats(pmp_heap_t *h, pmp_stats_t *s);
 

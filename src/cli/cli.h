@@ -80,7 +80,7 @@ int cli_data_next(struct cli_heap *ch, uint64_t off, uint64_t end, uint64_t *lo,
 uint64_t cli_data_bytes(struct cli_heap *ch); /* bytes of data in the mapped heap */
 
 /* ---- slab pages (pages.c) ----
- * Blocks of up to 8 KiB are slots of 64 KiB slab pages of one slot size. The walk reports every slot, used or free,
+ * Blocks of up to 16,208 bytes are slots of 64 KiB slab pages of one slot size. The walk reports every slot, used or free,
  * as a block without a header (block_size == size); the page itself is no block. Its structure shows through the
  * slots' addresses: a slot's page starts at the slot's address rounded down to CLI_PAGE from the heap's base; the
  * page's bytes run from its chain header (the CLI_HDR bytes before its start) through its header (up to the first

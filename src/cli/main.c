@@ -73,7 +73,7 @@ static void usage(FILE *f)
 	fprintf(f, "\nHeap files are opened read-only; addresses shown are the writer's. --used narrows a search to live\n"
 		   "blocks, --free to freed (free and cached) ones; every hit says which it is.\n"
 		   "Bytes of blocks (used bytes, free bytes, sizes) are usable bytes, what malloc_usable_size says; block\n"
-		   "headers are counted apart as overhead. Blocks of up to 8 KiB are slots of 64 KiB slab pages: a slot\n"
+		   "headers are counted apart as overhead. Blocks of up to 16,208 bytes are slots of 64 KiB slab pages: a slot\n"
 		   "has no header (whatis names its page), a free slot is a free block, and a page's own bytes (its\n"
 		   "headers, the slack after its slots) are slab page overhead, in no block. --json output is schema 2.\n"
 		   "ADDR is hexadecimal, with or without 0x (every address is printed that way); sizes (N, LEN, S) are\n"

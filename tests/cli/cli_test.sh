@@ -143,7 +143,7 @@ group_verbs() {
 	run stats 0 "$CLI" stats "$H"
 	has stats out "^used: +${USED_BLOCKS} blocks, ${USED_BYTES} bytes \(\+$((USED_BYTES_WITH_HEADERS - USED_BYTES)) bytes of headers\)$"
 	has stats out "^free: +${FREE_BLOCKS} blocks"
-	# big is the one block above 8 KiB: every other used block is a slot
+	# big is the one block above 16 KiB: every other used block is a slot
 	has stats out "^slab pages: +${PAGES} of 64 KiB: $((USED_BLOCKS - 1)) slots used, "
 	run stats_json 0 "$CLI" stats --json "$H"
 	json stats_json "d['used_blocks']==$USED_BLOCKS and d['counters']['used_blocks']==$USED_BLOCKS and d['free_blocks']==$FREE_BLOCKS and d['counters']['free_blocks']==$FREE_BLOCKS and sum(b['used_blocks'] for b in d['histogram'])==$USED_BLOCKS and sum(b['free_blocks'] for b in d['histogram'])==$FREE_BLOCKS and d['used_bytes']==$USED_BYTES and sum(b['used_bytes'] for b in d['histogram'])==$USED_BYTES and d['used_bytes']+d['used_overhead_bytes']==$USED_BYTES_WITH_HEADERS and d['free_bytes']+d['free_overhead_bytes']==$FREE_BYTES_WITH_HEADERS and d['counters']['used_bytes']==$USED_BYTES_WITH_HEADERS and d['n_free']>=$FREED"
@@ -188,7 +188,7 @@ group_verbs() {
 	run whatis_inner 0 "$CLI" whatis "$H" "$TARGET_INNER"
 	has whatis_inner out "at offset $TARGET_INNER_OFF of the used block $TARGET "
 	hasnt whatis_inner out "^root:"
-	# a chain block (the big one: above 8 KiB) has a header before its payload
+	# a chain block (the big one: above 16 KiB) has a header before its payload
 	run whatis_hdr 0 "$CLI" whatis "$H" "$(hex "$BIG - 8")"
 	has whatis_hdr out "in the header, offset -8 of the used block $BIG "
 	hasnt whatis_hdr out "slot"
@@ -704,7 +704,7 @@ group_hostile() {
 	has fifo-info err "fifo: not a regular file"
 	has dir-info err "dir: not a regular file"
 
-	# a damaged block header in the arena (big's: the one chain block above 8 KiB; smaller blocks are slots without
+	# a damaged block header in the arena (big's: the one chain block above 16 KiB; smaller blocks are slots without
 	# a header): check says where, the other verbs warn and keep what they could read
 	cp "$H" "$T/badchain"
 	printf '\xff\xff\xff\xff\xff\xff\xff\x7f' | dd of="$T/badchain" bs=1 seek=$((BIG - BASE - 8)) \
