@@ -323,17 +323,26 @@ static int match_free(const struct pmp_heap *h, pmp_report_t *r, const uint64_t 
 	return 0;
 }
 
-int _pmp_validate(const struct pmp_heap *h, int strict, pmp_report_t *r)
+/* the superblock's mapped size against the heap's end and reservation: 0, or PMP_ECORRUPT with r filled */
+static int mapped_wrong(const struct pmp_heap *h, pmp_report_t *r)
 {
-	memset(r, 0, sizeof *r);
 	const struct pmp_sb *sb = &h->sb;
 	if (sb->mapped != h->end || h->end > h->reserved || h->end < PMP_OFF_ARENA + PMP_MIN_BLOCK + PMP_HDR)
 		return fail(h, r, PMP_P_HEADER, 0, "superblock mapped size 0x%llx disagrees with the heap",
 			    (unsigned long long)sb->mapped);
+	return 0;
+}
+
+int _pmp_validate(const struct pmp_heap *h, int strict, pmp_report_t *r)
+{
+	memset(r, 0, sizeof *r);
+	int e = mapped_wrong(h, r);
+	if (e)
+		return e;
 	uint64_t roots[PMP_ROOT_COUNT];
 	size_t nroots;
 	struct tally t;
-	int e = collect_roots(h, r, roots, &nroots);
+	e = collect_roots(h, r, roots, &nroots);
 	return e ? e : check_chain(h, r, roots, nroots, strict, &t, 0);
 }
 
@@ -350,14 +359,13 @@ int _pmp_check_in_use(struct pmp_heap *h, pmp_report_t *r)
 int _pmp_check_locked(struct pmp_heap *h, pmp_report_t *r)
 {
 	memset(r, 0, sizeof *r);
-	const struct pmp_sb *sb = &h->sb;
-	if (sb->mapped != h->end || h->end > h->reserved || h->end < PMP_OFF_ARENA + PMP_MIN_BLOCK + PMP_HDR)
-		return fail(h, r, PMP_P_HEADER, 0, "superblock mapped size 0x%llx disagrees with the heap",
-			    (unsigned long long)sb->mapped);
+	int e = mapped_wrong(h, r);
+	if (e)
+		return e;
 	uint64_t roots[PMP_ROOT_COUNT];
 	size_t nroots;
 	struct tally t;
-	int e = collect_roots(h, r, roots, &nroots);
+	e = collect_roots(h, r, roots, &nroots);
 	if (!e)
 		e = check_chain(h, r, roots, nroots, !h->index_stale, &t, 0);
 	if (e)

@@ -430,25 +430,30 @@ void _pmp_theaps_detach(struct pmp_heap *h)
 		_pmp_tls.heap_id = 0;
 }
 
-/* the abandoned pages that are empty go back to the chain; how many did */
+/* the empty pages of one list (a theap's class list, or an abandoned list) go back to the chain; how many did */
+static unsigned shed_list_locked(struct pmp_heap *h, struct pmp_prt **head)
+{
+	unsigned n = 0;
+	for (struct pmp_prt *pg = *head, *next; pg; pg = next) {
+		next = pg->next;
+		if (pg->stale)
+			rebuild(h, pg);
+		else
+			collect(h, pg);
+		if (pg->used == 0) {
+			list_remove(head, pg);
+			retire_locked(h, pg);
+			n++;
+		}
+	}
+	return n;
+}
+
 static unsigned shed_abandoned_locked(struct pmp_heap *h)
 {
 	unsigned n = 0;
-	for (unsigned c = 0; c < PMP_CLASSES; c++) {
-		struct pmp_prt *pg = h->abandoned[c], *next;
-		for (; pg; pg = next) {
-			next = pg->next;
-			if (pg->stale)
-				rebuild(h, pg);
-			else
-				collect(h, pg);
-			if (pg->used == 0) {
-				list_remove(&h->abandoned[c], pg);
-				retire_locked(h, pg);
-				n++;
-			}
-		}
-	}
+	for (unsigned c = 0; c < PMP_CLASSES; c++)
+		n += shed_list_locked(h, &h->abandoned[c]);
 	return n;
 }
 
@@ -463,20 +468,8 @@ void _pmp_theaps_release_all_locked(struct pmp_heap *h)
 unsigned _pmp_theaps_shed_locked(struct pmp_heap *h, struct pmp_theap *mine)
 {
 	unsigned n = shed_abandoned_locked(h);
-	if (!mine)
-		return n;
-	for (unsigned c = 0; c < PMP_CLASSES; c++) { /* the caller's own pages kept empty for reuse */
-		struct pmp_prt *pg = mine->pages[c], *next;
-		for (; pg; pg = next) {
-			next = pg->next;
-			collect(h, pg);
-			if (pg->used == 0) {
-				list_remove(&mine->pages[c], pg);
-				retire_locked(h, pg);
-				n++;
-			}
-		}
-	}
+	for (unsigned c = 0; mine && c < PMP_CLASSES; c++) /* the caller's own pages kept empty for reuse */
+		n += shed_list_locked(h, &mine->pages[c]);
 	return n;
 }
 
