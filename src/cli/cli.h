@@ -238,6 +238,22 @@ struct cli_run_end {
 /* say which heap file the program used, which others the run wrote, and which hold crash records (runheaps.c) */
 void cli_run_heaps(const struct cli_run_end *end);
 
+/* ---- code addresses (symbols.c) ---- */
+struct cli_module {
+	uint64_t load_addr;
+	const char *path;   /* absolute; NULL or unreadable: shown as module+offset only */
+};
+struct cli_sym {
+	uint64_t pc;        /* in: the address */
+	int is_return;      /* in: a return address (the call is the byte before it) */
+	int module;         /* out: index into the modules, -1 when none */
+	uint64_t offset;    /* out: pc - the module's load address */
+	char func[128];     /* out: from addr2line, empty when unknown */
+	char line[256];
+};
+/* attribute each address to a module and, when lookup_lines, look up function and line (one addr2line per module) */
+void cli_symbolise(struct cli_sym *s, unsigned n, const struct cli_module *mods, unsigned nmods, int lookup_lines);
+
 /* "SIGSEGV" etc., or "signal N" (crash.c) */
 const char *cli_signame(int sig, char *buf, size_t len);
 

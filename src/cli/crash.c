@@ -1,16 +1,13 @@
 /* crash.c: the `crash` verb: the crash record the preload's signal handler left in the heap (signal, code, fault
- * address, time, pid/tid) and its backtrace, each frame attributed to a module and symbolised with addr2line.
+ * address, time, pid/tid) and its backtrace, each frame attributed to a module and symbolised (symbols.c).
  *
- * Must never: trust counts or strings from the record beyond what pmp_crash_get bounded, pass a module path to the
- * shell unquoted, or fail because addr2line is missing (frames are then shown raw).
+ * Must never: trust counts or strings from the record beyond what pmp_crash_get bounded.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "cli.h"
 
@@ -62,88 +59,10 @@ static const char *code_name(int sig, int code)
 	return NULL;
 }
 
-struct frame {
-	uint64_t pc;
-	int module;         /* index into ci->modules, -1 when none */
-	uint64_t offset;    /* pc - load address */
-	char func[128];     /* from addr2line, empty when unknown */
-	char line[256];
-};
-
 static const char *module_path(const pmp_crash_info_t *ci, const struct cli_heap *ch, int m)
 {
 	/* dl_iterate_phdr names the main program "": the writer's executable is in the superblock */
 	return ci->modules[m].path[0] ? ci->modules[m].path : ch->info.writer_exe;
-}
-
-static int have_addr2line(void)
-{
-	const char *path = getenv("PATH");
-	if (!path)
-		path = "/usr/bin:/bin";
-	char buf[4096];
-	for (const char *p = path; *p;) {
-		size_t n = strcspn(p, ":");
-		if (n && n < sizeof buf - 16) {
-			snprintf(buf, sizeof buf, "%.*s/addr2line", (int)n, p);
-			if (!access(buf, X_OK))
-				return 1;
-		}
-		p += n;
-		if (*p)
-			p++;
-	}
-	return 0;
-}
-
-static void chomp(char *s)
-{
-	s[strcspn(s, "\n")] = 0;
-}
-
-/* one addr2line run per module: every frame of that module in one command line */
-static void symbolise(const pmp_crash_info_t *ci, const struct cli_heap *ch, struct frame *fr, unsigned nf, int m)
-{
-	const char *path = module_path(ci, ch, m);
-	struct stat st;
-	/* the path comes from the file: only a readable regular file goes to addr2line (a FIFO would hang it) */
-	if (path[0] != '/' || stat(path, &st) || !S_ISREG(st.st_mode) || access(path, R_OK))
-		return;
-	size_t cap = 64 + 4 * strlen(path) + nf * 24, len = 0;
-	char *cmd = malloc(cap);
-	if (!cmd)
-		return;
-	len += (size_t)snprintf(cmd, cap, "addr2line -f -C -e '");
-	for (const char *p = path; *p; p++)
-		len += (size_t)snprintf(cmd + len, cap - len, *p == '\'' ? "'\\''" : "%c", *p);
-	len += (size_t)snprintf(cmd + len, cap - len, "'");
-	unsigned count = 0;
-	for (unsigned i = 0; i < nf; i++)
-		if (fr[i].module == m) {
-			/* a return address points after the call: look up the call itself */
-			uint64_t q = fr[i].offset - (i > 0 && fr[i].offset > 0);
-			len += (size_t)snprintf(cmd + len, cap - len, " 0x%" PRIx64, q);
-			count++;
-		}
-	len += (size_t)snprintf(cmd + len, cap - len, " 2>/dev/null");
-	FILE *f = popen(cmd, "r");
-	free(cmd);
-	if (!f)
-		return;
-	for (unsigned i = 0; i < nf; i++) {
-		if (fr[i].module != m)
-			continue;
-		char fn[sizeof fr[i].func], ln[sizeof fr[i].line];
-		if (!fgets(fn, sizeof fn, f) || !fgets(ln, sizeof ln, f))
-			break;
-		chomp(fn);
-		chomp(ln);
-		if (strcmp(fn, "??"))
-			snprintf(fr[i].func, sizeof fr[i].func, "%s", fn);
-		if (strncmp(ln, "??", 2))
-			snprintf(fr[i].line, sizeof fr[i].line, "%s", ln);
-	}
-	pclose(f);
 }
 
 int cli_crash(int argc, char **argv)
@@ -154,7 +73,7 @@ int cli_crash(int argc, char **argv)
 	if (cli_open_args(argc, argv, opts, &ch))
 		return CLI_ERR;
 	pmp_crash_info_t *ci = calloc(1, sizeof *ci);
-	struct frame *fr = calloc(PMP_CRASH_MAX_FRAMES, sizeof *fr);
+	struct cli_sym *fr = calloc(PMP_CRASH_MAX_FRAMES, sizeof *fr);
 	if (!ci || !fr) {
 		cli_errorf("out of memory");
 		free(ci);
@@ -182,28 +101,16 @@ int cli_crash(int argc, char **argv)
 		goto out;
 	}
 	unsigned nf = ci->nframes;
+	struct cli_module mods[PMP_CRASH_MAX_MODULES];
+	for (unsigned m = 0; m < ci->nmodules; m++) {
+		mods[m].load_addr = ci->modules[m].load_addr;
+		mods[m].path = module_path(ci, &ch, (int)m);
+	}
 	for (unsigned i = 0; i < nf; i++) {
 		fr[i].pc = ci->frames[i];
-		fr[i].module = -1;
-		uint64_t best = 0;
-		for (unsigned m = 0; m < ci->nmodules; m++) {
-			uint64_t la = ci->modules[m].load_addr;
-			if (la <= fr[i].pc && (fr[i].module < 0 || la > best)) {
-				best = la;
-				fr[i].module = (int)m;
-			}
-		}
-		if (fr[i].module >= 0)
-			fr[i].offset = fr[i].pc - best;
+		fr[i].is_return = i > 0; /* frame 0 is where the signal struck; the others are return addresses */
 	}
-	if (!raw && have_addr2line())
-		for (unsigned m = 0; m < ci->nmodules; m++) {
-			unsigned any = 0;
-			for (unsigned i = 0; i < nf; i++)
-				any |= fr[i].module == (int)m;
-			if (any)
-				symbolise(ci, &ch, fr, nf, (int)m);
-		}
+	cli_symbolise(fr, nf, mods, ci->nmodules, !raw);
 	char sn[32], when[40];
 	const char *sig = cli_signame(ci->signo, sn, sizeof sn), *code = code_name(ci->signo, ci->code);
 	cli_time(ci->time_ns, when, sizeof when);
