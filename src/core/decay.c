@@ -2,8 +2,8 @@
  *
  * Holds: the process-local list of free blocks of PMP_PUNCH_MIN bytes or more that are still backed (oldest first),
  * and the one punch sequence (mark the block as holed, then give its interior pages back). A block is punched when it
- * has been free for PMP_DECAY_NS, when the list holds more than the keep limit (max(PMP_DECAY_KEEP_MIN, the used
- * bytes)) or is full, and at seal. A free block that leaves the free index leaves this list in the same
+ * has been free for PMP_DECAY_NS, when the list holds more than the keep limit (max(PMP_DECAY_KEEP_MIN, twice the
+ * used bytes)) or is full, and at seal. A free block that leaves the free index leaves this list in the same
  * step (_pmp_index_remove), so a punch never reaches a block that is in use. A stop at any point loses nothing: the
  * list is not in the file, an unpunched free block is backed, a marked one is backed again before reuse.
  * Must never: punch a block that is not in the free index, or run without the heap lock.
@@ -43,7 +43,9 @@ static uint64_t trim(struct pmp_heap *h, uint64_t now, int all)
 {
 	uint64_t given = 0;
 	struct pmp_decay *d = &h->decay;
-	uint64_t keep = h->ctl->used_bytes;
+	/* twice the used bytes: a program that frees and reallocates its large buffers in waves (malloc-large,
+	 * python3 bytes copies) keeps more than its used bytes free between waves; one times was punching them */
+	uint64_t keep = 2 * h->ctl->used_bytes;
 	if (keep < PMP_DECAY_KEEP_MIN)
 		keep = PMP_DECAY_KEEP_MIN;
 	while (d->count &&

@@ -438,6 +438,40 @@ Test(files, growth_and_commit)
 	t_rmtree(dir);
 }
 
+/* The keep limit: large free blocks stay backed while they hold at most twice the used bytes. With 64 MiB used and
+ * four separated 40 MiB blocks freed (160 MiB), the oldest is punched at once and three stay for pmp_trim to give
+ * back (a limit of once the used bytes would keep one). */
+Test(files, large_free_blocks_kept_up_to_twice_the_used_bytes)
+{
+	char *dir = t_tmpdir(), *path = t_path(dir, "h");
+	pmp_file_opts_t o = t_opts(PMP_OPEN_CREATE, T_ADDR(41), (size_t)1 << 30);
+	pmp_heap_t *h;
+	cr_assert_eq(pmp_file_open(path, &o, &h), 0);
+	enum { BIG = 40 << 20, N = 4 };
+	void *used = pmp_malloc(h, (size_t)64 << 20), *big[N], *sep[N];
+	cr_assert_not_null(used);
+	for (int i = 0; i < N; i++) {
+		big[i] = pmp_malloc(h, BIG);
+		sep[i] = pmp_malloc(h, 20000); /* a used chain block between them: the freed blocks never merge */
+		cr_assert(big[i] && sep[i]);
+		memset(big[i], 0x5a, BIG);
+	}
+	for (int i = 0; i < N; i++)
+		pmp_free(h, big[i]);
+	t_check(h, "four large blocks freed");
+	size_t given = pmp_trim(h);
+	cr_assert_geq(given, (size_t)3 * (BIG - (1 << 20)), "pmp_trim gave back %zu bytes: fewer than three blocks kept",
+		      given);
+	cr_assert_leq(given, (size_t)3 * BIG, "pmp_trim gave back %zu bytes: more than three blocks kept", given);
+	for (int i = 0; i < N; i++)
+		pmp_free(h, sep[i]);
+	pmp_free(h, used);
+	t_check(h, "all freed");
+	cr_assert_eq(pmp_close(h), 0);
+	free(path);
+	t_rmtree(dir);
+}
+
 /* Large blocks freed keep their pages for a while and give them back later (pmp_trim, a second's decay, the keep
  * limit): a shadow of live blocks proves no punch ever reaches a block in use, and pmp_check holds throughout. */
 Test(files, large_blocks_survive_decay_and_trim)
