@@ -85,6 +85,11 @@ enum pmp_open_mode {
 #define PMP_FILE_NOLOCK  0x2u /* do not take the owner lock (tests; never for concurrent writers) */
 #define PMP_FILE_ZERO_FREED 0x4u /* as PMP_HEAP_ZERO_FREED */
 #define PMP_FILE_SAME_EXE 0x8u /* refuse (PMP_EFOREIGN) an existing heap last written by another executable */
+/* salvage what is there. Read-only: a file shorter than its superblock says opens too, its missing tail reading as
+ * zeros (a damaged stretch to the end). Writable: a heap closed cleanly that fails its check is salvaged as a dirty
+ * one would be (it is refused untouched otherwise), and a truncated file is first extended to its size, the missing
+ * tail kept as a LOST block. (pmempreload repair) */
+#define PMP_FILE_SALVAGE 0x10u
 
 typedef struct pmp_file_opts {
 	int mode;            /* enum pmp_open_mode */
@@ -180,8 +185,12 @@ PMP_API int pmp_set_check(pmp_heap_t *h, int level, unsigned every_log2);
 PMP_API size_t pmp_trim(pmp_heap_t *h);
 
 /* ---- walk ---- */
-/* LOST: a used block that recovery made over a stretch of the chain damaged by a power loss (kept, never reused) */
-enum pmp_block_state { PMP_BLOCK_USED = 1, PMP_BLOCK_FREE = 2, PMP_BLOCK_CACHED = 3, PMP_BLOCK_LOST = 4 };
+/* LOST: a used block that recovery made over a stretch of the chain damaged by a power loss (kept, never reused).
+ * DAMAGED: only in a walk of a heap whose chain is damaged now: the stretch from a header that fails its check to
+ * the next header that passes it (what a writable open would keep as one LOST block), laid out as a chain block (offset its first byte, addr 16
+ * bytes into it). */
+enum pmp_block_state { PMP_BLOCK_USED = 1, PMP_BLOCK_FREE = 2, PMP_BLOCK_CACHED = 3, PMP_BLOCK_LOST = 4,
+		       PMP_BLOCK_DAMAGED = 5 };
 /* A block as the program sees it: a chain block (with a 16-byte header before addr), or a slot of a slab page
  * (blocks of up to 16,208 bytes: no header, block_size == size, offset is the slot's own). */
 typedef struct pmp_block {
@@ -192,7 +201,8 @@ typedef struct pmp_block {
 	int state;         /* enum pmp_block_state */
 	uint64_t offset;   /* heap offset of the block header (of the slot itself for a slot) */
 } pmp_block_t;
-/* non-zero stops the walk and is returned. The walk holds the heap's lock: the callback may call pmp_usable_size,
+/* non-zero stops the walk and is returned. A damaged stretch of the chain is reported as one PMP_BLOCK_DAMAGED
+ * block and the walk goes on after it: it then returns PMP_ECORRUPT once every block was reported. The walk holds the heap's lock: the callback may call pmp_usable_size,
  * pmp_owns, pmp_ptr_to_off and pmp_off_to_ptr on h, but must not allocate, free or walk on h (it would wait for
  * itself). */
 typedef int (*pmp_walk_cb)(const pmp_block_t *b, void *user);

@@ -17,6 +17,7 @@ int cli_state_index(int state)
 	case PMP_BLOCK_FREE: return CLI_ST_FREE;
 	case PMP_BLOCK_CACHED: return CLI_ST_CACHED;
 	case PMP_BLOCK_LOST: return CLI_ST_LOST;
+	case PMP_BLOCK_DAMAGED: return CLI_ST_DAMAGED;
 	default: return CLI_ST_USED;
 	}
 }

@@ -35,6 +35,7 @@ struct cli_heap {
 	pmp_info_t info;        /* writer strings NUL-terminated by cli_open */
 	uint64_t base;          /* original base address */
 	uint64_t mapped;        /* bytes of the heap from base */
+	uint64_t truncated_at;  /* a truncated file's length (its view reads zeros from there on), else 0 */
 	const uint8_t *local;   /* where this process reads offset 0 */
 	pmp_block_t *blocks;    /* in address order, after cli_load_blocks */
 	size_t nblocks;
@@ -133,7 +134,7 @@ void cli_word_hit(struct cli_json *j, const pmp_block_t *b, size_t off, uint64_t
 /* ---- counting blocks (census.c) ----
  * One meaning of "bytes" in every verb: the usable payload of blocks (what malloc_usable_size would say). The
  * header and other overhead of each block are counted apart; so are the bytes of slab pages in no slot. */
-enum { CLI_ST_USED, CLI_ST_FREE, CLI_ST_CACHED, CLI_ST_LOST, CLI_NSTATES };
+enum { CLI_ST_USED, CLI_ST_FREE, CLI_ST_CACHED, CLI_ST_LOST, CLI_ST_DAMAGED, CLI_NSTATES };
 #define CLI_NCLASSES 64 /* size classes: class k holds usable sizes [2^k, 2^(k+1)) */
 struct cli_tally {
 	uint64_t blocks, bytes, overhead;

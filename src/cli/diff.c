@@ -240,6 +240,6 @@ int cli_diff(int argc, char **argv)
 	cli_close(&a);
 	cli_close(&b);
 	if (arc == CLI_FAIL || brc == CLI_FAIL)
-		return CLI_FAIL; /* a chain damaged part way: the comparison stops at the damage */
+		return CLI_FAIL; /* a chain damaged part way: its damaged stretches compare as blocks of their own */
 	return diffs ? CLI_FAIL : CLI_OK;
 }

@@ -115,6 +115,7 @@ static int colour_of(int state)
 	case PMP_BLOCK_FREE: return C_FREE;
 	case PMP_BLOCK_CACHED: return C_CACHED;
 	case PMP_BLOCK_LOST: return C_LOST;
+	case PMP_BLOCK_DAMAGED: return C_NONE;
 	default: return C_USED;
 	}
 }
@@ -185,7 +186,7 @@ int cli_map_svg(FILE *f, const struct cli_heap *ch, int brc)
 		   " bytes), %" PRIu64 " cached, %" PRIu64 " lost, %" PRIu64 " slab pages, %zu roots%s</text>\n",
 		c.total[CLI_ST_USED].blocks, c.total[CLI_ST_USED].bytes, c.total[CLI_ST_FREE].blocks,
 		c.total[CLI_ST_FREE].bytes, c.total[CLI_ST_CACHED].blocks, c.total[CLI_ST_LOST].blocks, c.pages, ch->nroots,
-		brc ? "; chain damaged: the picture stops at the damage" : "");
+		brc ? "; chain damaged: damaged stretches are drawn as no block" : "");
 	fprintf(f, "<text x=\"10\" y=\"52\">each pixel covers %" PRIu64 " bytes and mixes the colours of the states of "
 		   "its bytes by their share</text>\n", l.bpp);
 	fprintf(f, "<image x=\"%d\" y=\"%d\" width=\"%d\" height=\"%" PRIu64 "\" preserveAspectRatio=\"none\" "
@@ -213,7 +214,7 @@ int cli_map_svg(FILE *f, const struct cli_heap *ch, int brc)
 	/* legend and scale */
 	uint64_t ly = TOP + img_h + 20;
 	static const char *const labels[NCOLOURS] = {"used", "free", "cached (quarantine)", "lost (salvaged)",
-						     "slab page overhead", "no block (end sentinel, damage)"};
+						     "slab page overhead", "no block (end sentinel, damaged stretch)"};
 	int lx = LEFT;
 	for (int k = 0; k < NCOLOURS; k++) {
 		fprintf(f, "<rect x=\"%d\" y=\"%" PRIu64 "\" width=\"12\" height=\"12\" fill=\"%s\" stroke=\"#555\"/>"

@@ -5,6 +5,7 @@
  * print an in-heap address other than the original (writer's) one.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,7 +19,7 @@ int cli_open(const char *path, struct cli_heap *ch)
 	pmp_file_opts_t o;
 	memset(&o, 0, sizeof o);
 	o.mode = PMP_OPEN_READONLY;
-	o.flags = PMP_FILE_ANYADDR;
+	o.flags = PMP_FILE_ANYADDR | PMP_FILE_SALVAGE; /* a truncated file shows what it still holds */
 	int e = pmp_file_open(path, &o, &ch->h);
 	if (e) {
 		struct stat st;
@@ -40,6 +41,13 @@ int cli_open(const char *path, struct cli_heap *ch)
 	ch->base = (uint64_t)(uintptr_t)ch->info.base;
 	ch->mapped = ch->info.mapped;
 	ch->local = ch->info.mapped_at;
+	struct stat st;
+	if (!stat(path, &st) && (uint64_t)st.st_size < ch->mapped) {
+		ch->truncated_at = (uint64_t)st.st_size;
+		cli_errorf("%s: warning: truncated: the file holds %" PRIu64 " of the %" PRIu64
+			   " bytes of its heap; from 0x%" PRIx64 " on it reads as zeros (a damaged stretch)",
+			   path, ch->truncated_at, ch->mapped, ch->base + ch->truncated_at);
+	}
 	return 0;
 }
 
@@ -87,8 +95,16 @@ int cli_load_blocks(struct cli_heap *ch)
 {
 	int e = cli_walk(ch);
 	if (e == PMP_ECORRUPT) {
-		cli_errorf("%s: warning: block chain damaged after %zu blocks; showing those (run 'pmempreload check')",
-			   ch->path, ch->nblocks);
+		size_t n = 0;
+		uint64_t bytes = 0;
+		for (size_t i = 0; i < ch->nblocks; i++)
+			if (ch->blocks[i].state == PMP_BLOCK_DAMAGED) {
+				n++;
+				bytes += ch->blocks[i].size;
+			}
+		cli_errorf("%s: warning: block chain damaged: %zu stretch%s of %" PRIu64
+			   " bytes shown as damaged, the blocks around them as they are (run 'pmempreload check')",
+			   ch->path, n, n == 1 ? "" : "es", bytes);
 		return CLI_FAIL;
 	}
 	if (e) {
@@ -181,6 +197,7 @@ const char *cli_state_name(int state)
 	case PMP_BLOCK_FREE: return "free";
 	case PMP_BLOCK_CACHED: return "cached";
 	case PMP_BLOCK_LOST: return "lost";
+	case PMP_BLOCK_DAMAGED: return "damaged";
 	default: return "?";
 	}
 }

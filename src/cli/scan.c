@@ -29,6 +29,7 @@ const char *cli_life(int state)
 	case PMP_BLOCK_FREE: return "freed";
 	case PMP_BLOCK_CACHED: return "freed (cached)";
 	case PMP_BLOCK_LOST: return "lost";
+	case PMP_BLOCK_DAMAGED: return "damaged";
 	default: return "?";
 	}
 }

@@ -20,10 +20,16 @@ int cli_stats(int argc, char **argv)
 		return CLI_ERR;
 	pmp_stats_t s;
 	int e = pmp_stats(ch.h, &s);
-	if (e) {
+	if (e == PMP_ECORRUPT) {
+		/* a damaged chain: the counts below come from the walk, which goes past the damage; the sizes from the
+		 * superblock, and the heap's own operation counters are not trusted */
+		memset(&s, 0, sizeof s);
+		s.reserved = ch.info.reserved;
+		s.mapped = ch.info.mapped;
+	} else if (e) {
 		cli_errorf("%s: stats: %s", ch.path, pmp_strerror(e));
 		cli_close(&ch);
-		return e == PMP_ECORRUPT ? CLI_FAIL : CLI_ERR;
+		return CLI_ERR;
 	}
 	int rc = cli_load_blocks(&ch);
 	if (rc == CLI_ERR) {
@@ -33,7 +39,7 @@ int cli_stats(int argc, char **argv)
 	struct cli_census c;
 	cli_census(&ch, &c);
 	const struct cli_tally *u = &c.total[CLI_ST_USED], *fr = &c.total[CLI_ST_FREE], *ca = &c.total[CLI_ST_CACHED],
-			       *lo = &c.total[CLI_ST_LOST];
+			       *lo = &c.total[CLI_ST_LOST], *da = &c.total[CLI_ST_DAMAGED];
 	if (json) {
 		struct cli_json j;
 		json_begin(&j, stdout, "stats");
@@ -43,7 +49,7 @@ int cli_stats(int argc, char **argv)
 		json_u64(&j, "reserved", s.reserved);
 		json_u64(&j, "mapped", s.mapped);
 		json_u64(&j, "arena", s.arena);
-		static const char *const names[CLI_NSTATES] = {"used", "free", "cached", "lost"};
+		static const char *const names[CLI_NSTATES] = {"used", "free", "cached", "lost", "damaged"};
 		for (int st = 0; st < CLI_NSTATES; st++) {
 			char key[32];
 			snprintf(key, sizeof key, "%s_blocks", names[st]);
@@ -93,7 +99,10 @@ int cli_stats(int argc, char **argv)
 	} else {
 		printf("file:          %s%s\n", ch.path, ch.info.clean ? "" : "  (unclean: counts from the block chain)");
 		printf("reserved:      %" PRIu64 " bytes\n", s.reserved);
-		printf("mapped:        %" PRIu64 " bytes (arena %" PRIu64 ")\n", s.mapped, s.arena);
+		if (s.arena)
+			printf("mapped:        %" PRIu64 " bytes (arena %" PRIu64 ")\n", s.mapped, s.arena);
+		else /* a damaged heap's own statistics are not read */
+			printf("mapped:        %" PRIu64 " bytes\n", s.mapped);
 		printf("used:          %" PRIu64 " blocks, %" PRIu64 " bytes (+%" PRIu64 " bytes of headers)\n", u->blocks,
 		       u->bytes, u->overhead);
 		printf("free:          %" PRIu64 " blocks, %" PRIu64 " bytes (+%" PRIu64 " bytes of headers; largest chain "
@@ -111,8 +120,11 @@ int cli_stats(int argc, char **argv)
 		printf("peak used:     %" PRIu64 " bytes, headers included (the heap's own counter)\n", s.peak_used_bytes);
 		printf("operations:    %" PRIu64 " malloc, %" PRIu64 " free, %" PRIu64 " realloc, %" PRIu64 " grow\n",
 		       s.n_malloc, s.n_free, s.n_realloc, s.n_grow);
+		if (da->blocks)
+			printf("damaged:       %" PRIu64 " stretches, %" PRIu64 " bytes (headers that fail their check; "
+			       "counted apart)\n", da->blocks, da->bytes);
 		if (rc != CLI_OK)
-			printf("note:          the block chain is damaged: counts cover the blocks before the damage\n");
+			printf("note:          the block chain is damaged: counts cover the blocks around the damage\n");
 		printf("\nusable size class      used: blocks        bytes   free: blocks        bytes\n");
 		for (unsigned k = 0; k < CLI_NCLASSES; k++) {
 			if (cli_class_empty(&c, k))

@@ -463,8 +463,28 @@ int pmp_walk(pmp_heap_t *h, pmp_walk_cb cb, void *user)
 	__atomic_store_n(&h->walker, (const void *)&_pmp_tls, __ATOMIC_RELAXED);
 	struct pmp_chain it;
 	_pmp_chain_start(&it);
-	int rc, ret = 0;
-	while ((rc = _pmp_chain_next(h, &it)) == 1) {
+	int rc, ret = 0, damaged = 0;
+	uint64_t sent = _pmp_sentinel(h);
+	while ((rc = _pmp_chain_next(h, &it)) != 0) {
+		if (rc < 0) {
+			/* a damaged stretch: one block up to the next header that passes its check (recovery's own
+			 * resynchronisation), and the walk goes on after it. A damaged sentinel ends the walk. */
+			uint64_t at = it.off, y = at < sent ? _pmp_chain_resync(h, at) : at;
+			damaged = 1;
+			if (y <= at)
+				break;
+			pmp_block_t b;
+			b.offset = at;
+			b.addr = (void *)(uintptr_t)(h->orig_base + at + PMP_HDR); /* laid out as a chain block */
+			b.data = h->base + at + PMP_HDR;
+			b.size = (size_t)(y - at - PMP_HDR);
+			b.block_size = (size_t)(y - at);
+			b.state = PMP_BLOCK_DAMAGED;
+			if ((ret = cb(&b, user)) != 0)
+				break;
+			it.size = y - at;
+			continue;
+		}
 		if (!it.free && !it.cached && !it.lost && _pmp_page_block(h, it.off, it.size)) {
 			if ((ret = walk_page(h, it.off + PMP_HDR, cb, user)) != 0)
 				break;
@@ -482,9 +502,7 @@ int pmp_walk(pmp_heap_t *h, pmp_walk_cb cb, void *user)
 	}
 	__atomic_store_n(&h->walker, NULL, __ATOMIC_RELAXED);
 	_pmp_unlock(h);
-	if (rc < 0)
-		return PMP_ECORRUPT;
-	return ret;
+	return ret ? ret : damaged ? PMP_ECORRUPT : 0;
 }
 
 /* ---- check level 2: the incremental check ---- */

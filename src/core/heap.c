@@ -139,7 +139,7 @@ int _pmp_heap_load(struct pmp_heap *h, uint8_t *base, const struct pmp_sb *sb, i
 	handle_init(h, base, sb);
 	h->readonly = readonly;
 	if (readonly) {
-		h->index_stale = sb->state != PMP_STATE_CLEAN;
+		h->index_stale = sb->state != PMP_STATE_CLEAN || h->salvage_clean;
 		return 0;
 	}
 	/* One validator decides, before anything is written (so a refused file keeps its bytes, holes and mtime):
@@ -149,8 +149,8 @@ int _pmp_heap_load(struct pmp_heap *h, uint8_t *base, const struct pmp_sb *sb, i
 	 * lenient check rejects is salvaged. */
 	pmp_report_t rep;
 	int dirty = sb->state != PMP_STATE_CLEAN;
-	int damaged = _pmp_validate(h, !dirty, &rep) != 0;
-	if (damaged && !dirty) {
+	int damaged = _pmp_validate(h, !dirty && !h->salvage_clean, &rep) != 0;
+	if (damaged && !dirty && !h->salvage_clean) {
 		pthread_mutex_destroy(&h->lock);
 		return PMP_ECORRUPT;
 	}

@@ -89,6 +89,9 @@ struct pmp_heap {
 	int readonly;
 	int sealed;             /* marked clean by _pmp_heap_seal: nothing may write until _pmp_heap_unseal */
 	int index_stale;        /* read-only view of an unclean heap: the free index is not trusted */
+	int salvage_clean;      /* set by the opening layer before _pmp_heap_load: a clean heap that fails its check is
+				 * salvaged like a dirty one instead of refused; on a read-only view (of a truncated file)
+				 * the free index is not trusted (PMP_FILE_SALVAGE) */
 	int check_level;        /* 0 none, 1 cheap checks on free (abort), 2 poison freed memory too (pmp_set_check) */
 	unsigned check_every_log2; /* level 2: an incremental check step every 2^N operations */
 	uint64_t check_ops;     /* operations since the last step */

@@ -137,7 +137,9 @@ static int vet_writable(int fd, struct pmp_os_stat *st)
 	return 0;
 }
 
-static int read_sb(int fd, uint64_t size, struct pmp_sb *sb)
+/* the superblock of the file open on fd (size bytes long); with `short_ok` a file shorter than the heap it holds
+ * passes (PMP_FILE_SALVAGE) */
+static int read_sb(int fd, uint64_t size, struct pmp_sb *sb, int short_ok)
 {
 	unsigned char page[PMP_PAGE];
 	size_t got = 0;
@@ -149,7 +151,27 @@ static int read_sb(int fd, uint64_t size, struct pmp_sb *sb)
 	e = _pmp_sb_read(page, got, sb);
 	if (e)
 		return e;
-	return _pmp_sb_validate(sb, size);
+	e = _pmp_sb_validate(sb, size);
+	return e == PMP_ESHORT && short_ok ? 0 : e;
+}
+
+/* a truncated file's read-only view: private memory holding what the file has, zeros after its end (never a
+ * mapping of the file past its end: reading there would be SIGBUS). Only the file's data extents are read. */
+static int copy_in(int fd, uint64_t size, void *mem)
+{
+	for (uint64_t pos = 0, data, hole; pos < size; pos = hole) {
+		int e = _pmp_os_data_extent(fd, pos, &data, &hole);
+		if (e)
+			return e;
+		if (data >= size)
+			break;
+		if (hole > size)
+			hole = size;
+		size_t got;
+		if ((e = _pmp_os_pread(fd, (uint8_t *)mem + data, (size_t)(hole - data), data, &got)) != 0)
+			return e;
+	}
+	return 0;
 }
 
 static int check_opts(const pmp_file_opts_t *o)
@@ -162,7 +184,8 @@ static int check_opts(const pmp_file_opts_t *o)
 		return PMP_ETOOSMALL;
 	if ((o->flags & PMP_FILE_ANYADDR) && o->mode != PMP_OPEN_READONLY)
 		return EINVAL;
-	if (o->flags & ~(unsigned)(PMP_FILE_ANYADDR | PMP_FILE_NOLOCK | PMP_FILE_ZERO_FREED | PMP_FILE_SAME_EXE))
+	if (o->flags & ~(unsigned)(PMP_FILE_ANYADDR | PMP_FILE_NOLOCK | PMP_FILE_ZERO_FREED | PMP_FILE_SAME_EXE |
+				   PMP_FILE_SALVAGE))
 		return EINVAL;
 	return 0;
 }
@@ -182,19 +205,25 @@ static int open_readonly(const char *path, const pmp_file_opts_t *o, struct pmp_
 		e = PMP_EFILETYPE;
 		goto fail;
 	}
-	if ((e = read_sb(f->fd, st.size, &sb)) != 0)
+	if ((e = read_sb(f->fd, st.size, &sb, (o->flags & PMP_FILE_SALVAGE) != 0)) != 0)
 		goto fail;
 	size_t map_len = (size_t)round_up(sb.mapped, PMP_PAGE);
+	int truncated = st.size < sb.mapped, mfd = truncated ? -1 : f->fd;
 	f->file_size = st.size;
 	void *base;
-	e = _pmp_os_map((void *)(uintptr_t)sb.base, map_len, f->fd, 0, 0, 0, &base);
+	e = _pmp_os_map((void *)(uintptr_t)sb.base, map_len, mfd, 0, 0, truncated, &base);
 	if (e == EEXIST && (o->flags & PMP_FILE_ANYADDR))
-		e = _pmp_os_map(NULL, map_len, f->fd, 0, 0, 0, &base);
+		e = _pmp_os_map(NULL, map_len, mfd, 0, 0, truncated, &base);
 	if (e) {
 		e = e == EEXIST ? PMP_EADDRINUSE : e;
 		goto fail;
 	}
+	if (truncated && (e = copy_in(f->fd, st.size, base)) != 0) {
+		_pmp_os_unmap(base, map_len);
+		goto fail;
+	}
 	h->map_len = map_len;
+	h->salvage_clean = truncated;
 	if ((e = _pmp_heap_load(h, base, &sb, 1, NULL)) != 0) {
 		_pmp_os_unmap(base, map_len);
 		goto fail;
@@ -340,7 +369,8 @@ static int open_writable(const char *path, const pmp_file_opts_t *o, struct pmp_
 		return 0;
 	}
 	struct pmp_sb sb;
-	if ((e = read_sb(f->fd, st.size, &sb)) != 0)
+	int salvage = (o->flags & PMP_FILE_SALVAGE) != 0;
+	if ((e = read_sb(f->fd, st.size, &sb, salvage)) != 0)
 		goto fail;
 	if (!(sb.layout_flags & PMP_LAYOUT_FILE)) {
 		e = PMP_ELAYOUT;
@@ -350,6 +380,10 @@ static int open_writable(const char *path, const pmp_file_opts_t *o, struct pmp_
 		e = PMP_EFOREIGN;
 		goto fail;
 	}
+	/* salvage of a truncated file: its missing tail comes back as a hole (zeros, a damaged stretch that recovery
+	 * keeps as a LOST block), so that nothing of the mapping lies past the file's end */
+	if (salvage && st.size < sb.mapped && (e = _pmp_os_ftruncate(f->fd, sb.mapped)) != 0)
+		goto fail;
 	map_len = (size_t)round_up(sb.mapped, PMP_PAGE);
 	if ((e = map_heap((void *)(uintptr_t)sb.base, sb.reserved, map_len, f->fd, &base)) != 0)
 		goto fail;
@@ -358,6 +392,7 @@ static int open_writable(const char *path, const pmp_file_opts_t *o, struct pmp_
 	 * [0, mapped) through file_reserve once it accepted the heap, and not before: a refused file stays as it was. */
 	f->file_size = sb.mapped;
 	h->map_len = map_len;
+	h->salvage_clean = salvage;
 	if ((e = _pmp_heap_load(h, base, &sb, 0, &id)) != 0)
 		goto fail;
 	return 0;

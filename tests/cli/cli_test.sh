@@ -677,7 +677,7 @@ group_hostile() {
 	mkfifo "$T/fifo"
 	mkdir "$T/dir"
 	ln -s "$H" "$T/link"
-	for f in missing empty garbage half flipped sbonly fifo dir link; do
+	for f in missing empty garbage flipped fifo dir link; do
 		for verb in info check stats blocks roots leaks crash strings; do
 			run "$f-$verb" 2 "$CLI" "$verb" "$T/$f" && one_error "$f-$verb"
 		done
@@ -699,7 +699,6 @@ group_hostile() {
 	has missing-info err "missing: no such file"
 	has empty-info err "empty: empty file, not a heap"
 	has garbage-info err "garbage: not a pmempreload heap"
-	has half-info err "half: .*truncated"
 	has flipped-info err "flipped: .*checksum"
 	has fifo-info err "fifo: not a regular file"
 	has dir-info err "dir: not a regular file"
@@ -712,14 +711,47 @@ group_hostile() {
 	run badchain-check 1 "$CLI" check "$T/badchain"
 	has badchain-check out "^INCONSISTENT: block problem at offset 0x[0-9a-f]+ \(address 0x[0-9a-f]+\)"
 	run badchain-blocks 1 "$CLI" blocks "$T/badchain"
-	has badchain-blocks err "block chain damaged"
+	has badchain-blocks err "block chain damaged: 1 stretch of [0-9]+ bytes shown as damaged"
+	# the walk goes past the damage: every other block is still there, big's bytes are one damaged stretch
+	run h-blocks 0 "$CLI" blocks "$H"
+	eq badchain-used "$(grep -c ' used$' "$T/badchain-blocks.out")" "$(($(grep -c ' used$' "$T/h-blocks.out") - 1))"
+	eq badchain-free "$(grep -c ' free$' "$T/badchain-blocks.out")" "$(grep -c ' free$' "$T/h-blocks.out")"
+	eq badchain-damaged "$(grep -c ' damaged$' "$T/badchain-blocks.out")" 1
+	run badchain-stats 1 "$CLI" stats "$T/badchain"
+	has badchain-stats out "^damaged: +1 stretches"
+	run badchain-grep 1 "$CLI" grep "$T/badchain" needle
+	run h-grep 0 "$CLI" grep "$H" needle
+	eq badchain-grep-hits "$(wc -l <"$T/badchain-grep.out")" "$(wc -l <"$T/h-grep.out")"
 	run badchain-check-json 1 "$CLI" check --json "$T/badchain"
 	json badchain-check-json "not d['consistent'] and d['problem']['kind']=='block'"
 	# the new verbs warn the same way and answer from the blocks before the damage
 	run badchain-dangling 1 "$CLI" dangling "$T/badchain"
 	has badchain-dangling err "block chain damaged"
 	run badchain-map 1 "$CLI" map "$T/badchain" -o "$T/badchain.svg"
-	grep -q "chain damaged: the picture stops at the damage" "$T/badchain.svg" && ok || fail "badchain: map does not say so"
+	grep -q "chain damaged: damaged stretches are drawn as no block" "$T/badchain.svg" && ok || fail "badchain: map does not say so"
+
+	# a truncated file opens with a warning and shows what it still holds: the missing tail is one damaged stretch
+	for f in half sbonly; do
+		run "$f-info" 0 "$CLI" info "$T/$f"
+		has "$f-info" err "$f: warning: truncated: the file holds [0-9]+ of the [0-9]+ bytes of its heap"
+		run "$f-check" 1 "$CLI" check "$T/$f"
+		run "$f-blocks" 1 "$CLI" blocks "$T/$f"
+		eq "$f-blocks-damaged" "$(grep -c ' damaged$' "$T/$f-blocks.out")" 1
+		for verb in stats roots leaks strings dangling "grep needle" "map -o $T/$f.svg" "report -o $T/$f.html"; do
+			# shellcheck disable=SC2086
+			run "$f-${verb%% *}" 1 "$CLI" ${verb%% *} "$T/$f" $( [ "${verb#* }" != "$verb" ] && echo "${verb#* }")
+		done
+	done
+	# the first half still holds the blocks before its end, each as it was in the whole file
+	local cut=$(($(stat -c %s "$T/half")))
+	local addr size state
+	while read -r addr size state; do
+		[ "$state" = used ] && [ $((addr - BASE + size)) -le $((cut - 16)) ] && echo "$addr $size $state"
+	done <"$T/h-blocks.out" >"$T/h-first.txt"
+	sed 's/  */ /g' -i "$T/h-first.txt"
+	grep ' used$' "$T/half-blocks.out" | head -n "$(wc -l <"$T/h-first.txt")" | sed 's/  */ /g' >"$T/half-first.txt"
+	[ -s "$T/h-first.txt" ] && cmp -s "$T/h-first.txt" "$T/half-first.txt" && ok ||
+		fail "half: the blocks before the cut differ from the whole file's"
 	run badchain-report 1 "$CLI" report "$T/badchain" -o "$T/badchain.html"
 	grep -q 'class="bad">INCONSISTENT<' "$T/badchain.html" && ok || fail "badchain: report's verdict"
 	run badchain-top 0 "$CLI" top --json --count 1 "$T/badchain"

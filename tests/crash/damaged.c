@@ -559,3 +559,118 @@ Test(damaged, page_damage)
 		free(p);
 	}
 }
+
+/* ---- PMP_FILE_SALVAGE (pmempreload repair, and the read-only view of a damaged or truncated file) ---- */
+
+/* the walk goes past a damaged header: the stretch is one DAMAGED block, every block after it is reported as it
+ * was, and the walk says PMP_ECORRUPT at its end */
+static int walk_rc(const char *path, unsigned flags, struct blocks *bs)
+{
+	pmp_file_opts_t o = opts(PMP_OPEN_READONLY);
+	o.flags = PMP_FILE_ANYADDR | flags;
+	pmp_heap_t *h;
+	int e = pmp_file_open(path, &o, &h);
+	if (e)
+		return e;
+	memset(bs, 0, sizeof *bs);
+	int rc = pmp_walk(h, collect, bs);
+	pmp_close(h);
+	return rc;
+}
+
+static size_t count_state(const struct blocks *bs, int state)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < bs->n; i++)
+		n += bs->state[i] == state;
+	return n;
+}
+
+Test(damaged, clean_damaged_heap_salvaged_on_request)
+{
+	char *p = make_heap("salvage.heap", 0);
+	struct blocks before, after;
+	cr_assert_eq(view(p, &before), 0);
+	uint64_t b = used_block(&before, 10);
+	forge_end_header(p, b);
+	/* read-only: every block but the damaged one, in place */
+	cr_assert_eq(walk_rc(p, 0, &after), PMP_ECORRUPT);
+	cr_assert_eq(count_state(&after, PMP_BLOCK_DAMAGED), 1, "one damaged stretch");
+	size_t kept = 0, want = 0;
+	for (size_t i = 0; i < before.n; i++) {
+		if (before.state[i] != PMP_BLOCK_USED || before.off[i] == b)
+			continue;
+		want++;
+		for (size_t j = 0; j < after.n; j++)
+			kept += after.off[j] == before.off[i] && after.state[j] == PMP_BLOCK_USED;
+	}
+	cr_assert_eq(kept, want, "the walk past the damage reported %zu of %zu used blocks", kept, want);
+	/* writable without the flag: refused untouched; with it: salvaged into a heap that checks, nothing live lost */
+	expect_refused_untouched(p, PMP_ECORRUPT);
+	pmp_file_opts_t o = opts(PMP_OPEN_EXISTING);
+	o.flags = PMP_FILE_SALVAGE;
+	pmp_heap_t *h;
+	cr_assert_eq(pmp_file_open(p, &o, &h), 0);
+	pmp_info_t in;
+	cr_assert_eq(pmp_info(h, &in), 0);
+	cr_assert_geq(in.last_lost_regions, 1, "the salvage kept no LOST block");
+	cr_assert_eq(pmp_check(h, NULL), 0);
+	cr_assert_eq(pmp_close(h), 0);
+	struct blocks fixed;
+	cr_assert_eq(view(p, &fixed), 0, "the salvaged heap fails pmp_check");
+	kept = 0;
+	for (size_t i = 0; i < before.n; i++) {
+		if (before.state[i] != PMP_BLOCK_USED || before.off[i] == b)
+			continue;
+		for (size_t j = 0; j < fixed.n; j++)
+			kept += fixed.off[j] == before.off[i] && fixed.state[j] == PMP_BLOCK_USED;
+	}
+	cr_assert_eq(kept, want, "salvage kept %zu of %zu used blocks", kept, want);
+	cr_assert_eq(fixed.roots, before.roots, "salvage dropped roots of undamaged blocks");
+	free(p);
+}
+
+Test(damaged, truncated_file_read_and_salvaged_on_request)
+{
+	char *p = make_heap("short.heap", 0);
+	struct blocks before, ro, fixed;
+	cr_assert_eq(view(p, &before), 0);
+	struct stat st;
+	cr_assert_eq(stat(p, &st), 0);
+	off_t cut = (off_t)(used_block(&before, 40) + 200); /* inside a used chain block */
+	cr_assert_lt(cut, st.st_size);
+	cr_assert_eq(truncate(p, cut), 0);
+	/* without the flag the file is refused, read-only and writable, and stays as it is */
+	cr_assert_eq(walk_rc(p, 0, &ro), PMP_ESHORT);
+	expect_refused_untouched(p, PMP_ESHORT);
+	/* read-only with it: the blocks before the cut as they were, a damaged tail */
+	cr_assert_eq(walk_rc(p, PMP_FILE_SALVAGE, &ro), PMP_ECORRUPT);
+	cr_assert_eq(ro.state[ro.n - 1], PMP_BLOCK_DAMAGED, "the missing tail is not one damaged stretch");
+	size_t k = 0;
+	for (; k < before.n && before.off[k] + 16 <= (uint64_t)cut; k++)
+		cr_assert(ro.off[k] == before.off[k] && ro.state[k] == before.state[k], "block %zu differs before the cut", k);
+	cr_assert_gt(k, 40);
+	struct stat now;
+	cr_assert_eq(stat(p, &now), 0);
+	cr_assert_eq(now.st_size, cut, "a read-only view changed the file's size");
+	/* writable with it: extended, the tail kept as LOST, a heap that checks and holds every block before the cut */
+	pmp_file_opts_t o = opts(PMP_OPEN_EXISTING);
+	o.flags = PMP_FILE_SALVAGE;
+	pmp_heap_t *h;
+	cr_assert_eq(pmp_file_open(p, &o, &h), 0);
+	cr_assert_eq(pmp_check(h, NULL), 0);
+	char *again = pmp_malloc(h, 100000); /* and it works as a heap */
+	cr_assert_not_null(again);
+	memset(again, 1, 100000);
+	cr_assert_eq(pmp_close(h), 0);
+	cr_assert_eq(view(p, &fixed), 0);
+	for (size_t i = 0; i + 1 < k; i++) {
+		int found = 0;
+		for (size_t j = 0; j < fixed.n && !found; j++)
+			found = fixed.off[j] == before.off[i] && (before.state[i] != PMP_BLOCK_USED ||
+								 fixed.state[j] == PMP_BLOCK_USED);
+		cr_assert(found, "block at 0x%llx lost by the salvage", (unsigned long long)before.off[i]);
+	}
+	cr_assert_geq(count_state(&fixed, PMP_BLOCK_LOST), 1, "the missing tail is not kept as LOST");
+	free(p);
+}
