@@ -278,5 +278,6 @@ int cli_dangling(int argc, char **argv);
 int cli_diff(int argc, char **argv);
 int cli_top(int argc, char **argv);
 int cli_report(int argc, char **argv);
+int cli_repair(int argc, char **argv);
 
 #endif

@@ -58,6 +58,10 @@ static const struct verb verbs[] = {
 	{"report", cli_report, "FILE -o OUT.html | --json FILE",
 	 "one self-contained HTML page: info, check, stats, the map, leaks, dangling, the crash record (--json: one\n"
 	 "           record of those verbs' records); exit 1 when the heap is inconsistent (written all the same)"},
+	{"repair", cli_repair, "[--json] [--yes] [--backup BACKUP] FILE",
+	 "rebuild a damaged heap the way a writable open salvages it and say what changes: a dry run on a copy\n"
+	 "           unless --yes, which renames the repaired copy over FILE (after copying it to BACKUP); exit 1 when a\n"
+	 "           repair is needed and was not applied"},
 	{"top", cli_top, "[--json] [--count N] [--interval SECONDS] FILE",
 	 "live view of a running program's heap (read-only, costs it nothing): used and free bytes, operations per\n"
 	 "           second, growth by size class; every second until ^C or N ticks; --json: one record per line per tick"},
