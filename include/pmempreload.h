@@ -54,6 +54,9 @@ typedef int (*pmp_commit_fn)(void *addr, size_t len, void *user);
 
 /* flags for pmp_heap_create / pmp_heap_opts_t.flags */
 #define PMP_HEAP_ZERO_FREED 0x1u /* overwrite freed memory with zeros (no secret lingers in the heap) */
+/* the caller promises that one thread at a time uses the heap (its own lock, or one thread): the heap takes no
+ * lock of its own (large blocks, page changes, roots, walk, stats and check run without a mutex) */
+#define PMP_HEAP_SINGLE_THREAD 0x2u
 
 typedef struct pmp_heap_opts {
 	unsigned flags;          /* PMP_HEAP_* */
@@ -62,6 +65,7 @@ typedef struct pmp_heap_opts {
 } pmp_heap_opts_t;
 
 #define PMP_HEAP_MIN ((size_t)128 * 1024) /* smallest memory that holds a heap (64 KiB of metadata + arena) */
+#define PMP_MAX_LEN ((size_t)1 << 47)      /* largest memory a heap on caller memory may have */
 
 /* Heap on caller-owned memory (a static buffer, a shm segment). mem must be 4096-aligned, len >= PMP_HEAP_MIN.
  * The memory is formatted; previous contents are lost. */
@@ -90,6 +94,7 @@ enum pmp_open_mode {
  * one would be (it is refused untouched otherwise), and a truncated file is first extended to its size, the missing
  * tail kept as a LOST block. (pmempreload repair) */
 #define PMP_FILE_SALVAGE 0x10u
+#define PMP_FILE_SINGLE_THREAD 0x20u /* as PMP_HEAP_SINGLE_THREAD */
 
 typedef struct pmp_file_opts {
 	int mode;            /* enum pmp_open_mode */
@@ -112,6 +117,35 @@ PMP_API int pmp_file_open(const char *path, const pmp_file_opts_t *opts, pmp_hea
 /* Clean close: flush, mark clean, release the lock and the mapping (file heaps) or detach (caller memory).
  * The handle is invalid afterwards. */
 PMP_API int pmp_close(pmp_heap_t *h);
+
+/* Empty the heap under its live handle: every block and every root goes, the thread heaps let their pages go,
+ * and the memory is one free block again (the heap's counters of operations and its peak stay). The caller
+ * promises that no other thread uses h meanwhile and that no pointer into h is used afterwards. A stop during the
+ * reset leaves the old heap with some of its roots removed, or the empty heap (an open recovers either).
+ * 0; EINVAL (NULL), PMP_ERDONLY (read-only or closed), EBUSY (the preload's process heap, pmp_default()). */
+PMP_API int pmp_heap_reset(pmp_heap_t *h);
+
+/* ---- sizes and overheads (the same for every heap) ---- */
+/* usable bytes of the smallest block (what pmp_malloc(h, 1) gives) */
+PMP_API size_t pmp_block_size_min(void);
+/* the largest request a heap can serve (a heap of PMP_MAX_LEN bytes, empty); larger ones fail with ENOMEM */
+PMP_API size_t pmp_block_size_max(void);
+/* bytes of a heap's metadata (superblocks, free index, roots, crash record, end sentinel): a new heap of len
+ * bytes has len - pmp_heap_overhead() bytes of blocks (pmp_stats free_bytes) */
+PMP_API size_t pmp_heap_overhead(void);
+/* the bytes beyond n that a request of n bytes takes in the heap (pmp_stats used_bytes grows by n plus this):
+ * the rounding up to its size class for n <= 16,208 (a slot of a slab page, no header), the 16-byte header and
+ * the rounding to 16 bytes for larger n (a chain block). 0 for n > pmp_block_size_max(). */
+PMP_API size_t pmp_alloc_overhead(size_t n);
+
+/* ---- out of memory ---- */
+/* Called when an allocation on h (pmp_malloc, pmp_calloc, pmp_realloc, pmp_reallocarray, pmp_memalign) fails
+ * for want of memory (ENOMEM), with the size asked for. It runs without the heap's lock held, in the thread that
+ * asked: it may free blocks of h (and use h in any way but pmp_close and pmp_heap_reset). Returning non-zero asks
+ * for one more attempt; an allocation that fails inside the handler does not call it again (no recursion). */
+typedef int (*pmp_oom_fn)(pmp_heap_t *h, size_t size, void *user);
+/* fn == NULL removes the handler. 0, or EINVAL for h == NULL. */
+PMP_API int pmp_set_oom_handler(pmp_heap_t *h, pmp_oom_fn fn, void *user);
 
 /* ---- allocation (thread-safe) ---- */
 PMP_API void *pmp_malloc(pmp_heap_t *h, size_t n);
@@ -220,6 +254,9 @@ typedef struct pmp_stats {
 	uint64_t pages;         /* slab pages holding the blocks of up to 16,208 bytes (64 KiB each, counted in mapped) */
 } pmp_stats_t;
 PMP_API int pmp_stats(pmp_heap_t *h, pmp_stats_t *s);
+/* a short summary of pmp_stats (and pmp_check's verdict) written to fd, a few lines starting "pmempreload:";
+ * writes with write(2) only (no stdio, no allocation). 0, EINVAL, or the errno of the write. */
+PMP_API int pmp_stats_print(pmp_heap_t *h, int fd);
 
 /* ---- heap information (superblock) ---- */
 typedef struct pmp_info {

@@ -125,6 +125,37 @@ void _pmp_free_slow(struct pmp_heap *h, void *p)
 	errno = saved;
 }
 
+/* ---- out of memory (pmp_set_oom_handler) ---- */
+
+int pmp_set_oom_handler(pmp_heap_t *h, pmp_oom_fn fn, void *user)
+{
+	if (!h)
+		return EINVAL;
+	_pmp_lock(h);
+	__atomic_store_n(&h->oom, NULL, __ATOMIC_RELEASE); /* a racing failure sees no handler rather than a mix */
+	h->oom_user = user;
+	__atomic_store_n(&h->oom, fn, __ATOMIC_RELEASE);
+	_pmp_unlock(h);
+	return 0;
+}
+
+/* an allocation of n bytes (align: 0, or above PMP_ALIGN) failed: the handler, if any, may free memory and ask for
+ * one more attempt. Runs without the lock; a failure inside the handler is final. */
+static __attribute__((noinline)) void *oom(struct pmp_heap *h, size_t n, size_t align)
+{
+	pmp_oom_fn fn = __atomic_load_n(&h->oom, __ATOMIC_ACQUIRE);
+	if (!fn || errno != ENOMEM || _pmp_tls.in_oom)
+		return NULL;
+	_pmp_tls.in_oom = 1;
+	int again = fn(h, n, h->oom_user);
+	_pmp_tls.in_oom = 0;
+	if (!again) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return align ? chain_alloc(h, n, align) : _pmp_malloc_inline(h, n);
+}
+
 /* ---- public entry points ---- */
 
 static int writable(pmp_heap_t *h)
@@ -146,7 +177,8 @@ void *pmp_malloc(pmp_heap_t *h, size_t n)
 		errno = EINVAL;
 		return NULL;
 	}
-	return _pmp_malloc_inline(h, n);
+	void *p = _pmp_malloc_inline(h, n);
+	return __builtin_expect(p != NULL, 1) ? p : oom(h, n, 0);
 }
 
 void *pmp_memalign(pmp_heap_t *h, size_t align, size_t n)
@@ -162,8 +194,9 @@ void *pmp_memalign(pmp_heap_t *h, size_t align, size_t n)
 		return NULL;
 	}
 	if (align <= PMP_ALIGN)
-		return _pmp_malloc_inline(h, n);
-	return chain_alloc(h, n, align);
+		return pmp_malloc(h, n);
+	void *p = chain_alloc(h, n, align);
+	return p ? p : oom(h, n, align);
 }
 
 void *pmp_calloc(pmp_heap_t *h, size_t nmemb, size_t size)

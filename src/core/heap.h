@@ -115,6 +115,8 @@ struct pmp_heap {
 	const struct pmp_heap_ops *ops; /* never NULL: the providing layer's table */
 	pmp_commit_fn user_commit;
 	void *user_commit_arg;
+	pmp_oom_fn oom;         /* pmp_set_oom_handler: called by the API's allocations on ENOMEM, without the lock */
+	void *oom_user;
 	void *layer;            /* owned by the layer that provides ops (file state) */
 };
 
@@ -249,7 +251,17 @@ PMP_HIDDEN void _pmp_crash_write(struct pmp_heap *h, const struct pmp_crash *rec
 PMP_HIDDEN extern pmp_heap_t *_pmp_default_heap;
 PMP_HIDDEN void _pmp_heap_set_default(struct pmp_heap *h);
 
-static inline void _pmp_lock(struct pmp_heap *h) { pthread_mutex_lock(&h->lock); }
-static inline void _pmp_unlock(struct pmp_heap *h) { pthread_mutex_unlock(&h->lock); }
+/* The heap's one lock. PMP_HEAP_SINGLE_THREAD (set before the handle is handed out, never changed after) leaves
+ * it untaken: the caller promised that one thread at a time uses the heap. */
+static inline void _pmp_lock(struct pmp_heap *h)
+{
+	if (!(h->flags & PMP_HEAP_SINGLE_THREAD))
+		pthread_mutex_lock(&h->lock);
+}
+static inline void _pmp_unlock(struct pmp_heap *h)
+{
+	if (!(h->flags & PMP_HEAP_SINGLE_THREAD))
+		pthread_mutex_unlock(&h->lock);
+}
 
 #endif

@@ -256,7 +256,7 @@ void *_pmp_small_alloc_slow(struct pmp_heap *h, struct pmp_theap *th, unsigned c
 			if (th->pages[c])
 				continue;
 		}
-		pthread_mutex_lock(&h->lock);
+		_pmp_lock(h);
 		flush_counts_locked(h, th);
 		pg = h->sealed ? NULL : acquire_locked(h, th, c);
 		if (!pg) {
@@ -267,10 +267,10 @@ void *_pmp_small_alloc_slow(struct pmp_heap *h, struct pmp_theap *th, unsigned c
 				p = _pmp_alloc_locked(h, _pmp_class_size(c), 0);
 			if (h->sealed)
 				errno = EROFS;
-			pthread_mutex_unlock(&h->lock);
+			_pmp_unlock(h);
 			return p;
 		}
-		pthread_mutex_unlock(&h->lock);
+		_pmp_unlock(h);
 	}
 }
 
@@ -305,9 +305,9 @@ void _pmp_small_page_changed(struct pmp_heap *h, struct pmp_theap *th, struct pm
 	/* an empty page that is not the class's only one goes back to the chain */
 	if (pg->used == 0 && (th->pages[c] != pg || pg->next)) {
 		list_remove(&th->pages[c], pg);
-		pthread_mutex_lock(&h->lock);
+		_pmp_lock(h);
 		retire_locked(h, pg);
-		pthread_mutex_unlock(&h->lock);
+		_pmp_unlock(h);
 	}
 }
 
@@ -342,9 +342,9 @@ static void thread_exit(void *arg)
 {
 	struct pmp_theap *th = arg;
 	struct pmp_heap *h = th->heap;
-	pthread_mutex_lock(&h->lock);
+	_pmp_lock(h);
 	release_locked(h, th, 0);
-	pthread_mutex_unlock(&h->lock);
+	_pmp_unlock(h);
 	if (_pmp_tls.theap == th)
 		_pmp_tls.heap_id = 0;
 }
@@ -355,13 +355,13 @@ struct pmp_theap *_pmp_theap_bind(struct pmp_heap *h)
 		return NULL;
 	struct pmp_theap *th = h->has_key ? pthread_getspecific(h->theap_key) : NULL;
 	if (!th) {
-		pthread_mutex_lock(&h->lock);
+		_pmp_lock(h);
 		for (th = h->theaps; th && th->in_use; th = th->next)
 			;
 		if (!th) {
 			void *mem;
 			if (_pmp_os_pages_alloc(sizeof *th, &mem) != 0) {
-				pthread_mutex_unlock(&h->lock);
+				_pmp_unlock(h);
 				return NULL;
 			}
 			th = mem;
@@ -372,7 +372,7 @@ struct pmp_theap *_pmp_theap_bind(struct pmp_heap *h)
 		}
 		th->in_use = 1;
 		th->tag = (uint32_t)_pmp_os_tid();
-		pthread_mutex_unlock(&h->lock);
+		_pmp_unlock(h);
 		if (h->has_key)
 			pthread_setspecific(h->theap_key, th);
 	}
@@ -425,6 +425,7 @@ void _pmp_theaps_detach(struct pmp_heap *h)
 	if (h->prt)
 		_pmp_os_pages_free(h->prt, (size_t)h->prt_bytes);
 	h->prt = NULL;
+	memset(h->abandoned, 0, sizeof h->abandoned); /* entries of the page state just freed */
 	_pmp_heap_refresh(h);
 	if (_pmp_tls.heap_id == h->id)
 		_pmp_tls.heap_id = 0;
@@ -481,12 +482,12 @@ void _pmp_theaps_flush_locked(struct pmp_heap *h)
 
 void _pmp_theaps_fork_child(struct pmp_heap *h)
 {
-	pthread_mutex_lock(&h->lock);
+	_pmp_lock(h);
 	struct pmp_theap *mine = h->has_key ? pthread_getspecific(h->theap_key) : NULL;
 	for (struct pmp_theap *th = h->theaps; th; th = th->next)
 		if (th->in_use && th != mine)
 			release_locked(h, th, 1);
-	pthread_mutex_unlock(&h->lock);
+	_pmp_unlock(h);
 }
 
 void _pmp_theaps_pending(struct pmp_heap *h, uint64_t *n_malloc, uint64_t *n_free, uint64_t *n_realloc)

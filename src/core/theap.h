@@ -54,6 +54,7 @@ struct pmp_tls {
 	uint64_t heap_id;          /* the heap whose theap is cached */
 	struct pmp_theap *theap;
 	int depth;                 /* the preload's: > 0 while this thread is inside an allocator (see preload/shim.h) */
+	int in_oom;                /* this thread runs an out-of-memory handler (alloc.c): no second call from it */
 };
 PMP_HIDDEN extern __thread struct pmp_tls _pmp_tls __attribute__((tls_model("initial-exec")));
 /* this thread's theap for h, made when it has none; NULL when none can be made (no memory) */

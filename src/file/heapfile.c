@@ -185,7 +185,7 @@ static int check_opts(const pmp_file_opts_t *o)
 	if ((o->flags & PMP_FILE_ANYADDR) && o->mode != PMP_OPEN_READONLY)
 		return EINVAL;
 	if (o->flags & ~(unsigned)(PMP_FILE_ANYADDR | PMP_FILE_NOLOCK | PMP_FILE_ZERO_FREED | PMP_FILE_SAME_EXE |
-				   PMP_FILE_SALVAGE))
+				   PMP_FILE_SALVAGE | PMP_FILE_SINGLE_THREAD))
 		return EINVAL;
 	return 0;
 }
@@ -431,6 +431,8 @@ int pmp_file_open(const char *path, const pmp_file_opts_t *opts, pmp_heap_t **ou
 	}
 	if (o.flags & PMP_FILE_ZERO_FREED)
 		_pmp_heap_set_flags(h, h->flags | PMP_HEAP_ZERO_FREED);
+	if (o.flags & PMP_FILE_SINGLE_THREAD) /* no lock is held here: from now on none is taken */
+		_pmp_heap_set_flags(h, h->flags | PMP_HEAP_SINGLE_THREAD);
 	*out = h;
 	return 0;
 }

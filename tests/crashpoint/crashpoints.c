@@ -2,8 +2,8 @@
  * split, free with merges, realloc in place and moving, memalign, arena growth; slab pages: a slot's alloc and free,
  * a free from another thread, the owner's collection of those, a page made, adopted and retired, a thread's exit;
  * a large block's disk blocks given back by pmp_trim or the close; root set/replace/remove, commit, close,
- * recovery), and for every N, a child prepares a heap file, arms the Nth store point and runs the operation; the
- * point sends SIGKILL to the child as kill -9 would. The parent reopens the file, requires pmp_check == 0, the
+ * recovery, a reset), and for every N, a child prepares a heap file, arms the Nth store point and runs the operation;
+ * the point sends SIGKILL to the child as kill -9 would. The parent reopens the file, requires pmp_check == 0, the
  * untouched blocks intact through the "table" root, and the operation's root either old or new. N grows until the
  * operation completes without reaching the point.
  * Must never: count a scenario as passed if it enumerated no point (an uninstrumented build would pass vacuously), or
@@ -134,6 +134,7 @@ static void op_root_replace(pmp_heap_t *h)
 static void op_root_remove(pmp_heap_t *h) { pmp_root_set(h, "r", NULL); }
 static void op_commit(pmp_heap_t *h) { pmp_commit(h, NULL, 0); }
 static void op_close(pmp_heap_t *h) { pmp_close(h); }
+static void op_reset(pmp_heap_t *h) { pmp_heap_reset(h); }
 /* a large free keeps its disk blocks (decay.c); pmp_trim or the close gives them back: mark, then punch */
 static void *large_freed(pmp_heap_t *h)
 {
@@ -240,6 +241,7 @@ static const struct scenario scenarios[] = {
 	{"close", 1u << 20, -1, op_close, 0, 0},
 	{"large-free-trim-reuse", 1u << 20, -1, op_large_trim, 0, 0},
 	{"large-free-close", 1u << 20, -1, op_large_close, 0, 0},
+	{"reset", 1u << 20, -1, op_reset, 0, 0},
 };
 /* the page scenarios: the table's blocks are slots */
 static const struct scenario page_scenarios[] = {
@@ -252,7 +254,47 @@ static const struct scenario page_scenarios[] = {
 	{"page-retire", 1u << 20, -1, op_page_retire, 0, 0},
 	{"thread-exit", 1u << 20, -1, op_thread_exit, 0, 0},
 	{"close", 1u << 20, -1, op_close, 0, 0},
+	{"reset", 1u << 20, -1, op_reset, 0, 0},
 };
+
+static int count_root(const char *name, void *p, void *user)
+{
+	(void)name;
+	(void)p;
+	++*(int *)user;
+	return 0;
+}
+
+/* a reset stopped: roots go first, then one store empties the arena. Either the chain is untouched (the table,
+ * while its root lasts, intact) or the heap is empty and has no root. */
+static int verify_reset(pmp_heap_t *h, const struct scenario *s, const char *when, int completed)
+{
+	pmp_stats_t st;
+	int roots = 0;
+	pmp_info_t in;
+	if (pmp_stats(h, &st) || pmp_root_list(h, count_root, &roots) || pmp_info(h, &in)) {
+		fprintf(stderr, "%s %s: stats, roots or info failed\n", s->name, when);
+		return 1;
+	}
+	if (in.last_dropped_roots || in.last_lost_regions) { /* a root left pointing into the emptied arena */
+		fprintf(stderr, "%s %s: the open had to salvage (%u roots dropped)\n", s->name, when,
+			in.last_dropped_roots);
+		return 1;
+	}
+	if (st.used_blocks == 0)
+		return roots ? (fprintf(stderr, "%s %s: empty heap with %d roots\n", s->name, when, roots), 1) : 0;
+	if (completed) {
+		fprintf(stderr, "%s %s: %llu blocks left\n", s->name, when, (unsigned long long)st.used_blocks);
+		return 1;
+	}
+	struct table *t = table(h);
+	for (int i = 0; t && i < NBLK; i++)
+		if (t->blk[i] && (pmp_usable_size(h, t->blk[i]) < t->len[i] || !same(t->blk[i], t->len[i], (unsigned)i))) {
+			fprintf(stderr, "%s %s: block %d damaged before the reset's store\n", s->name, when, i);
+			return 1;
+		}
+	return 0;
+}
 
 /* what the parent requires of the file after the child stopped (or finished) */
 static int verify(const struct scenario *s, const char *when)
@@ -269,6 +311,11 @@ static int verify(const struct scenario *s, const char *when)
 		fprintf(stderr, "%s %s: pmp_check: %s\n", s->name, when, r.msg);
 		pmp_close(h);
 		return 1;
+	}
+	if (s->op == op_reset) { /* the old heap (fewer roots) or the empty one */
+		int bad = verify_reset(h, s, when, strcmp(when, "completed") == 0);
+		pmp_close(h);
+		return bad;
 	}
 	struct table *t = table(h);
 	int bad = 0;
