@@ -76,6 +76,17 @@ __attribute__((destructor)) static void shim_exit(void)
 		*o = 0;
 		_pmp_log(3, "exit: ", a, "");
 	}
+	if (_pmp_opts.stats) { /* PMEMPRELOAD_STATS=1: the heap's figures, and what went to the fallback */
+		pmp_heap_t *h = pmp_default();
+		char a[96], *o = a, *end = a + sizeof a - 1;
+		o = _pmp_fmt_str(o, end, "pmempreload: fallback allocations ");
+		o = _pmp_fmt_u64(o, end, __atomic_load_n(&_pmp_fallback_allocs, __ATOMIC_RELAXED));
+		o = _pmp_fmt_str(o, end, "\n");
+		*o = 0;
+		if (h)
+			pmp_stats_print(h, 2);
+		_pmp_os_write_err(a);
+	}
 	struct ending e;
 	end_heap(PMP_END_EXIT, &e);
 }

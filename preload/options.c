@@ -66,6 +66,7 @@ static const struct opt table[] = {
 	{"PMEMPRELOAD_ZERO", K_LEVEL, OFF(zero), NULL, 0, 1, "0 or 1"},
 	{"PMEMPRELOAD_CRASH", K_LEVEL, OFF(crash), NULL, 0, 1, "0 or 1"},
 	{"PMEMPRELOAD_LOG", K_LEVEL, OFF(log), NULL, 0, 3, "0, 1, 2 or 3"},
+	{"PMEMPRELOAD_STATS", K_LEVEL, OFF(stats), NULL, 0, 1, "0 or 1"},
 };
 
 static void defaults(struct shim_opts *o)

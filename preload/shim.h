@@ -39,7 +39,7 @@ struct shim_opts {
 	int mode, keep, fork, on_full, sync, track;
 	int check;                /* 0, 1, 2 */
 	unsigned check_every_log2;/* level 2: full pmp_check every 2^N heap operations */
-	int zero, crash, log;
+	int zero, crash, log, stats;
 	char exe[1024];           /* PMEMPRELOAD_EXE globs, comma separated; empty = all */
 };
 PMP_HIDDEN extern struct shim_opts _pmp_opts;
