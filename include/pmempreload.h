@@ -125,6 +125,30 @@ PMP_API int pmp_close(pmp_heap_t *h);
  * 0; EINVAL (NULL), PMP_ERDONLY (read-only or closed), EBUSY (the preload's process heap, pmp_default()). */
 PMP_API int pmp_heap_reset(pmp_heap_t *h);
 
+/* ---- pools: more memory for one heap (memoman's mm_add_pool) ----
+ * A pool is a region of caller memory formatted as a heap of its own (its superblock, free index, block chain and
+ * thread heaps: it stays valid after a crash, and pmp_check or pmp_heap_attach can take it alone), joined to heap h
+ * in this process. pmp_malloc and the rest try h first, then each pool in the order they were added; pmp_free,
+ * pmp_realloc, pmp_usable_size, pmp_owns and pmp_commit find the pool of a pointer by its address; pmp_check,
+ * pmp_walk (h first, then each pool), pmp_stats (sums; largest_free the largest), pmp_stats_print, pmp_trim,
+ * pmp_set_check and pmp_heap_reset cover every pool; pmp_close closes every pool (each marked clean). Roots,
+ * pmp_info and the relocatable offsets are the first heap's alone (a root names a block of h). The join is not
+ * recorded anywhere: after a restart the caller maps each pool's memory at its address again and adds it with
+ * PMP_POOL_ATTACH (recovered like pmp_heap_attach when it was not closed cleanly). */
+#define PMP_POOL_MAX 64
+#define PMP_POOL_ATTACH 0x1u /* mem holds a pool made earlier (len is then ignored); else it is formatted */
+/* mem: 4096-aligned, len >= PMP_HEAP_MIN, overlapping neither h nor another pool. The pool takes h's
+ * PMP_HEAP_ZERO_FREED and PMP_HEAP_SINGLE_THREAD flags, commit function and check level. May run while other
+ * threads allocate from h. 0; EINVAL (arguments, overlap), PMP_ETOOSMALL, ENOSPC (PMP_POOL_MAX pools),
+ * PMP_ERDONLY (h read-only), EBUSY (the preload's process heap), or what pmp_heap_attach returns. */
+PMP_API int pmp_heap_add_pool(pmp_heap_t *h, void *mem, size_t len, unsigned flags);
+/* The pool at mem leaves h, closed cleanly (its memory is the caller's again, and can be added back with
+ * PMP_POOL_ATTACH). Only an empty pool: EBUSY while a block of it is allocated; ENOENT when mem is no pool of h.
+ * No other thread may use h during the call. */
+PMP_API int pmp_heap_remove_pool(pmp_heap_t *h, void *mem);
+/* where p lies: h's own memory (its base in this process) or the mem of the pool that holds it; NULL if neither */
+PMP_API void *pmp_heap_pool_of(pmp_heap_t *h, const void *p);
+
 /* ---- sizes and overheads (the same for every heap) ---- */
 /* usable bytes of the smallest block (what pmp_malloc(h, 1) gives) */
 PMP_API size_t pmp_block_size_min(void);
@@ -156,7 +180,7 @@ PMP_API void *pmp_reallocarray(pmp_heap_t *h, void *p, size_t nmemb, size_t size
 /* any power-of-two alignment (EINVAL otherwise), including above the page size; above 2^40, NULL with ENOMEM */
 PMP_API void *pmp_memalign(pmp_heap_t *h, size_t align, size_t n);
 PMP_API size_t pmp_usable_size(pmp_heap_t *h, const void *p);
-/* 1 if p lies in the heap's reserved range (it may still not be a block start) */
+/* 1 if p lies in the heap's reserved range or in one of its pools (it may still not be a block start) */
 PMP_API int pmp_owns(const pmp_heap_t *h, const void *p);
 
 /* ---- named roots: a crash leaves each root either old or new ---- */

@@ -139,10 +139,38 @@ int pmp_set_oom_handler(pmp_heap_t *h, pmp_oom_fn fn, void *user)
 	return 0;
 }
 
-/* an allocation of n bytes (align: 0, or above PMP_ALIGN) failed: the handler, if any, may free memory and ask for
- * one more attempt. Runs without the lock; a failure inside the handler is final. */
-static __attribute__((noinline)) void *oom(struct pmp_heap *h, size_t n, size_t align)
+/* the pools of h in their order (pmp_heap_add_pool), after h itself had no room */
+static void *alloc_in_pools(struct pmp_heap *h, size_t n, size_t align)
 {
+	unsigned np = __atomic_load_n(&h->npools, __ATOMIC_ACQUIRE);
+	for (unsigned i = 0; i < np; i++) {
+		struct pmp_heap *pool = h->pools[i];
+		void *p = align ? chain_alloc(pool, n, align) : _pmp_malloc_inline(pool, n);
+		if (p)
+			return p;
+	}
+	errno = ENOMEM;
+	return NULL;
+}
+
+static void *alloc_anywhere(struct pmp_heap *h, size_t n, size_t align)
+{
+	void *p = align ? chain_alloc(h, n, align) : _pmp_malloc_inline(h, n);
+	if (!p && errno == ENOMEM && h->npools)
+		p = alloc_in_pools(h, n, align);
+	return p;
+}
+
+/* an allocation of n bytes (align: 0, or above PMP_ALIGN) failed on h: the pools are tried, then the handler, if
+ * any, may free memory and ask for one more attempt. Runs without the lock; a failure inside the handler is
+ * final. */
+static __attribute__((noinline)) void *alloc_failed(struct pmp_heap *h, size_t n, size_t align)
+{
+	if (errno == ENOMEM && __atomic_load_n(&h->npools, __ATOMIC_ACQUIRE)) {
+		void *p = alloc_in_pools(h, n, align);
+		if (p)
+			return p;
+	}
 	pmp_oom_fn fn = __atomic_load_n(&h->oom, __ATOMIC_ACQUIRE);
 	if (!fn || errno != ENOMEM || _pmp_tls.in_oom)
 		return NULL;
@@ -153,7 +181,7 @@ static __attribute__((noinline)) void *oom(struct pmp_heap *h, size_t n, size_t 
 		errno = ENOMEM;
 		return NULL;
 	}
-	return align ? chain_alloc(h, n, align) : _pmp_malloc_inline(h, n);
+	return alloc_anywhere(h, n, align);
 }
 
 /* ---- public entry points ---- */
@@ -178,7 +206,7 @@ void *pmp_malloc(pmp_heap_t *h, size_t n)
 		return NULL;
 	}
 	void *p = _pmp_malloc_inline(h, n);
-	return __builtin_expect(p != NULL, 1) ? p : oom(h, n, 0);
+	return __builtin_expect(p != NULL, 1) ? p : alloc_failed(h, n, 0);
 }
 
 void *pmp_memalign(pmp_heap_t *h, size_t align, size_t n)
@@ -196,7 +224,7 @@ void *pmp_memalign(pmp_heap_t *h, size_t align, size_t n)
 	if (align <= PMP_ALIGN)
 		return pmp_malloc(h, n);
 	void *p = chain_alloc(h, n, align);
-	return p ? p : oom(h, n, align);
+	return p ? p : alloc_failed(h, n, align);
 }
 
 void *pmp_calloc(pmp_heap_t *h, size_t nmemb, size_t size)
@@ -216,8 +244,10 @@ void pmp_free(pmp_heap_t *h, void *p)
 {
 	if (!p || !h)
 		return;
-	_pmp_free_inline(h, p);
+	_pmp_free_inline(_pmp_pool_route(h, p), p);
 }
+
+static void *realloc_on(pmp_heap_t *h, void *p, size_t n);
 
 void *pmp_realloc(pmp_heap_t *h, void *p, size_t n)
 {
@@ -225,6 +255,22 @@ void *pmp_realloc(pmp_heap_t *h, void *p, size_t n)
 		return pmp_malloc(h, n);
 	if (!writable(h))
 		return NULL;
+	struct pmp_heap *o = _pmp_pool_route(h, p);
+	void *q = realloc_on(o, p, n);
+	if (q || o == h || n == 0 || errno != ENOMEM)
+		return q;
+	/* p's pool has no room for n bytes: a block anywhere in the heap (h, the pools, the handler) */
+	size_t size = pmp_usable_size(o, p);
+	if ((q = pmp_malloc(h, n)) != NULL) {
+		memcpy(q, p, size < n ? size : n);
+		pmp_free(o, p);
+	}
+	return q;
+}
+
+/* realloc within the one heap h (h itself, or a pool: its moves stay in it) */
+static void *realloc_on(pmp_heap_t *h, void *p, size_t n)
+{
 	if (n == 0) { /* glibc semantics: free and return NULL */
 		pmp_free(h, p);
 		return NULL;
@@ -282,6 +328,7 @@ size_t pmp_usable_size(pmp_heap_t *h, const void *p)
 {
 	if (!p || !h)
 		return 0;
+	h = _pmp_pool_route(h, p);
 	const char *why = "";
 	uint64_t size;
 	int kind;
@@ -304,5 +351,5 @@ size_t pmp_usable_size(pmp_heap_t *h, const void *p)
 
 int pmp_owns(const pmp_heap_t *h, const void *p)
 {
-	return h && (uintptr_t)p >= (uintptr_t)h->base && (uintptr_t)p - (uintptr_t)h->base < h->reserved;
+	return h && _pmp_holds(_pmp_pool_route((struct pmp_heap *)h, p), p);
 }

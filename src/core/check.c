@@ -409,7 +409,7 @@ int _pmp_check_locked(struct pmp_heap *h, pmp_report_t *r)
 	return e;
 }
 
-int pmp_check(pmp_heap_t *h, pmp_report_t *r)
+int _pmp_check_one(struct pmp_heap *h, pmp_report_t *r)
 {
 	if (!h)
 		return EINVAL;
@@ -455,7 +455,7 @@ static int walk_page(const struct pmp_heap *h, uint64_t off, pmp_walk_cb cb, voi
 	return 0;
 }
 
-int pmp_walk(pmp_heap_t *h, pmp_walk_cb cb, void *user)
+int _pmp_walk_one(struct pmp_heap *h, pmp_walk_cb cb, void *user)
 {
 	if (!h || !cb)
 		return EINVAL;

@@ -87,7 +87,7 @@ void _pmp_decay_flush(struct pmp_heap *h)
 	trim(h, 0, 1);
 }
 
-size_t pmp_trim(pmp_heap_t *h)
+size_t _pmp_trim_one(struct pmp_heap *h)
 {
 	if (!h || h->readonly)
 		return 0;

@@ -333,6 +333,7 @@ int pmp_close(pmp_heap_t *h)
 		return EINVAL;
 	if (pmp_default() == h)
 		return EBUSY; /* the process heap lives until the process ends */
+	int ep = _pmp_pools_close(h);
 	if (_pmp_heap_writable(h) && h->prt) { /* no thread uses the heap any more: empty pages go back to the chain */
 		_pmp_lock(h);
 		_pmp_theaps_release_all_locked(h);
@@ -341,7 +342,7 @@ int pmp_close(pmp_heap_t *h)
 	int e = _pmp_heap_seal(h, 1, PMP_END_CLOSE);
 	_pmp_heap_discard(h);
 	int e2 = h->ops->release ? h->ops->release(h) : 0;
-	return e ? e : e2;
+	return ep ? ep : e ? e : e2;
 }
 
 int pmp_set_check(pmp_heap_t *h, int level, unsigned every_log2)
@@ -359,6 +360,8 @@ int pmp_set_check(pmp_heap_t *h, int level, unsigned every_log2)
 	h->check_ops = 0;
 	_pmp_heap_refresh(h);
 	_pmp_unlock(h);
+	for (unsigned i = 0, n = __atomic_load_n(&h->npools, __ATOMIC_ACQUIRE); i < n; i++)
+		pmp_set_check(h->pools[i], level, every_log2);
 	return 0;
 }
 
@@ -370,7 +373,18 @@ int pmp_commit(pmp_heap_t *h, void *p, size_t n)
 		return EINVAL;
 	if (h->readonly || h->sealed)
 		return PMP_ERDONLY;
-	if (p && !pmp_owns(h, p))
+	if (p && h->npools) { /* the pool that holds p; without p, every pool and then h */
+		struct pmp_heap *o = _pmp_pool_route(h, p);
+		if (o != h)
+			return pmp_commit(o, p, n);
+	} else if (!p) {
+		for (unsigned i = 0, np = __atomic_load_n(&h->npools, __ATOMIC_ACQUIRE); i < np; i++) {
+			int e = pmp_commit(h->pools[i], NULL, 0);
+			if (e)
+				return e;
+		}
+	}
+	if (p && !_pmp_holds(h, p))
 		return EINVAL;
 	if (!h->ops->persist)
 		return 0;
@@ -447,7 +461,7 @@ static uint64_t largest_free(const struct pmp_heap *h)
 	return best > PMP_HDR ? best - PMP_HDR : 0;
 }
 
-int pmp_stats(pmp_heap_t *h, pmp_stats_t *s)
+int _pmp_stats_one(struct pmp_heap *h, pmp_stats_t *s)
 {
 	if (!h || !s)
 		return EINVAL;
@@ -456,7 +470,7 @@ int pmp_stats(pmp_heap_t *h, pmp_stats_t *s)
 	if (h->index_stale) {
 		/* unclean read-only view: counters are not trusted, the chain is */
 		pmp_report_t r;
-		int e = pmp_check(h, &r);
+		int e = _pmp_check_one(h, &r);
 		if (e && r.problem != PMP_P_INDEX && r.problem != PMP_P_STATS)
 			return e;
 		s->used_bytes = r.bytes_used;

@@ -117,6 +117,10 @@ struct pmp_heap {
 	void *user_commit_arg;
 	pmp_oom_fn oom;         /* pmp_set_oom_handler: called by the API's allocations on ENOMEM, without the lock */
 	void *oom_user;
+	/* pools.c: the heaps joined to this one (pmp_heap_add_pool), in the order allocation tries them; a slot is
+	 * filled before npools is published, so that readers need no lock */
+	struct pmp_heap *pools[PMP_POOL_MAX];
+	unsigned npools;
 	void *layer;            /* owned by the layer that provides ops (file state) */
 };
 
@@ -202,6 +206,26 @@ PMP_HIDDEN void _pmp_theaps_flush_locked(struct pmp_heap *h);
 PMP_HIDDEN void _pmp_theaps_fork_child(struct pmp_heap *h);
 /* the counts not yet flushed: added to n_malloc, n_free and n_realloc */
 PMP_HIDDEN void _pmp_theaps_pending(struct pmp_heap *h, uint64_t *n_malloc, uint64_t *n_free, uint64_t *n_realloc);
+
+/* ---- pools (pools.c): the public calls over a heap and its pools take these on one heap ---- */
+PMP_HIDDEN int _pmp_check_one(struct pmp_heap *h, pmp_report_t *r);
+PMP_HIDDEN int _pmp_walk_one(struct pmp_heap *h, pmp_walk_cb cb, void *user);
+PMP_HIDDEN int _pmp_stats_one(struct pmp_heap *h, pmp_stats_t *s);
+PMP_HIDDEN size_t _pmp_trim_one(struct pmp_heap *h);
+/* the heap among h and its pools whose memory holds p; h when none does */
+PMP_HIDDEN struct pmp_heap *_pmp_pool_route_slow(struct pmp_heap *h, const void *p);
+static inline int _pmp_holds(const struct pmp_heap *h, const void *p)
+{
+	return (uintptr_t)p >= (uintptr_t)h->base && (uintptr_t)p - (uintptr_t)h->base < h->reserved;
+}
+static inline struct pmp_heap *_pmp_pool_route(struct pmp_heap *h, const void *p)
+{
+	if (__builtin_expect(__atomic_load_n(&h->npools, __ATOMIC_ACQUIRE) == 0, 1) || _pmp_holds(h, p))
+		return h;
+	return _pmp_pool_route_slow(h, p);
+}
+/* pmp_close: every pool closed (marked clean) and gone; 0 or the first error */
+PMP_HIDDEN int _pmp_pools_close(struct pmp_heap *h);
 
 /* ---- check (check.c) ---- */
 /* The one validator of what a heap file holds: the root table and the block chain. strict: the state of a heap
