@@ -73,6 +73,17 @@ static-heap)
 	has out '^check: consistent: [0-9]+ blocks, 3 used'
 	has out '^check: CORRUPT at offset [0-9]+: .*free slot was written at its byte 8 '
 	;;
+pools)
+	ex out
+	has out '^  [1-9][0-9]* records in [ABC]$' 3
+	has out '^  [0-9]+ records in A$' 1
+	has out '^  [0-9]+ records in C$' 1
+	has out '^removed B: ok$'
+	has out '^removing C: device or resource busy$'
+	has out '^after removing B: consistent, [1-9][0-9]* used blocks, 1048576 bytes in its buffers$'
+	has out '^reset: ok$'
+	has out '^after the reset: consistent, 0 used blocks'
+	;;
 *)
 	fail "no checks for example $NAME"
 	;;
