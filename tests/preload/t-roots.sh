@@ -1,10 +1,12 @@
 #!/bin/bash
-# t-roots.sh: a program sets named roots and exits; a second run with PMEMPRELOAD_MODE=open finds them.
+# t-roots.sh: a program sets named roots and exits; a second run with PMEMPRELOAD_MODE=open finds them (the
+# process heap refused pmp_heap_reset and pmp_heap_add_pool in between).
 . "$(dirname "$0")/lib.sh"
 H=$HEAPS/roots.heap
 run() { env LD_PRELOAD="$PRELOAD" PMEMPRELOAD_PATH="$H" PMEMPRELOAD_MODE=open "$ROOTS" "$@"; }
 run set "hello from run 1" | tee "$T/1.out"
 grep -q '^set: ok$' "$T/1.out" || fail "set failed"
+grep -q '^process heap: reset busy, add_pool busy$' "$T/1.out" || fail "the process heap must refuse reset and pools"
 [ "$(stat_of "$H" clean)" = 1 ] || fail "heap not marked clean at exit"
 run get | tee "$T/2.out"
 grep -q '^get: greeting=hello from run 1 list.n=1000 sum=332833500$' "$T/2.out" || fail "roots not found in run 2"
