@@ -145,6 +145,30 @@ Test(heapops, reset_errors_and_zeroing)
 	free(path);
 }
 
+/* check level 2: blocks in the quarantine and poisoned slots when the reset comes; afterwards the checks hold */
+Test(heapops, reset_at_check_level_2)
+{
+	void *mem;
+	pmp_heap_t *h = mem_heap(&mem, MEM, 0);
+	cr_assert_eq(pmp_set_check(h, 2, PMP_CHECK_EVERY_MIN), 0);
+	void *v[400];
+	for (int i = 0; i < 400; i++)
+		v[i] = pmp_malloc(h, i % 2 ? 50 : 30000);
+	for (int i = 0; i < 400; i += 3)
+		pmp_free(h, v[i]);
+	cr_assert_eq(pmp_heap_reset(h), 0);
+	t_check(h, "reset at level 2");
+	for (int k = 0; k < 3; k++) {
+		for (int i = 0; i < 400; i++)
+			v[i] = pmp_malloc(h, i % 2 ? 50 : 30000);
+		for (int i = 0; i < 400; i++)
+			pmp_free(h, v[i]);
+	}
+	t_check(h, "used at level 2 after the reset");
+	cr_assert_eq(pmp_close(h), 0);
+	munmap(mem, MEM);
+}
+
 /* ---- sizes and overheads ---- */
 
 Test(heapops, sizes_match_what_stats_show)
