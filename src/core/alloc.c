@@ -1,7 +1,8 @@
 /* alloc.c: the public entry points of the malloc family on an explicit heap: malloc, free, calloc, realloc,
  * reallocarray, memalign, usable_size, owns.
  *
- * Holds: argument checks, the choice of path, and the lock around the chain allocator (region.c).
+ * Holds: argument checks, the choice of path, the lock around the chain allocator (region.c), and what follows a
+ * failure for want of memory: the heap's pools in order (pools.c), then the out-of-memory handler.
  * Must never: hold the heap lock across a call into another layer, or change errno in free.
  */
 #include <errno.h>
