@@ -57,6 +57,7 @@ typedef int (*pmp_commit_fn)(void *addr, size_t len, void *user);
 /* the caller promises that one thread at a time uses the heap (its own lock, or one thread): the heap takes no
  * lock of its own (large blocks, page changes, roots, walk, stats and check run without a mutex) */
 #define PMP_HEAP_SINGLE_THREAD 0x2u
+#define PMP_HEAP_TRACK 0x4u      /* a new heap records call sites (see pmp_block_site); fixed when the heap is made */
 
 typedef struct pmp_heap_opts {
 	unsigned flags;          /* PMP_HEAP_* */
@@ -95,6 +96,7 @@ enum pmp_open_mode {
  * tail kept as a LOST block. (pmempreload repair) */
 #define PMP_FILE_SALVAGE 0x10u
 #define PMP_FILE_SINGLE_THREAD 0x20u /* as PMP_HEAP_SINGLE_THREAD */
+#define PMP_FILE_TRACK 0x40u   /* as PMP_HEAP_TRACK, for a heap file this open creates (an existing one keeps its own) */
 
 typedef struct pmp_file_opts {
 	int mode;            /* enum pmp_open_mode */
@@ -328,6 +330,32 @@ typedef struct pmp_crash_info {
 } pmp_crash_info_t;
 /* 0 and *ci filled, or ENOENT when the heap holds no crash record */
 PMP_API int pmp_crash_get(pmp_heap_t *h, pmp_crash_info_t *ci);
+
+/* ---- call sites (heaps made with PMP_HEAP_TRACK / PMP_FILE_TRACK; the preload's PMEMPRELOAD_TRACK=callsite) ----
+ * Every block of a tracked heap records who allocated it and, once freed, who freed it: the return address of the
+ * call into the malloc family (pmp_* or, under the preload, malloc, free, realloc, ...), and a sequence number that
+ * orders every allocation and free of the heap. Each block's last 16 bytes hold the record, so the usable size is
+ * 16 bytes less than on an untracked heap. A freed block keeps its record while its bytes are not reused (a slot;
+ * a chain block until a neighbour merges past its end). */
+typedef struct pmp_site_record {
+	uint64_t alloc_site;    /* return address of the allocating call; 0 unknown */
+	uint64_t free_site;     /* of the freeing call (or of the realloc that moved the block); 0 while live, unknown */
+	uint64_t seq;           /* sequence number of the allocation (live) or of the free (freed) */
+	int freed;              /* the record is a free's */
+} pmp_site_record_t;
+/* b from pmp_walk on h: 0 and *r filled; ENOENT when the block holds no valid record (never written, overwritten by
+ * an overrun, or its bytes reused); EINVAL when h is not tracked */
+PMP_API int pmp_block_site(pmp_heap_t *h, const pmp_block_t *b, pmp_site_record_t *r);
+/* the loaded objects the writer recorded (so sites can be symbolised after it is gone) */
+typedef struct pmp_module {
+	uint64_t load_addr;       /* dlpi_addr: an address minus it is the offset in the file */
+	uint64_t lo, hi;          /* where its segments were loaded: [lo, hi) */
+	unsigned build_id_len;    /* bytes of build_id (0: none recorded) */
+	uint8_t build_id[20];     /* NT_GNU_BUILD_ID */
+	char path[208];
+} pmp_module_t;
+/* up to max modules into out, *n of them; EINVAL when h is not tracked */
+PMP_API int pmp_site_modules(pmp_heap_t *h, pmp_module_t *out, unsigned max, unsigned *n);
 
 /* Under the preload: the process heap; NULL when the preload is inert or absent. */
 PMP_API pmp_heap_t *pmp_default(void);

@@ -3,6 +3,8 @@
  * Holds: malloc, free, calloc, realloc, reallocarray, aligned_alloc, memalign, posix_memalign, valloc, pvalloc,
  * malloc_usable_size, cfree and working stand-ins for malloc_trim, mallopt, mallinfo, mallinfo2, malloc_info,
  * malloc_stats. A pointer inside [lo, lo+len) belongs to the heap, anything else to jemalloc (one range compare).
+ * Every heap call carries the return address of the exported function (CALLER): a tracked heap records it as the
+ * call site; the fast path of an untracked heap never reads it.
  * Must never: route by an "initialised" flag alone, hand a heap pointer to jemalloc or a jemalloc pointer to the
  * heap, change errno in free, call the heap while this thread is already inside it (the depth guard sends such
  * nested calls, e.g. from a signal handler, to the fallback), or be compiled with malloc builtins (-fno-builtin-*).
@@ -18,6 +20,7 @@
 #include "shim.h"
 
 #define EXPORT __attribute__((visibility("default")))
+#define CALLER() ((const void *)__builtin_return_address(0))
 
 /* glibc dropped its cfree prototype; we still provide the symbol for old binaries */
 EXPORT void cfree(void *p);
@@ -122,12 +125,12 @@ static void *heap_failed(size_t n, size_t align, int zero)
 }
 
 /* everything but the heap's fast path: the first call (init), a nested call, an inert or read-only process */
-static __attribute__((noinline)) void *malloc_cold(size_t n)
+static __attribute__((noinline)) void *malloc_cold(size_t n, const void *pc)
 {
 	struct pmp_heap *h = alloc_heap();
 	if (h) {
 		ENTER();
-		void *p = _pmp_malloc_inline(h, n);
+		void *p = _pmp_malloc_inline(h, n, pc);
 		LEAVE();
 		return p ? p : heap_failed(n, 0, 0);
 	}
@@ -136,18 +139,23 @@ static __attribute__((noinline)) void *malloc_cold(size_t n)
 
 /* The process heap is set once init made it (and never while it is inert): then the heap decides, its fast path
  * inline; it refuses itself what it may not do (sealed, read-only: EROFS), which heap_failed sends to the fallback. */
-EXPORT void *malloc(size_t n)
+static inline __attribute__((always_inline)) void *malloc_at(size_t n, const void *pc)
 {
 	struct pmp_heap *h = __atomic_load_n(&_pmp_default_heap, __ATOMIC_ACQUIRE);
 	if (__builtin_expect(h != NULL && !_pmp_depth, 1)) {
 		ENTER();
-		void *p = _pmp_malloc_inline(h, n);
+		void *p = _pmp_malloc_inline(h, n, pc);
 		LEAVE();
 		if (__builtin_expect(p != NULL, 1))
 			return p;
 		return heap_failed(n, 0, 0);
 	}
-	return malloc_cold(n);
+	return malloc_cold(n, pc);
+}
+
+EXPORT void *malloc(size_t n)
+{
+	return malloc_at(n, CALLER());
 }
 
 EXPORT void *calloc(size_t nmemb, size_t size)
@@ -160,7 +168,7 @@ EXPORT void *calloc(size_t nmemb, size_t size)
 	struct pmp_heap *h = alloc_heap();
 	if (h) {
 		ENTER();
-		void *p = pmp_calloc(h, nmemb, size);
+		void *p = _pmp_calloc_at(h, nmemb, size, CALLER());
 		LEAVE();
 		if (p)
 			return p;
@@ -188,7 +196,7 @@ EXPORT void free(void *p)
 	if (__builtin_expect(h != NULL && (uint64_t)((uint8_t *)p - h->base) < h->reserved, 1)) {
 		if (__builtin_expect(!_pmp_depth, 1)) {
 			ENTER();
-			_pmp_free_inline(h, p);
+			_pmp_free_inline(h, p, CALLER());
 			LEAVE();
 		}
 		return;
@@ -209,7 +217,7 @@ static size_t heap_usable(const void *p)
 
 /* A heap block's data moves to the fallback (the heap cannot hold n bytes, or takes no more writes); the block is
  * freed when h is given. */
-static void *move_out(void *p, size_t n, struct pmp_heap *h)
+static void *move_out(void *p, size_t n, struct pmp_heap *h, const void *pc)
 {
 	size_t old = heap_usable(p);
 	void *q = fb_malloc(n);
@@ -217,41 +225,41 @@ static void *move_out(void *p, size_t n, struct pmp_heap *h)
 		memcpy(q, p, old < n ? old : n);
 		if (h) {
 			ENTER();
-			pmp_free(h, p);
+			_pmp_free_at(h, p, pc);
 			LEAVE();
 		}
 	}
 	return q;
 }
 
-EXPORT void *realloc(void *p, size_t n)
+static void *realloc_at(void *p, size_t n, const void *pc)
 {
 	if (!p)
-		return malloc(n);
+		return malloc_at(n, pc);
 	if (_pmp_routes(p)) {
 		struct pmp_heap *h = _pmp_depth ? NULL : _pmp_writable_heap();
 		if (h) {
 			ENTER();
-			void *q = pmp_realloc(h, p, n);
+			void *q = _pmp_realloc_at(h, p, n, pc);
 			LEAVE();
 			if (q || n == 0 || n > PMP_MAX_BLOCK)
 				return q;
 			if (errno == EROFS) /* sealed meanwhile: the block stays, its data moves */
-				return move_out(p, n, NULL);
+				return move_out(p, n, NULL, pc);
 			if (errno != ENOMEM || _pmp_opts.on_full == FULL_ENOMEM)
 				return NULL;
 			if (_pmp_opts.on_full == FULL_ABORT)
 				_pmp_os_fatal("pmempreload: heap full (PMEMPRELOAD_ON_FULL=abort)\n");
-			return move_out(p, n, h);
+			return move_out(p, n, h, pc);
 		}
 		/* no writable heap: move the data out, leave the block */
-		return n ? move_out(p, n, NULL) : NULL;
+		return n ? move_out(p, n, NULL, pc) : NULL;
 	}
 	struct pmp_heap *h = alloc_heap();
 	if (h && n > 0) {
 		/* a block from before init (or from a nested call) moves into the heap */
 		ENTER();
-		void *q = pmp_malloc(h, n);
+		void *q = _pmp_malloc_inline(h, n, pc);
 		LEAVE();
 		if (q) {
 			size_t old = fb_usable(p);
@@ -271,6 +279,11 @@ EXPORT void *realloc(void *p, size_t n)
 	return fb_realloc(p, n);
 }
 
+EXPORT void *realloc(void *p, size_t n)
+{
+	return realloc_at(p, n, CALLER());
+}
+
 EXPORT void *reallocarray(void *p, size_t nmemb, size_t size)
 {
 	size_t n;
@@ -278,18 +291,18 @@ EXPORT void *reallocarray(void *p, size_t nmemb, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	return realloc(p, n);
+	return realloc_at(p, n, CALLER());
 }
 
 /* align: a power of two (callers check) */
-static void *aligned(size_t align, size_t n)
+static void *aligned(size_t align, size_t n, const void *pc)
 {
 	if (align <= PMP_ALIGN)
-		return malloc(n);
+		return malloc_at(n, pc);
 	struct pmp_heap *h = alloc_heap();
 	if (h) {
 		ENTER();
-		void *p = pmp_memalign(h, align, n);
+		void *p = _pmp_memalign_at(h, align, n, pc);
 		LEAVE();
 		if (p)
 			return p;
@@ -308,7 +321,7 @@ EXPORT void *aligned_alloc(size_t align, size_t n)
 		errno = EINVAL;
 		return NULL;
 	}
-	return aligned(align, n);
+	return aligned(align, n, CALLER());
 }
 
 EXPORT void *memalign(size_t align, size_t n)
@@ -319,7 +332,7 @@ EXPORT void *memalign(size_t align, size_t n)
 	}
 	if (align & (align - 1)) /* glibc rounds a non-power of two up */
 		align = (size_t)1 << (64 - __builtin_clzll((unsigned long long)align));
-	return aligned(align ? align : 1, n);
+	return aligned(align ? align : 1, n, CALLER());
 }
 
 EXPORT int posix_memalign(void **out, size_t align, size_t n)
@@ -327,7 +340,7 @@ EXPORT int posix_memalign(void **out, size_t align, size_t n)
 	if (align < sizeof(void *) || (align & (align - 1)))
 		return EINVAL;
 	int saved = errno;
-	void *p = aligned(align, n);
+	void *p = aligned(align, n, CALLER());
 	if (!p) /* errno stays ENOMEM as glibc leaves it (programs test it, glibc's own tests among them) */
 		return errno = ENOMEM;
 	errno = saved;
@@ -337,7 +350,7 @@ EXPORT int posix_memalign(void **out, size_t align, size_t n)
 
 EXPORT void *valloc(size_t n)
 {
-	return aligned(PMP_PAGE, n);
+	return aligned(PMP_PAGE, n, CALLER());
 }
 
 EXPORT void *pvalloc(size_t n)
@@ -348,7 +361,7 @@ EXPORT void *pvalloc(size_t n)
 		return NULL;
 	}
 	r &= ~(size_t)(PMP_PAGE - 1);
-	return aligned(PMP_PAGE, r ? r : PMP_PAGE);
+	return aligned(PMP_PAGE, r ? r : PMP_PAGE, CALLER());
 }
 
 EXPORT size_t malloc_usable_size(void *p)

@@ -105,6 +105,8 @@ int _pmp_open_heap(uint64_t pid, struct pmp_heap **out)
 		fo.initial = fo.reserve;
 	if (o->zero)
 		fo.flags |= PMP_FILE_ZERO_FREED;
+	if (o->track == TRACK_CALLSITE)
+		fo.flags |= PMP_FILE_TRACK; /* a heap this open makes; a reopened one keeps what it was made with */
 	char *path = _pmp_file.path;
 	if (o->mode == MODE_READONLY || o->mode == MODE_OPEN) {
 		fo.mode = o->mode == MODE_READONLY ? PMP_OPEN_READONLY : PMP_OPEN_ANY;
@@ -166,6 +168,10 @@ static int open_process_heap(void)
 		return 0;
 	}
 	pmp_set_check(h, _pmp_opts.check, _pmp_opts.check_every_log2);
+	if (h->track != (_pmp_opts.track == TRACK_CALLSITE))
+		_pmp_log(1, "PMEMPRELOAD_TRACK: the heap was made ", h->track ? "with" : "without",
+			 " call-site tracking and keeps it");
+	_pmp_sites_install(h);
 	_pmp_file.owner_pid = pid;
 	_pmp_file.keep = _pmp_opts.keep;
 	_pmp_file_adopt();

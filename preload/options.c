@@ -264,8 +264,6 @@ void _pmp_opts_load(void)
 	}
 	if (o->keep == KEEP_DEFAULT)
 		o->keep = o->mode == MODE_FRESH ? KEEP_CRASH : KEEP_ALWAYS;
-	if (o->track != TRACK_OFF)
-		_pmp_log(2, "PMEMPRELOAD_TRACK=callsite is accepted but per-block call sites are not recorded yet", "", "");
 }
 
 /* ---- exe filter ---- */

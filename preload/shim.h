@@ -98,6 +98,8 @@ static inline struct pmp_heap *_pmp_writable_heap(void)
 /* ---- fork (fork.c), ending and exec (exit.c), crash (crash.c) ---- */
 PMP_HIDDEN void _pmp_fork_install(void);
 PMP_HIDDEN void _pmp_crash_install(void);
+/* a tracked heap: the core asks for a module snapshot when a new call site lies in no recorded object (sites.c) */
+PMP_HIDDEN void _pmp_sites_install(struct pmp_heap *h);
 /* the fallback's own fork handlers (jemalloc registers them through this renamed pthread_atfork) */
 PMP_HIDDEN int jefb_pthread_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void));
 

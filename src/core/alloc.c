@@ -1,7 +1,8 @@
 /* alloc.c: the public entry points of the malloc family on an explicit heap: malloc, free, calloc, realloc,
  * reallocarray, memalign, usable_size, owns.
  *
- * Holds: argument checks, the choice of path, the lock around the chain allocator (region.c), and what follows a
+ * Holds: argument checks, the choice of path, the lock around the chain allocator (region.c), the records of a
+ * tracked heap (track.c: every operation on one takes these slow paths with its call site), and what follows a
  * failure for want of memory: the heap's pools in order (pools.c), then the out-of-memory handler.
  * Must never: hold the heap lock across a call into another layer, or change errno in free.
  */
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "track.h"
 
 /* ---- the slow paths ---- */
 
@@ -75,10 +77,8 @@ static void *chain_alloc(struct pmp_heap *h, size_t n, size_t align)
 	return p;
 }
 
-void *_pmp_malloc_slow(struct pmp_heap *h, size_t n)
+static void *untracked_alloc(struct pmp_heap *h, size_t n)
 {
-	if (h->readonly || h->sealed)
-		return sealed_fail();
 	if (n <= PMP_SMALL_MAX) {
 		struct pmp_theap *th = _pmp_theap_of(h);
 		if (th) { /* else no memory for a theap: a chain block serves */
@@ -87,7 +87,7 @@ void *_pmp_malloc_slow(struct pmp_heap *h, size_t n)
 				/* a slot (with no room for a page, a chain block serves, unpoisoned) */
 				const struct pmp_prt *pg = _pmp_prt_of(h, (uint64_t)(p - h->base));
 				if (h->poison_all && pg->kind == PMP_PRT_PAGE)
-					verify_poison(h, p, pg->slot_size);
+					verify_poison(h, p, pg->slot_size - _pmp_trail(h));
 				tick(h);
 			}
 			return p;
@@ -96,20 +96,57 @@ void *_pmp_malloc_slow(struct pmp_heap *h, size_t n)
 	return chain_alloc(h, n, 0);
 }
 
-void _pmp_free_slow(struct pmp_heap *h, void *p)
+/* the usable bytes of a block of a tracked heap just handed out (it is this thread's: no lock needed) */
+static uint64_t tracked_usable(const struct pmp_heap *h, const uint8_t *p)
+{
+	uint64_t off = (uint64_t)(p - h->base);
+	const struct pmp_prt *pg = h->prt ? _pmp_prt_of(h, off) : NULL;
+	if (pg && pg->kind == PMP_PRT_PAGE)
+		return pg->slot_size - PMP_TRAIL;
+	return _pmp_bsize(_pmp_head(h, off - PMP_HDR)) - PMP_HDR - PMP_TRAIL;
+}
+
+/* a tracked heap: room for the trailer (a slot of 32 bytes at least, so it never meets the free list's link) */
+static void *tracked_alloc(struct pmp_heap *h, size_t n, size_t align, const void *pc)
+{
+	size_t m;
+	if (__builtin_add_overflow(n ? n : 1, (size_t)PMP_TRAIL, &m)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	uint8_t *p = align > PMP_ALIGN ? chain_alloc(h, m, align) : untracked_alloc(h, m);
+	if (p)
+		_pmp_track_alloc(h, p, tracked_usable(h, p), (uint64_t)(uintptr_t)pc);
+	return p;
+}
+
+void *_pmp_malloc_slow(struct pmp_heap *h, size_t n, const void *pc)
+{
+	if (h->readonly || h->sealed)
+		return sealed_fail();
+	if (h->track)
+		return tracked_alloc(h, n, 0, pc);
+	return untracked_alloc(h, n);
+}
+
+void _pmp_free_slow(struct pmp_heap *h, void *p, const void *pc)
 {
 	if (h->readonly || h->sealed) /* a sealed heap stays exactly as it was sealed: the block is left in place */
 		return;
 	int saved = errno;
 	uint64_t off = (uint64_t)((uint8_t *)p - h->base);
 	struct pmp_prt *pg = h->prt && off < h->end ? _pmp_prt_of(h, off) : NULL;
+	uint32_t site = h->track ? _pmp_site_id(h, (uint64_t)(uintptr_t)pc) : 0;
 	if (pg && pg->kind == PMP_PRT_PAGE) {
 		uint64_t size;
 		const char *why;
 		if (_pmp_user_block(h, p, &size, &why) != PMP_USER_SLOT)
 			_pmp_small_fatal(h, p, why);
+		if (h->track)
+			_pmp_track_free(h, p, size, site);
 		/* the slot's bytes go before it is free (its first word becomes the free list's link) */
-		memset(p, _pmp_poison_byte(h), (size_t)size);
+		if (h->check_level >= 2 || (h->flags & PMP_HEAP_ZERO_FREED))
+			memset(p, _pmp_poison_byte(h), (size_t)size);
 		_pmp_small_free(h, _pmp_tls.heap_id == h->id ? _pmp_tls.theap : NULL, pg, p);
 		tick(h);
 		errno = saved;
@@ -118,12 +155,25 @@ void _pmp_free_slow(struct pmp_heap *h, void *p)
 	_pmp_lock(h);
 	if (!h->sealed) {
 		uint64_t b = checked_block(h, "free", p);
+		if (b && h->track)
+			_pmp_track_free(h, p, _pmp_bsize(_pmp_head(h, b)) - PMP_HDR - PMP_TRAIL, site);
 		if (b)
 			_pmp_release_locked(h, b);
 		_pmp_check_tick(h);
 	}
 	_pmp_unlock(h);
 	errno = saved;
+}
+
+/* an allocation aligned above PMP_ALIGN on the one heap h */
+static void *aligned_on(struct pmp_heap *h, size_t n, size_t align, const void *pc)
+{
+	if (h->track) {
+		if (h->sealed)
+			return sealed_fail();
+		return tracked_alloc(h, n, align, pc);
+	}
+	return chain_alloc(h, n, align);
 }
 
 /* ---- out of memory (pmp_set_oom_handler) ---- */
@@ -141,12 +191,12 @@ int pmp_set_oom_handler(pmp_heap_t *h, pmp_oom_fn fn, void *user)
 }
 
 /* the pools of h in their order (pmp_heap_add_pool), after h itself had no room */
-static void *alloc_in_pools(struct pmp_heap *h, size_t n, size_t align)
+static void *alloc_in_pools(struct pmp_heap *h, size_t n, size_t align, const void *pc)
 {
 	unsigned np = __atomic_load_n(&h->npools, __ATOMIC_ACQUIRE);
 	for (unsigned i = 0; i < np; i++) {
 		struct pmp_heap *pool = h->pools[i];
-		void *p = align ? chain_alloc(pool, n, align) : _pmp_malloc_inline(pool, n);
+		void *p = align ? aligned_on(pool, n, align, pc) : _pmp_malloc_inline(pool, n, pc);
 		if (p)
 			return p;
 	}
@@ -154,21 +204,21 @@ static void *alloc_in_pools(struct pmp_heap *h, size_t n, size_t align)
 	return NULL;
 }
 
-static void *alloc_anywhere(struct pmp_heap *h, size_t n, size_t align)
+static void *alloc_anywhere(struct pmp_heap *h, size_t n, size_t align, const void *pc)
 {
-	void *p = align ? chain_alloc(h, n, align) : _pmp_malloc_inline(h, n);
+	void *p = align ? aligned_on(h, n, align, pc) : _pmp_malloc_inline(h, n, pc);
 	if (!p && errno == ENOMEM && h->npools)
-		p = alloc_in_pools(h, n, align);
+		p = alloc_in_pools(h, n, align, pc);
 	return p;
 }
 
 /* an allocation of n bytes (align: 0, or above PMP_ALIGN) failed on h: the pools are tried, then the handler, if
  * any, may free memory and ask for one more attempt. Runs without the lock; a failure inside the handler is
  * final. */
-static __attribute__((noinline)) void *alloc_failed(struct pmp_heap *h, size_t n, size_t align)
+static __attribute__((noinline)) void *alloc_failed(struct pmp_heap *h, size_t n, size_t align, const void *pc)
 {
 	if (errno == ENOMEM && __atomic_load_n(&h->npools, __ATOMIC_ACQUIRE)) {
-		void *p = alloc_in_pools(h, n, align);
+		void *p = alloc_in_pools(h, n, align, pc);
 		if (p)
 			return p;
 	}
@@ -182,7 +232,7 @@ static __attribute__((noinline)) void *alloc_failed(struct pmp_heap *h, size_t n
 		errno = ENOMEM;
 		return NULL;
 	}
-	return alloc_anywhere(h, n, align);
+	return alloc_anywhere(h, n, align, pc);
 }
 
 /* ---- public entry points ---- */
@@ -200,17 +250,24 @@ static int writable(pmp_heap_t *h)
 	return 1;
 }
 
-void *pmp_malloc(pmp_heap_t *h, size_t n)
+#define CALLER() __builtin_return_address(0)
+
+static void *malloc_at(pmp_heap_t *h, size_t n, const void *pc)
 {
 	if (!h) {
 		errno = EINVAL;
 		return NULL;
 	}
-	void *p = _pmp_malloc_inline(h, n);
-	return __builtin_expect(p != NULL, 1) ? p : alloc_failed(h, n, 0);
+	void *p = _pmp_malloc_inline(h, n, pc);
+	return __builtin_expect(p != NULL, 1) ? p : alloc_failed(h, n, 0, pc);
 }
 
-void *pmp_memalign(pmp_heap_t *h, size_t align, size_t n)
+void *pmp_malloc(pmp_heap_t *h, size_t n)
+{
+	return malloc_at(h, n, CALLER());
+}
+
+void *_pmp_memalign_at(pmp_heap_t *h, size_t align, size_t n, const void *pc)
 {
 	if (!writable(h))
 		return NULL;
@@ -223,62 +280,78 @@ void *pmp_memalign(pmp_heap_t *h, size_t align, size_t n)
 		return NULL;
 	}
 	if (align <= PMP_ALIGN)
-		return pmp_malloc(h, n);
-	void *p = chain_alloc(h, n, align);
-	return p ? p : alloc_failed(h, n, align);
+		return malloc_at(h, n, pc);
+	void *p = aligned_on(h, n, align, pc);
+	return p ? p : alloc_failed(h, n, align, pc);
 }
 
-void *pmp_calloc(pmp_heap_t *h, size_t nmemb, size_t size)
+void *pmp_memalign(pmp_heap_t *h, size_t align, size_t n)
+{
+	return _pmp_memalign_at(h, align, n, CALLER());
+}
+
+void *_pmp_calloc_at(pmp_heap_t *h, size_t nmemb, size_t size, const void *pc)
 {
 	size_t n;
 	if (__builtin_mul_overflow(nmemb, size, &n)) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	void *p = pmp_malloc(h, n);
+	void *p = malloc_at(h, n, pc);
 	if (p) /* a reopened or reused heap is not zero */
 		memset(p, 0, n);
 	return p;
 }
 
-void pmp_free(pmp_heap_t *h, void *p)
+void *pmp_calloc(pmp_heap_t *h, size_t nmemb, size_t size)
+{
+	return _pmp_calloc_at(h, nmemb, size, CALLER());
+}
+
+void _pmp_free_at(pmp_heap_t *h, void *p, const void *pc)
 {
 	if (!p || !h)
 		return;
-	_pmp_free_inline(_pmp_pool_route(h, p), p);
+	_pmp_free_inline(_pmp_pool_route(h, p), p, pc);
 }
 
-static void *realloc_on(pmp_heap_t *h, void *p, size_t n);
+void pmp_free(pmp_heap_t *h, void *p)
+{
+	_pmp_free_at(h, p, CALLER());
+}
 
-void *pmp_realloc(pmp_heap_t *h, void *p, size_t n)
+static void *realloc_on(pmp_heap_t *h, void *p, size_t n, const void *pc);
+
+void *_pmp_realloc_at(pmp_heap_t *h, void *p, size_t n, const void *pc)
 {
 	if (!p)
-		return pmp_malloc(h, n);
+		return malloc_at(h, n, pc);
 	if (!writable(h))
 		return NULL;
 	struct pmp_heap *o = _pmp_pool_route(h, p);
-	void *q = realloc_on(o, p, n);
+	void *q = realloc_on(o, p, n, pc);
 	if (q || o == h || n == 0 || errno != ENOMEM)
 		return q;
 	/* p's pool has no room for n bytes: a block anywhere in the heap (h, the pools, the handler) */
 	size_t size = pmp_usable_size(o, p);
-	if ((q = pmp_malloc(h, n)) != NULL) {
+	if ((q = malloc_at(h, n, pc)) != NULL) {
 		memcpy(q, p, size < n ? size : n);
-		pmp_free(o, p);
+		_pmp_free_at(o, p, pc);
 	}
 	return q;
 }
 
 /* realloc within the one heap h (h itself, or a pool: its moves stay in it) */
-static void *realloc_on(pmp_heap_t *h, void *p, size_t n)
+static void *realloc_on(pmp_heap_t *h, void *p, size_t n, const void *pc)
 {
 	if (n == 0) { /* glibc semantics: free and return NULL */
-		pmp_free(h, p);
+		_pmp_free_at(h, p, pc);
 		return NULL;
 	}
 	if (h->sealed)
 		return sealed_fail();
-	uint64_t want = _pmp_adjust(n), size;
+	uint64_t trail = _pmp_trail(h);
+	uint64_t want = n <= SIZE_MAX - trail ? _pmp_adjust(n + trail) : 0, size;
 	const char *why = "";
 	int kind, in_place = 0;
 	if (slot_region(h, p)) {
@@ -301,18 +374,27 @@ static void *realloc_on(pmp_heap_t *h, void *p, size_t n)
 	struct pmp_theap *th = _pmp_theap_of(h);
 	if (th)
 		th->n_realloc++;
-	if (in_place || (kind == PMP_USER_SLOT && n <= size))
-		return p; /* it holds n bytes now */
+	if (in_place || (kind == PMP_USER_SLOT && n <= size)) {
+		/* it holds n bytes now; a tracked block's trailer moves to its new end, naming the realloc */
+		if (h->track)
+			_pmp_track_alloc(h, p, tracked_usable(h, p), (uint64_t)(uintptr_t)pc);
+		return p;
+	}
 	if (!want) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	void *q = pmp_malloc(h, n);
+	void *q = malloc_at(h, n, pc);
 	if (q) {
 		memcpy(q, p, size < n ? size : n);
-		pmp_free(h, p);
+		_pmp_free_at(h, p, pc);
 	}
 	return q;
+}
+
+void *pmp_realloc(pmp_heap_t *h, void *p, size_t n)
+{
+	return _pmp_realloc_at(h, p, n, CALLER());
 }
 
 void *pmp_reallocarray(pmp_heap_t *h, void *p, size_t nmemb, size_t size)
@@ -322,7 +404,7 @@ void *pmp_reallocarray(pmp_heap_t *h, void *p, size_t nmemb, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	return pmp_realloc(h, p, n);
+	return _pmp_realloc_at(h, p, n, CALLER());
 }
 
 size_t pmp_usable_size(pmp_heap_t *h, const void *p)

@@ -11,18 +11,25 @@
 #include "theap.h"
 
 /* everything that is not a fast small allocation: large blocks, sealed or read-only heaps, check level 2,
- * zeroing of freed memory, a thread without a theap yet */
-PMP_HIDDEN void *_pmp_malloc_slow(struct pmp_heap *h, size_t n);
-PMP_HIDDEN void _pmp_free_slow(struct pmp_heap *h, void *p);
+ * zeroing of freed memory, call-site tracking, a thread without a theap yet. pc: the return address of the call
+ * into the malloc family (the call site a tracked heap records) */
+PMP_HIDDEN void *_pmp_malloc_slow(struct pmp_heap *h, size_t n, const void *pc);
+PMP_HIDDEN void _pmp_free_slow(struct pmp_heap *h, void *p, const void *pc);
+/* the entry points of alloc.c with the call site given (the preload's malloc family passes its caller's) */
+PMP_HIDDEN void *_pmp_calloc_at(struct pmp_heap *h, size_t nmemb, size_t size, const void *pc);
+PMP_HIDDEN void *_pmp_realloc_at(struct pmp_heap *h, void *p, size_t n, const void *pc);
+PMP_HIDDEN void *_pmp_memalign_at(struct pmp_heap *h, size_t align, size_t n, const void *pc);
+PMP_HIDDEN void _pmp_free_at(struct pmp_heap *h, void *p, const void *pc);
 
-static inline __attribute__((always_inline)) void *_pmp_malloc_inline(struct pmp_heap *h, size_t n)
+/* pc is only used on the slow paths: the fast path of an untracked heap never reads it */
+static inline __attribute__((always_inline)) void *_pmp_malloc_inline(struct pmp_heap *h, size_t n, const void *pc)
 {
 	if (__builtin_expect(n <= PMP_SMALL_MAX && h->fast_ok, 1) && __builtin_expect(_pmp_tls.heap_id == h->id, 1))
 		return _pmp_small_alloc(h, _pmp_tls.theap, _pmp_class_of(n));
-	return _pmp_malloc_slow(h, n);
+	return _pmp_malloc_slow(h, n, pc);
 }
 
-static inline __attribute__((always_inline)) void _pmp_free_inline(struct pmp_heap *h, void *p)
+static inline __attribute__((always_inline)) void _pmp_free_inline(struct pmp_heap *h, void *p, const void *pc)
 {
 	uint64_t off = (uint64_t)((uint8_t *)p - h->base);
 	if (__builtin_expect(h->fast_ok && off < h->end, 1)) {
@@ -38,7 +45,7 @@ static inline __attribute__((always_inline)) void _pmp_free_inline(struct pmp_he
 			return;
 		}
 	}
-	_pmp_free_slow(h, p);
+	_pmp_free_slow(h, p, pc);
 }
 
 #endif

@@ -15,6 +15,7 @@
 #include "../os/os.h"
 #include "chain.h"
 #include "page.h"
+#include "track.h"
 #include "theap.h"
 
 static int fail(const struct pmp_heap *h, pmp_report_t *r, int problem, uint64_t off, const char *fmt, ...)
@@ -119,7 +120,7 @@ static uint64_t poison_wrong(const struct pmp_heap *h, uint64_t off, const uint6
 		if ((pg->live[i >> 6] & bit) || (remote[i >> 6] & bit))
 			continue;
 		const uint8_t *p = h->base + off + pg->first_slot + (uint64_t)i * pg->slot_size;
-		for (uint32_t k = sizeof(uint64_t); k < pg->slot_size; k++)
+		for (uint32_t k = sizeof(uint64_t); k < pg->slot_size - _pmp_trail(h); k++)
 			if (p[k] != want) {
 				*byte = k;
 				return off + pg->first_slot + (uint64_t)i * pg->slot_size;
@@ -213,6 +214,8 @@ static int check_chain(const struct pmp_heap *h, pmp_report_t *r, const uint64_t
 			return fail(h, r, PMP_P_ROOT, roots[ri] - PMP_HDR, "root \"%s\" points inside a block, not at its start",
 				    root_name_of(h, roots[ri]));
 		int page = !it.free && !it.cached && !it.lost && _pmp_page_block(h, it.off, it.size);
+		/* the site table of a tracked heap is a used block of the chain, not one of the program's */
+		int internal = !it.free && !it.cached && h->sites_block && it.off == h->sites_block;
 		if (page) {
 			int e = check_page(h, r, it.off, roots, nroots, &ri, in_use);
 			if (e)
@@ -238,12 +241,12 @@ static int check_chain(const struct pmp_heap *h, pmp_report_t *r, const uint64_t
 		} else {
 			t->used_blocks++;
 			t->used_bytes += it.size;
-			if (!page) {
+			if (!page && !internal) {
 				r->used_blocks++;
 				r->bytes_used += it.size;
 			}
 		}
-		if (!page)
+		if (!page && !internal)
 			r->blocks++;
 		last_free = it.free;
 		last = it.size;
@@ -445,7 +448,7 @@ static int walk_page(const struct pmp_heap *h, uint64_t off, pmp_walk_cb cb, voi
 		b.offset = so;
 		b.addr = (void *)(uintptr_t)(h->orig_base + so);
 		b.data = h->base + so;
-		b.size = pg->slot_size;
+		b.size = pg->slot_size - _pmp_trail(h);
 		b.block_size = pg->slot_size;
 		b.state = (pg->live[i >> 6] & bit) && !(remote[i >> 6] & bit) ? PMP_BLOCK_USED : PMP_BLOCK_FREE;
 		int r = cb(&b, user);
@@ -490,11 +493,13 @@ int _pmp_walk_one(struct pmp_heap *h, pmp_walk_cb cb, void *user)
 				break;
 			continue;
 		}
+		if (h->sites_block && it.off == h->sites_block && !it.free && !it.cached)
+			continue; /* the site table: no block of the program's */
 		pmp_block_t b;
 		b.offset = it.off;
 		b.addr = (void *)(uintptr_t)(h->orig_base + it.off + PMP_HDR);
 		b.data = h->base + it.off + PMP_HDR;
-		b.size = (size_t)(it.size - PMP_HDR);
+		b.size = (size_t)(it.size - PMP_HDR - (it.lost ? 0 : _pmp_trail(h)));
 		b.block_size = (size_t)it.size;
 		b.state = it.free ? PMP_BLOCK_FREE : it.cached ? PMP_BLOCK_CACHED : it.lost ? PMP_BLOCK_LOST : PMP_BLOCK_USED;
 		if ((ret = cb(&b, user)) != 0)

@@ -12,7 +12,9 @@
  *   0x05000  root table (16 KiB): 128 entries of 128 bytes, never straddling a page
  *   0x09000  crash record (28 KiB)
  *   0x10000  arena: blocks with boundary tags up to `mapped`; the last 16 bytes are the end sentinel. Some used
- *            blocks are slab pages (64 KiB, aligned) holding the small blocks in slots.
+ *            blocks are slab pages (64 KiB, aligned) holding the small blocks in slots. A heap made with call-site
+ *            tracking (PMP_LAYOUT_TRACK) has one more used block, the site table (struct pmp_sites, at sb.sites),
+ *            and every block of it ends in a 16-byte trailer (struct pmp_trailer) that the program never sees.
  */
 #ifndef PMP_FORMAT_H
 #define PMP_FORMAT_H
@@ -40,6 +42,8 @@
 
 /* superblock layout flags */
 #define PMP_LAYOUT_FILE 0x1u       /* heap lives in a file (else caller memory) */
+#define PMP_LAYOUT_TRACK 0x2u      /* call sites tracked: a site table at sb.sites, a trailer in every block */
+#define PMP_LAYOUT_KNOWN (PMP_LAYOUT_FILE | PMP_LAYOUT_TRACK) /* a reader refuses other bits */
 
 /* ---- superblock: 1024 bytes, two copies in page 0 ---- */
 struct pmp_sb {
@@ -75,7 +79,8 @@ struct pmp_sb {
 	uint32_t _pad0;
 	uint64_t grow_from;       /* the arena's end before the last growth (where an interrupted growth left its end
 				   * header); 0 in heaps from before this field, or never grown */
-	uint8_t _reserved[536];
+	uint64_t sites;           /* PMP_LAYOUT_TRACK: heap offset of the site table's chain block, set at format; else 0 */
+	uint8_t _reserved[528];
 	uint64_t checksum;        /* _pmp_hash64 of bytes [0, 1016) */
 };
 _Static_assert(sizeof(struct pmp_sb) == 1024, "superblock is 1024 bytes");
@@ -89,6 +94,7 @@ _Static_assert(offsetof(struct pmp_sb, writer_exe) == 184, "sb layout");
 _Static_assert(offsetof(struct pmp_sb, salt) == 440, "sb layout");
 _Static_assert(offsetof(struct pmp_sb, end_reason) == 464, "sb layout");
 _Static_assert(offsetof(struct pmp_sb, grow_from) == 472, "sb layout");
+_Static_assert(offsetof(struct pmp_sb, sites) == 480, "sb layout");
 _Static_assert(offsetof(struct pmp_sb, checksum) == 1016, "sb layout");
 
 /* ---- TLSF parameters ---- */
@@ -115,7 +121,8 @@ struct pmp_ctl {
 	uint64_t n_free;
 	uint64_t n_realloc;
 	uint64_t n_grow;
-	uint64_t seq;          /* allocation sequence number (callsite tracking) */
+	uint64_t seq;          /* call-site tracking: the next sequence number a thread may take a batch from (atomic
+				* add); kept by recovery (the one field of this area that is not derived) */
 	uint8_t _reserved[PMP_CTL_SIZE - 8 - 4 * PMP_FL_COUNT - 8 * PMP_FL_COUNT * PMP_SL_COUNT - 80];
 };
 _Static_assert(sizeof(struct pmp_ctl) == PMP_CTL_SIZE, "control area size");
@@ -203,6 +210,51 @@ _Static_assert(sizeof(struct pmp_page) == 640, "page header is 640 bytes");
 _Static_assert(offsetof(struct pmp_page, remote) == 64, "the remote list has a cache line of its own");
 _Static_assert(offsetof(struct pmp_page, live) == 128, "page layout");
 _Static_assert((PMP_SLAB - 16 - sizeof(struct pmp_page)) / 16 <= PMP_PAGE_WORDS * 64, "bitmap covers the slots");
+
+/* ---- call-site tracking (PMP_LAYOUT_TRACK) ----
+ * Every block's last 16 bytes (a slot's last 16, a chain block's last 16 before the next header) hold a trailer: the
+ * usable size the program sees is 16 bytes less. A live block's trailer names its allocating site and the sequence
+ * number of its allocation; free rewrites it with the freeing site and the free's sequence number (one counter
+ * orders both). Sites are ids into the site table (0: unknown). The check bits make a torn, stale or overwritten
+ * trailer (an overrun of the block) read as no record: they key (salt, trailer offset, both words). Freed slots keep
+ * their trailer; a freed chain block's stays at the end of the free block it merges into, or is lost inside one. */
+#define PMP_TRAIL 16u
+struct pmp_trailer {
+	uint32_t alloc_site;   /* site id of the allocation (malloc, calloc, realloc, memalign...) */
+	uint32_t free_site;    /* site id of the free (or of the realloc that moved the block); 0 while live */
+	uint64_t seq;          /* bits 0-47: sequence number of the allocation (live) or of the free (freed);
+				* bits 48-63: check (see _pmp_trailer_check) */
+};
+_Static_assert(sizeof(struct pmp_trailer) == PMP_TRAIL, "trailer is 16 bytes");
+
+/* The site table: one used chain block, made at format, never freed, not shown as a block by the walk.
+ * pc[] is an open-addressed hash table of return addresses (the call into the malloc family): an entry is claimed
+ * by one CAS from 0 and never changes, site id = index + 1. modules[] is a snapshot of the loaded objects taken by
+ * the preload outside any allocator lock (at start and when a new site lies in no recorded module), so a site can be
+ * symbolised after the program is gone: an entry is written whole, then nmodules is raised past it. */
+#define PMP_SITES_MAGIC 0x5345544953504d50ull /* "PMPSITES" keyed by salt and offset */
+#define PMP_SITE_SLOTS 16384u
+#define PMP_SITE_MODULES 256u
+struct pmp_site_module {
+	uint64_t load_addr;    /* dlpi_addr */
+	uint64_t lo, hi;       /* the range of its loaded segments [lo, hi) */
+	uint8_t build_id[20];  /* NT_GNU_BUILD_ID, build_id_len bytes of it (0: none) */
+	uint32_t build_id_len;
+	char path[208];        /* NUL-terminated, truncated */
+};
+_Static_assert(sizeof(struct pmp_site_module) == 256, "site module is 256 bytes");
+struct pmp_sites {
+	uint64_t magic;        /* keyed check of (salt, offset): written last at format */
+	uint32_t slots;        /* PMP_SITE_SLOTS */
+	uint32_t max_modules;  /* PMP_SITE_MODULES */
+	uint32_t nmodules;     /* entries of modules[] complete */
+	uint32_t _pad;
+	uint64_t overflow;     /* operations whose site found no free entry (recorded as site 0) */
+	uint8_t _r[32];
+	struct pmp_site_module modules[PMP_SITE_MODULES];
+	uint64_t pc[PMP_SITE_SLOTS];
+};
+_Static_assert(offsetof(struct pmp_sites, modules) == 64, "site table layout");
 
 /* ---- crash record: written by the shim's signal handler ---- */
 #define PMP_CRASH_MAGIC 0x48534152435050ull /* "PPCRASH" */

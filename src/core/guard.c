@@ -9,6 +9,7 @@
 
 #include "../os/os.h"
 #include "page.h"
+#include "track.h"
 
 /* ---- pointer validation ---- */
 
@@ -39,6 +40,10 @@ uint64_t _pmp_block_of(const struct pmp_heap *h, const void *p, const char **why
 	}
 	if (head & PMP_B_CACHED) {
 		*why = "block is already free (held in a cache or quarantine: double free?)";
+		return 0;
+	}
+	if (b == h->sites_block) {
+		*why = "no block of the program starts here (the heap's table of call sites)";
 		return 0;
 	}
 	/* the neighbours' tags are compared by value: their check bits serve recovery, the value is what matters here */
@@ -91,13 +96,13 @@ int _pmp_user_block(const struct pmp_heap *h, const void *p, uint64_t *size, con
 			*why = "block is already free (double free?)";
 			return 0;
 		}
-		*size = page->slot_size;
+		*size = page->slot_size - _pmp_trail(h);
 		return PMP_USER_SLOT;
 	}
 	uint64_t b = _pmp_block_of(h, p, why);
 	if (!b)
 		return 0;
-	*size = _pmp_bsize(_pmp_head(h, b)) - PMP_HDR;
+	*size = _pmp_bsize(_pmp_head(h, b)) - PMP_HDR - _pmp_trail(h);
 	return PMP_USER_CHAIN;
 }
 

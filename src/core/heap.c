@@ -12,6 +12,7 @@
 
 #include "../os/os.h"
 #include "block.h"
+#include "track.h"
 
 pmp_heap_t *_pmp_default_heap;
 
@@ -75,6 +76,7 @@ static void handle_init(struct pmp_heap *h, uint8_t *base, const struct pmp_sb *
 	h->sb = *sb;
 	h->check_level = 1;
 	h->check_every_log2 = PMP_CHECK_EVERY_DEFAULT;
+	_pmp_sites_load(h);
 	pthread_mutex_init(&h->lock, NULL);
 }
 
@@ -106,6 +108,10 @@ int _pmp_heap_format(struct pmp_heap *h, uint8_t *base, uint64_t mapped, uint64_
 	PMP_CRASHPOINT();
 	_pmp_set_head(h, first, s | PMP_B_FREE);
 	_pmp_index_insert(h, first, s);
+	if ((layout & PMP_LAYOUT_TRACK) && _pmp_sites_format_locked(h) != 0) {
+		pthread_mutex_destroy(&h->lock);
+		return PMP_ETOOSMALL;
+	}
 	/* Both copies get written so that neither slot holds stale bytes of an earlier heap. */
 	_pmp_sb_publish(h);
 	_pmp_sb_publish(h);
@@ -118,7 +124,7 @@ int _pmp_heap_format(struct pmp_heap *h, uint8_t *base, uint64_t mapped, uint64_
 void _pmp_heap_refresh(struct pmp_heap *h)
 {
 	__atomic_store_n(&h->fast_ok, h->prt && !h->readonly && !h->sealed && h->check_level < 2 &&
-				      !(h->flags & PMP_HEAP_ZERO_FREED), __ATOMIC_RELEASE);
+				      !(h->flags & PMP_HEAP_ZERO_FREED) && !h->track, __ATOMIC_RELEASE);
 }
 
 void _pmp_heap_set_flags(struct pmp_heap *h, unsigned flags)
@@ -278,7 +284,7 @@ int pmp_heap_create_opts(void *mem, size_t len, const pmp_heap_opts_t *opts, pmp
 	_pmp_identity_self(&id, NULL);
 	mem_ops(h, opts);
 	h->map_len = len;
-	e = _pmp_heap_format(h, mem, len, len, 0, &id);
+	e = _pmp_heap_format(h, mem, len, len, opts && (opts->flags & PMP_HEAP_TRACK) ? PMP_LAYOUT_TRACK : 0, &id);
 	if (e) {
 		_pmp_heap_handle_free(h);
 		return e;

@@ -110,7 +110,14 @@ struct pmp_heap {
 	uint64_t id;            /* unique in the process: thread-local caches name the handle by it */
 	pthread_key_t theap_key; /* its value: the calling thread's theap (the key's destructor releases it) */
 	int has_key;
-	int fast_ok;            /* the small-block fast path applies (writable, not sealed, check level < 2, no zeroing) */
+	int fast_ok;            /* the small-block fast path applies (writable, not sealed, check level < 2, no zeroing,
+				 * not tracked) */
+	int track;              /* call sites tracked (PMP_LAYOUT_TRACK): every block ends in a trailer (track.h) */
+	struct pmp_sites *sites; /* the site table in this view, NULL when untracked or damaged */
+	uint64_t sites_block;   /* its chain block's offset (not a block of the program's), 0 when none */
+	/* tracked: a new site lies in no recorded module; set by the layer above (the preload snapshots its modules),
+	 * called with no lock held */
+	void (*site_hook)(struct pmp_heap *h);
 	int poison_all;         /* check level 2 since the handle's start: every free slot holds poison */
 	const struct pmp_heap_ops *ops; /* never NULL: the providing layer's table */
 	pmp_commit_fn user_commit;

@@ -12,6 +12,7 @@
 
 #include "../os/os.h"
 #include "page.h"
+#include "track.h"
 
 /* ---- growth ---- */
 
@@ -290,8 +291,8 @@ void _pmp_free_locked(struct pmp_heap *h, uint64_t b)
 	int zero = (h->flags & PMP_HEAP_ZERO_FREED) != 0;
 	c->used_bytes -= s;
 	c->used_blocks--;
-	if (zero || h->check_level >= 2)
-		memset(h->base + b + PMP_HDR, _pmp_poison_byte(h), s - PMP_HDR);
+	if (zero || h->check_level >= 2) /* a tracked block's trailer stays: it says who freed it */
+		memset(h->base + b + PMP_HDR, _pmp_poison_byte(h), s - PMP_HDR - _pmp_trail(h));
 	int holes = 0;
 	uint64_t n = b + s, ns = free_neighbour(h, b, n);
 	if (ns) {
@@ -346,7 +347,7 @@ static void quarantine_leave(struct pmp_heap *h, uint64_t b)
 	struct pmp_block_hdr *hd = _pmp_hdr(h, b);
 	uint64_t s = _pmp_bsize(hd->head);
 	const uint8_t *p = h->base + b + PMP_HDR, want = _pmp_poison_byte(h);
-	for (uint64_t i = 0; i < s - PMP_HDR; i++)
+	for (uint64_t i = 0; i < s - PMP_HDR - _pmp_trail(h); i++)
 		if (p[i] != want)
 			fatal_written_after_free(h, b, i);
 	PMP_CRASHPOINT();
@@ -363,7 +364,7 @@ void _pmp_release_locked(struct pmp_heap *h, uint64_t b)
 	}
 	struct pmp_block_hdr *hd = _pmp_hdr(h, b);
 	uint64_t s = _pmp_bsize(hd->head);
-	memset(h->base + b + PMP_HDR, _pmp_poison_byte(h), s - PMP_HDR);
+	memset(h->base + b + PMP_HDR, _pmp_poison_byte(h), s - PMP_HDR - _pmp_trail(h));
 	PMP_CRASHPOINT();
 	_pmp_set_head(h, b, s | PMP_B_CACHED); /* recovery frees it like a cached block */
 	if (h->q_count == PMP_QUARANTINE) {

@@ -82,6 +82,8 @@ int _pmp_sb_validate(const struct pmp_sb *sb, uint64_t avail)
 		return PMP_ELAYOUT;
 	if (sb->state != PMP_STATE_CLEAN && sb->state != PMP_STATE_DIRTY)
 		return PMP_ELAYOUT;
+	if (sb->layout_flags & ~PMP_LAYOUT_KNOWN)
+		return PMP_ELAYOUT;
 	if (sb->base % PMP_PAGE || sb->mapped % PMP_ALIGN || sb->reserved % PMP_PAGE)
 		return PMP_ELAYOUT;
 	/* no heap is made below the kernel's lowest mapping address: a base of 0 is damage, not "anywhere" */

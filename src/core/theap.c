@@ -14,6 +14,7 @@
 
 #include "../os/os.h"
 #include "theap.h"
+#include "track.h"
 
 __thread struct pmp_tls _pmp_tls __attribute__((tls_model("initial-exec")));
 
@@ -79,7 +80,7 @@ static int harvest_word(struct pmp_heap *h, struct pmp_prt *pg, uint32_t w)
 		free &= ~((uint64_t)1 << (i - first));
 		uint8_t *p = pg->start + sizeof(struct pmp_page) + (uint64_t)i * pg->slot_size;
 		if (h->check_level >= 2) /* poisoned like a freed slot, so the reuse check holds for every slot */
-			memset(p, _pmp_poison_byte(h), pg->slot_size);
+			memset(p, _pmp_poison_byte(h), pg->slot_size - _pmp_trail(h));
 		*(uint8_t **)(void *)p = pg->free;
 		pg->free = p;
 		got++;
@@ -114,7 +115,7 @@ static void collect(struct pmp_heap *h, struct pmp_prt *pg)
 		if (!(*w & bit))
 			_pmp_small_fatal(h, p, "block is already free (double free?)");
 		if (h->check_level >= 2)
-			memset(p, _pmp_poison_byte(h), pg->slot_size);
+			memset(p, _pmp_poison_byte(h), pg->slot_size - _pmp_trail(h));
 		PMP_CRASHPOINT();
 		*w &= ~bit;
 		*(uint8_t **)(void *)p = pg->free; /* it was handed out: its word was harvested */

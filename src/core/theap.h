@@ -44,6 +44,7 @@ struct pmp_theap {
 	int in_use;                            /* a thread owns this theap (else pooled for the next thread) */
 	uint32_t tag;                          /* the owning thread's id, recorded in its pages (forensics) */
 	uint64_t n_malloc, n_free, n_realloc;  /* operations not yet added to the heap's counters */
+	uint64_t seq_next, seq_end;            /* call-site tracking: the batch of sequence numbers taken (track.c) */
 	struct pmp_theap *next;                /* in the heap's list, under the heap lock */
 	struct pmp_theap *thread_next;         /* in the owning thread's list (its exit releases them) */
 };

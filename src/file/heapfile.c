@@ -185,7 +185,7 @@ static int check_opts(const pmp_file_opts_t *o)
 	if ((o->flags & PMP_FILE_ANYADDR) && o->mode != PMP_OPEN_READONLY)
 		return EINVAL;
 	if (o->flags & ~(unsigned)(PMP_FILE_ANYADDR | PMP_FILE_NOLOCK | PMP_FILE_ZERO_FREED | PMP_FILE_SAME_EXE |
-				   PMP_FILE_SALVAGE | PMP_FILE_SINGLE_THREAD))
+				   PMP_FILE_SALVAGE | PMP_FILE_SINGLE_THREAD | PMP_FILE_TRACK))
 		return EINVAL;
 	return 0;
 }
@@ -268,7 +268,8 @@ static int format_new(const pmp_file_opts_t *o, struct pmp_heap *h, const struct
 		return e;
 	f->file_size = initial;
 	h->map_len = initial;
-	if ((e = _pmp_heap_format(h, base, initial, reserve, PMP_LAYOUT_FILE, id)) != 0) {
+	if ((e = _pmp_heap_format(h, base, initial, reserve,
+				     PMP_LAYOUT_FILE | ((o->flags & PMP_FILE_TRACK) ? PMP_LAYOUT_TRACK : 0), id)) != 0) {
 		_pmp_os_unmap(base, initial);
 		return e;
 	}
