@@ -252,7 +252,8 @@ PMP_API size_t pmp_trim(pmp_heap_t *h);
 enum pmp_block_state { PMP_BLOCK_USED = 1, PMP_BLOCK_FREE = 2, PMP_BLOCK_CACHED = 3, PMP_BLOCK_LOST = 4,
 		       PMP_BLOCK_DAMAGED = 5 };
 /* A block as the program sees it: a chain block (with a 16-byte header before addr), or a slot of a slab page
- * (blocks of up to 16,208 bytes: no header, block_size == size, offset is the slot's own). */
+ * (blocks of up to 16,208 bytes: no header, offset is the slot's own, block_size == size). On a tracked heap
+ * (PMP_HEAP_TRACK) the last 16 bytes of each block are its call-site record: size is 16 bytes less. */
 typedef struct pmp_block {
 	void *addr;        /* user pointer (original address) */
 	void *data;        /* where the payload can be read in this process (differs from addr on a moved view) */

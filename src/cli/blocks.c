@@ -1,5 +1,5 @@
 /* blocks.c: the `blocks` verb: one line per block of the chain (original address, usable size, state), filtered
- * by state and size.
+ * by state and size; with --by-site, the blocks summed by call site instead (sites.c).
  *
  * Must never: print a local (moved-view) address, or stop silently on a damaged chain.
  */
@@ -7,12 +7,28 @@
 
 #include "cli.h"
 
+struct filter {
+	int used, freeb;
+	uint64_t min;
+};
+
+static int wanted(const pmp_block_t *b, const struct filter *f)
+{
+	return !((f->used && b->state != PMP_BLOCK_USED) || (f->freeb && b->state != PMP_BLOCK_FREE) || b->size < f->min);
+}
+
+static int pick(const struct cli_heap *ch, size_t i, void *user)
+{
+	return wanted(&ch->blocks[i], user);
+}
+
 int cli_blocks(int argc, char **argv)
 {
-	int json = 0, used = 0, freeb = 0, n;
+	int json = 0, used = 0, freeb = 0, by_site = 0, n;
 	const char *min_s = NULL, *limit_s = NULL, *pos[1];
 	const struct cli_opt opts[] = {{"--json", NULL, &json}, {"--used", NULL, &used}, {"--free", NULL, &freeb},
-				       {"--min", &min_s, NULL}, {"--limit", &limit_s, NULL}, {NULL, NULL, NULL}};
+				       {"--min", &min_s, NULL}, {"--limit", &limit_s, NULL}, {"--by-site", NULL, &by_site},
+				       {NULL, NULL, NULL}};
 	if (cli_args(argc, argv, opts, pos, 1, 1, &n))
 		return CLI_ERR;
 	uint64_t min = 0, limit = UINT64_MAX;
@@ -31,13 +47,28 @@ int cli_blocks(int argc, char **argv)
 		return rc;
 	}
 	struct cli_json j;
+	struct filter f = {used, freeb, min};
+	if (by_site) {
+		if (json) {
+			json_begin(&j, stdout, "blocks");
+			json_str(&j, "file", ch.path);
+		}
+		if (cli_sites_table(&ch, pick, &f, limit, json ? &j : NULL))
+			rc = CLI_ERR;
+		if (json) {
+			json_bool(&j, "complete", rc == CLI_OK);
+			json_end(&j);
+		}
+		cli_close(&ch);
+		return rc;
+	}
 	if (json) {
 		json_begin_list(&j, "blocks", ch.path, "blocks");
 	}
 	uint64_t shown = 0;
 	for (size_t i = 0; i < ch.nblocks && shown < limit; i++) {
 		const pmp_block_t *b = &ch.blocks[i];
-		if ((used && b->state != PMP_BLOCK_USED) || (freeb && b->state != PMP_BLOCK_FREE) || b->size < min)
+		if (!wanted(b, &f))
 			continue;
 		shown++;
 		uint64_t a = (uint64_t)(uintptr_t)b->addr;

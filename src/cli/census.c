@@ -97,7 +97,7 @@ void cli_census(const struct cli_heap *ch, struct cli_census *c)
 			c->pages++;
 			page = p;
 		}
-		slot_bytes += b->size;
+		slot_bytes += b->block_size;
 	}
 	c->page_overhead = c->pages * CLI_PAGE - slot_bytes;
 }

@@ -82,7 +82,8 @@ uint64_t cli_data_bytes(struct cli_heap *ch); /* bytes of data in the mapped hea
 
 /* ---- slab pages (pages.c) ----
  * Blocks of up to 16,208 bytes are slots of 64 KiB slab pages of one slot size. The walk reports every slot, used or free,
- * as a block without a header (block_size == size); the page itself is no block. Its structure shows through the
+ * as a block without a header (its offset is its own; block_size == size but on a tracked heap, where the slot's last
+ * 16 bytes are the call-site record); the page itself is no block. Its structure shows through the
  * slots' addresses: a slot's page starts at the slot's address rounded down to CLI_PAGE from the heap's base; the
  * page's bytes run from its chain header (the CLI_HDR bytes before its start) through its header (up to the first
  * slot), its slots and the slack after the last one, to the next block's chain header in its region's last CLI_HDR
@@ -254,6 +255,21 @@ struct cli_sym {
 };
 /* attribute each address to a module and, when lookup_lines, look up function and line (one addr2line per module) */
 void cli_symbolise(struct cli_sym *s, unsigned n, const struct cli_module *mods, unsigned nmods, int lookup_lines);
+
+/* ---- call sites of a tracked heap (sites.c) ---- */
+/* 1 when the heap records call sites */
+int cli_sites_tracked(struct cli_heap *ch);
+/* which of ch->blocks a table counts */
+typedef int (*cli_pick_fn)(const struct cli_heap *ch, size_t i, void *user);
+/* The picked blocks summed by call site, heaviest first by bytes, at most limit rows: a live block at the site that
+ * allocated it, a freed one at the site that freed it; symbolised. Text, or members "tracked", "site_count" and
+ * "sites" of the open JSON object j. 0, or -1 (message printed). */
+int cli_sites_table(struct cli_heap *ch, cli_pick_fn pick, void *user, uint64_t limit, struct cli_json *j);
+/* whatis: who allocated b, who freed it, its sequence number (text lines, or a "sites" member of j); nothing when
+ * the heap is not tracked */
+void cli_sites_block(struct cli_heap *ch, const pmp_block_t *b, struct cli_json *j);
+/* leaks --by-site: the used blocks not marked (mark[i] for ch->blocks[i]) by allocating site; 0 or -1 */
+int cli_sites_leaks(struct cli_heap *ch, const uint8_t *mark, uint64_t limit, int json);
 
 /* "SIGSEGV" etc., or "signal N" (crash.c) */
 const char *cli_signame(int sig, char *buf, size_t len);

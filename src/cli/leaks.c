@@ -38,9 +38,10 @@ static int mark_word(const pmp_block_t *b, size_t off, uint64_t w, void *user)
 
 int cli_leaks(int argc, char **argv)
 {
-	int json = 0, n;
+	int json = 0, by_site = 0, n;
 	const char *limit_s = NULL, *pos[1];
-	const struct cli_opt opts[] = {{"--json", NULL, &json}, {"--limit", &limit_s, NULL}, {NULL, NULL, NULL}};
+	const struct cli_opt opts[] = {{"--json", NULL, &json}, {"--limit", &limit_s, NULL}, {"--by-site", NULL, &by_site},
+				       {NULL, NULL, NULL}};
 	uint64_t limit = UINT64_MAX;
 	if (cli_args(argc, argv, opts, pos, 1, 1, &n) || (limit_s && cli_parse_size(limit_s, &limit)))
 		return CLI_ERR;
@@ -66,6 +67,13 @@ int cli_leaks(int argc, char **argv)
 		cli_block_words(&ch, &ch.blocks[work[--nw]], mark_word, &m);
 	uint64_t used = 0, used_bytes = 0, leaked = 0, leaked_bytes = 0;
 	struct cli_json j;
+	if (by_site) { /* the unmarked used blocks summed by the site that allocated them (sites.c) */
+		int rc = cli_sites_leaks(&ch, mark, limit, json);
+		free(mark);
+		free(work);
+		cli_close(&ch);
+		return rc ? CLI_ERR : brc;
+	}
 	if (json) {
 		json_begin_list(&j, "leaks", ch.path, "leaks");
 	}

@@ -31,12 +31,15 @@ static const struct verb verbs[] = {
 	 "           PYTHONMALLOC=malloc). Finds the preload in PMEMPRELOAD_LIB, the build tree or beside this binary"},
 	{"info", cli_info, "[--json] FILE", "superblock: address, size, writer, clean or not, crash record"},
 	{"check", cli_check, "[--json] FILE", "check the heap's invariants; exit 1 if inconsistent"},
-	{"stats", cli_stats, "[--json] FILE",
-	 "blocks and bytes by state, slab pages and their slots, operation counters, a size-class histogram"},
-	{"blocks", cli_blocks, "[--json] [--used|--free] [--min N] [--limit N] FILE", "one line per block"},
+	{"stats", cli_stats, "[--json] [--by-site [--limit N]] FILE",
+	 "blocks and bytes by state, slab pages and their slots, operation counters, a size-class histogram;\n"
+	 "           --by-site: used bytes by allocating call site, heaviest first (N rows, default 20)"},
+	{"blocks", cli_blocks, "[--json] [--used|--free] [--min N] [--limit N] [--by-site] FILE",
+	 "one line per block; --by-site: blocks summed by call site (live: allocating, freed: freeing), heaviest first"},
 	{"roots", cli_roots, "[--json] FILE [NAME]", "named roots: name, address, block size"},
 	{"whatis", cli_whatis, "[--json] FILE ADDR",
-	 "the block containing ADDR, the offset into it, roots at it; for a slot its slab page; else what is there"},
+	 "the block containing ADDR, the offset into it, roots at it; for a slot its slab page; on a tracked heap who\n"
+	 "           allocated it, who freed it and its sequence number; else what is there"},
 	{"refs", cli_refs, "[--json] [--used|--free] FILE ADDR",
 	 "blocks holding a pointer into the block containing ADDR, as block+offset, live or freed"},
 	{"grep", cli_grep, "[--json] [--used|--free] FILE PATTERN | --hex BYTES | --ptr ADDR",
@@ -48,8 +51,9 @@ static const struct verb verbs[] = {
 	{"map", cli_map, "FILE [-o OUT.svg]",
 	 "an SVG picture of the heap: each pixel shaded by the share of used, free, cached and lost bytes and of\n"
 	 "           slab page overhead in it"},
-	{"leaks", cli_leaks, "[--json] [--limit N] FILE",
-	 "used blocks not reachable from the roots (conservative scan); --limit: list at most N, count all"},
+	{"leaks", cli_leaks, "[--json] [--limit N] [--by-site] FILE",
+	 "used blocks not reachable from the roots (conservative scan); --limit: list at most N, count all;\n"
+	 "           --by-site: summed by allocating call site, heaviest first"},
 	{"dangling", cli_dangling, "[--json] FILE",
 	 "words of live blocks that point into freed blocks (use-after-free candidates); exit 0 found or not"},
 	{"diff", cli_diff, "[--json] [--limit N] A B",

@@ -8,7 +8,9 @@
 
 int cli_is_slot(const pmp_block_t *b)
 {
-	return b->block_size == b->size; /* a chain block's bytes always include its header; a slot has none */
+	/* a slot's offset is its own, a chain block's is its header's, 16 bytes before the user pointer (the base is
+	 * page-aligned); sizes cannot tell them apart: a tracked heap's slot holds 16 bytes the program does not see */
+	return (((uint64_t)(uintptr_t)b->addr - b->offset) & (CLI_PAGE - 1)) == 0;
 }
 
 uint64_t cli_page_start(const struct cli_heap *ch, uint64_t a)
@@ -26,7 +28,7 @@ static int page_from(const struct cli_heap *ch, uint64_t p, struct cli_page *pg)
 	pg->addr = p;
 	pg->first = first;
 	pg->n = end - first;
-	pg->slot = ch->blocks[first].size;
+	pg->slot = ch->blocks[first].block_size;
 	pg->used = 0;
 	for (size_t i = first; i < end; i++)
 		pg->used += ch->blocks[i].state == PMP_BLOCK_USED;
@@ -54,6 +56,6 @@ uint64_t cli_page_end(const struct cli_page *pg)
 uint64_t cli_page_slots(const struct cli_heap *ch, const struct cli_page *pg, uint64_t *end)
 {
 	const pmp_block_t *last = &ch->blocks[pg->first + pg->n - 1];
-	*end = (uint64_t)(uintptr_t)last->addr + last->size;
+	*end = (uint64_t)(uintptr_t)last->addr + last->block_size;
 	return (uint64_t)(uintptr_t)ch->blocks[pg->first].addr;
 }

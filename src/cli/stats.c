@@ -1,7 +1,7 @@
 /* stats.c: the `stats` verb: block counts and bytes by state, the slab pages and their slots, and a size-class
  * histogram, all from the block walk (bytes are usable payload; headers and the pages' bytes outside their slots are
  * shown apart as overhead), and the heap's own counters (pmp_stats: operations, peak, and its derived byte counts,
- * which include headers).
+ * which include headers); with --by-site, the used bytes by the call site that allocated them (sites.c).
  *
  * Must never: present the derived counters of an unclean heap as if they were trusted (the walk is the truth there),
  * or call a number "used bytes" that includes headers.
@@ -11,13 +11,26 @@
 
 #include "cli.h"
 
+static int used_block(const struct cli_heap *ch, size_t i, void *user)
+{
+	(void)user;
+	return ch->blocks[i].state == PMP_BLOCK_USED;
+}
+
 int cli_stats(int argc, char **argv)
 {
-	int json = 0;
-	const struct cli_opt opts[] = {{"--json", NULL, &json}, {NULL, NULL, NULL}};
+	int json = 0, by_site = 0;
+	const char *limit_s = NULL;
+	const struct cli_opt opts[] = {{"--json", NULL, &json}, {"--by-site", NULL, &by_site}, {"--limit", &limit_s, NULL},
+				       {NULL, NULL, NULL}};
 	struct cli_heap ch;
 	if (cli_open_args(argc, argv, opts, &ch))
 		return CLI_ERR;
+	uint64_t limit = 20;
+	if (limit_s && cli_parse_size(limit_s, &limit)) {
+		cli_close(&ch);
+		return CLI_ERR;
+	}
 	pmp_stats_t s;
 	int e = pmp_stats(ch.h, &s);
 	if (e == PMP_ECORRUPT) {
@@ -95,6 +108,12 @@ int cli_stats(int argc, char **argv)
 			json_obj_end(&j);
 		}
 		json_arr_end(&j);
+		if (by_site) {
+			json_obj(&j, "by_site");
+			if (cli_sites_table(&ch, used_block, NULL, limit, &j))
+				rc = CLI_ERR;
+			json_obj_end(&j);
+		}
 		json_end(&j);
 	} else {
 		printf("file:          %s%s\n", ch.path, ch.info.clean ? "" : "  (unclean: counts from the block chain)");
@@ -135,6 +154,11 @@ int cli_stats(int argc, char **argv)
 			       cli_class_label(k, lab, sizeof lab), cu[CLI_ST_USED].blocks + cu[CLI_ST_LOST].blocks,
 			       cu[CLI_ST_USED].bytes + cu[CLI_ST_LOST].bytes, cu[CLI_ST_FREE].blocks + cu[CLI_ST_CACHED].blocks,
 			       cu[CLI_ST_FREE].bytes + cu[CLI_ST_CACHED].bytes, cu[CLI_ST_CACHED].blocks ? "  (incl. cached)" : "");
+		}
+		if (by_site) {
+			printf("\nused blocks by the site that allocated them:\n");
+			if (cli_sites_table(&ch, used_block, NULL, limit, NULL))
+				rc = CLI_ERR;
 		}
 	}
 	cli_close(&ch);

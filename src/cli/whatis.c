@@ -109,6 +109,7 @@ int cli_whatis(int argc, char **argv)
 			page_json(&j, &pg);
 			json_u64(&j, "slot", (size_t)(b - ch.blocks) - pg.first);
 		}
+		cli_sites_block(&ch, b, &j);
 		json_arr(&j, "roots");
 	} else {
 		printf("0x%" PRIx64 " is %s %" PRId64 " of the %s block 0x%" PRIx64 " (size %zu)\n", a,
@@ -117,6 +118,7 @@ int cli_whatis(int argc, char **argv)
 			printf("%s slot %zu of %zu in the slab page 0x%" PRIx64 " (size class %" PRIu64 " bytes, %" PRIu64
 			       " of its slots used; a slot has no header)\n", cli_state_name(b->state), (size_t)(b - ch.blocks) - pg.first,
 			       pg.n, pg.addr, pg.slot, pg.used);
+		cli_sites_block(&ch, b, NULL);
 	}
 	for (size_t i = 0; i < ch.nroots; i++) {
 		const struct cli_root *r = &ch.roots[i];
