@@ -2,10 +2,11 @@
  * split, free with merges, realloc in place and moving, memalign, arena growth; slab pages: a slot's alloc and free,
  * a free from another thread, the owner's collection of those, a page made, adopted and retired, a thread's exit;
  * a large block's disk blocks given back by pmp_trim or the close; root set/replace/remove, commit, close,
- * recovery, a reset), and for every N, a child prepares a heap file, arms the Nth store point and runs the operation;
- * the point sends SIGKILL to the child as kill -9 would. The parent reopens the file, requires pmp_check == 0, the
+ * recovery, a reset; on a heap that tracks call sites, the record each operation writes), and for every N, a child
+ * prepares a heap file, arms the Nth store point and runs the operation; the point sends SIGKILL to the child as
+ * kill -9 would. The parent reopens the file, requires pmp_check == 0, the
  * untouched blocks intact through the "table" root, and the operation's root either old or new. N grows until the
- * operation completes without reaching the point.
+ * operation completes without reaching the point. On a tracked heap every untouched block must keep its record.
  * Must never: count a scenario as passed if it enumerated no point (an uninstrumented build would pass vacuously), or
  * reuse a heap file between runs.
  */
@@ -57,13 +58,15 @@ static void die(const char *what, int e)
 
 /* the table's blocks: chain blocks (above the largest slot) for the chain scenarios, slots for the page ones */
 static size_t base_len;
+/* PMP_FILE_TRACK for the tracked scenarios: every block carries a call-site record */
+static unsigned track_flags;
 
 /* A heap with a table of blocks, every fourth one freed so that frees can merge both ways. Roots: "table", "r". */
 static pmp_heap_t *prepare(size_t initial)
 {
 	unlink(path);
-	pmp_file_opts_t o = {.mode = PMP_OPEN_CREATE, .addr = ADDR, .reserve = 64u << 20, .initial = initial,
-			     .grow = 1u << 20};
+	pmp_file_opts_t o = {.mode = PMP_OPEN_CREATE, .flags = track_flags, .addr = ADDR, .reserve = 64u << 20,
+			     .initial = initial, .grow = 1u << 20};
 	pmp_heap_t *h;
 	int e = pmp_file_open(path, &o, &h);
 	if (e)
@@ -296,6 +299,40 @@ static int verify_reset(pmp_heap_t *h, const struct scenario *s, const char *whe
 	return 0;
 }
 
+/* tracked scenarios: chain and slot operations that write records (alloc, free, realloc both ways, memalign, a
+ * free from another thread) */
+static const struct scenario tracked_scenarios[] = {
+	{"alloc-split", 1u << 20, -1, op_alloc_split, 0, 0},
+	{"free-merge-prev", 1u << 20, 2, op_free_merge, 0, 0},
+	{"realloc-grow-in-place", 1u << 20, 8, op_realloc_grow, 0, 0},
+	{"realloc-move", 1u << 20, 11, op_realloc_move, 0, 0},
+	{"memalign", 1u << 20, -1, op_memalign, 0, 0},
+	{"slot-alloc", 1u << 20, -1, op_slot_alloc, 0, 0},
+	{"slot-free", 1u << 20, 2, op_slot_free, 0, 0},
+	{"remote-free", 1u << 20, -2, op_remote_free, 0, 0},
+};
+
+struct records {
+	const struct scenario *s;
+	const struct table *t;
+	pmp_heap_t *h;
+	int bad;
+};
+
+/* every live block of the table the operation did not touch still names its allocation, and no free */
+static int record_cb(const pmp_block_t *b, void *user)
+{
+	struct records *rc = user;
+	for (int i = 0; i < NBLK; i++) {
+		if (rc->t->blk[i] != b->addr || i == rc->s->victim || (rc->s->victim == -2 && (i == 2 || i == 6)))
+			continue;
+		pmp_site_record_t r;
+		if (pmp_block_site(rc->h, b, &r) != 0 || r.freed || !r.alloc_site || !r.seq)
+			rc->bad = 1;
+	}
+	return 0;
+}
+
 /* what the parent requires of the file after the child stopped (or finished) */
 static int verify(const struct scenario *s, const char *when)
 {
@@ -345,6 +382,14 @@ static int verify(const struct scenario *s, const char *when)
 	if (!bad && s->root_changes && r0 != t->blk[0] && r0 != t->blk[3] && r0 != NULL) {
 		fprintf(stderr, "%s %s: root r is neither old nor new (%p)\n", s->name, when, r0);
 		bad = 1;
+	}
+	if (!bad && track_flags) {
+		struct records rc = {s, t, h, 0};
+		pmp_walk(h, record_cb, &rc);
+		if (rc.bad) {
+			fprintf(stderr, "%s %s: a block's call-site record was lost\n", s->name, when);
+			bad = 1;
+		}
 	}
 	void *nw = pmp_root_get(h, "new");
 	if (!bad && nw && pmp_usable_size(h, nw) < 64) {
@@ -458,12 +503,15 @@ int main(void)
 	snprintf(path, sizeof path, "%s/h.heap", dir);
 	int fails = 0;
 	long total_points = 0, total_kills = 0;
-	const struct { const struct scenario *s; size_t n, len; const char *what; } tables[] = {
-		{scenarios, sizeof scenarios / sizeof scenarios[0], PMP_SMALL_MAX, "chain blocks"},
-		{page_scenarios, sizeof page_scenarios / sizeof page_scenarios[0], 0, "slab pages"},
+	const struct { const struct scenario *s; size_t n, len; unsigned track; const char *what; } tables[] = {
+		{scenarios, sizeof scenarios / sizeof scenarios[0], PMP_SMALL_MAX, 0, "chain blocks"},
+		{page_scenarios, sizeof page_scenarios / sizeof page_scenarios[0], 0, 0, "slab pages"},
+		{tracked_scenarios, 5, PMP_SMALL_MAX, PMP_FILE_TRACK, "call sites tracked: chain blocks"},
+		{tracked_scenarios + 5, 3, 0, PMP_FILE_TRACK, "call sites tracked: slab pages"},
 	};
-	for (size_t k = 0; k < 2; k++) {
+	for (size_t k = 0; k < sizeof tables / sizeof tables[0]; k++) {
 		base_len = tables[k].len;
+		track_flags = tables[k].track;
 		printf("-- %s\n", tables[k].what);
 		for (size_t i = 0; i < tables[k].n; i++) {
 			const struct scenario *sc = &tables[k].s[i];
@@ -483,6 +531,7 @@ int main(void)
 		}
 	}
 	base_len = PMP_SMALL_MAX;
+	track_flags = 0;
 	long points = 0, kills = 0;
 	int f = enumerate_recovery(&points, &kills);
 	printf("%-22s %3ld store points, %3ld stops, %d failures\n", "recovery", points, kills, f);
