@@ -139,23 +139,33 @@ static __attribute__((noinline)) void *malloc_cold(size_t n, const void *pc)
 
 /* The process heap is set once init made it (and never while it is inert): then the heap decides, its fast path
  * inline; it refuses itself what it may not do (sealed, read-only: EROFS), which heap_failed sends to the fallback. */
-static inline __attribute__((always_inline)) void *malloc_at(size_t n, const void *pc)
+static void *malloc_at(size_t n, const void *pc)
+{
+	struct pmp_heap *h = __atomic_load_n(&_pmp_default_heap, __ATOMIC_ACQUIRE);
+	if (h != NULL && !_pmp_depth) {
+		ENTER();
+		void *p = _pmp_malloc_inline(h, n, pc);
+		LEAVE();
+		return p ? p : heap_failed(n, 0, 0);
+	}
+	return malloc_cold(n, pc);
+}
+
+/* malloc_at's sequence with the call site taken in the slow branch only: the fast path does not load it */
+EXPORT void *malloc(size_t n)
 {
 	struct pmp_heap *h = __atomic_load_n(&_pmp_default_heap, __ATOMIC_ACQUIRE);
 	if (__builtin_expect(h != NULL && !_pmp_depth, 1)) {
 		ENTER();
-		void *p = _pmp_malloc_inline(h, n, pc);
+		void *p;
+		if (!_pmp_malloc_fast(h, n, &p))
+			p = _pmp_malloc_slow(h, n, CALLER());
 		LEAVE();
 		if (__builtin_expect(p != NULL, 1))
 			return p;
 		return heap_failed(n, 0, 0);
 	}
-	return malloc_cold(n, pc);
-}
-
-EXPORT void *malloc(size_t n)
-{
-	return malloc_at(n, CALLER());
+	return malloc_cold(n, CALLER());
 }
 
 EXPORT void *calloc(size_t nmemb, size_t size)
@@ -196,7 +206,8 @@ EXPORT void free(void *p)
 	if (__builtin_expect(h != NULL && (uint64_t)((uint8_t *)p - h->base) < h->reserved, 1)) {
 		if (__builtin_expect(!_pmp_depth, 1)) {
 			ENTER();
-			_pmp_free_inline(h, p, CALLER());
+			if (!_pmp_free_fast(h, p))
+				_pmp_free_slow(h, p, CALLER());
 			LEAVE();
 		}
 		return;

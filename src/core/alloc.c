@@ -138,6 +138,16 @@ void _pmp_free_slow(struct pmp_heap *h, void *p, const void *pc)
 	struct pmp_prt *pg = h->prt && off < h->end ? _pmp_prt_of(h, off) : NULL;
 	uint32_t site = h->track ? _pmp_site_id(h, (uint64_t)(uintptr_t)pc) : 0;
 	if (pg && pg->kind == PMP_PRT_PAGE) {
+		struct pmp_theap *th = _pmp_tls.heap_id == h->id ? _pmp_tls.theap : NULL;
+		if (h->track && h->check_level < 2 && !(h->flags & PMP_HEAP_ZERO_FREED)) {
+			/* tracked, nothing else: the checks of the fast path (a slot's start; its live bit, by the
+			 * owner now or when it collects a remote free), the record, the fast path's free */
+			_pmp_slot_of(h, pg, p);
+			_pmp_track_free(h, p, pg->slot_size - PMP_TRAIL, site);
+			_pmp_small_free(h, th, pg, p);
+			errno = saved;
+			return;
+		}
 		uint64_t size;
 		const char *why;
 		if (_pmp_user_block(h, p, &size, &why) != PMP_USER_SLOT)
@@ -147,7 +157,7 @@ void _pmp_free_slow(struct pmp_heap *h, void *p, const void *pc)
 		/* the slot's bytes go before it is free (its first word becomes the free list's link) */
 		if (h->check_level >= 2 || (h->flags & PMP_HEAP_ZERO_FREED))
 			memset(p, _pmp_poison_byte(h), (size_t)size);
-		_pmp_small_free(h, _pmp_tls.heap_id == h->id ? _pmp_tls.theap : NULL, pg, p);
+		_pmp_small_free(h, th, pg, p);
 		tick(h);
 		errno = saved;
 		return;

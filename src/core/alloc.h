@@ -21,15 +21,19 @@ PMP_HIDDEN void *_pmp_realloc_at(struct pmp_heap *h, void *p, size_t n, const vo
 PMP_HIDDEN void *_pmp_memalign_at(struct pmp_heap *h, size_t align, size_t n, const void *pc);
 PMP_HIDDEN void _pmp_free_at(struct pmp_heap *h, void *p, const void *pc);
 
-/* pc is only used on the slow paths: the fast path of an untracked heap never reads it */
-static inline __attribute__((always_inline)) void *_pmp_malloc_inline(struct pmp_heap *h, size_t n, const void *pc)
+/* The fast paths: 1 when they served the call (*out the block), 0 when the slow path must. The call site is not
+ * theirs to know: a caller that has one computes it in its slow branch only (the preload's malloc and free), so the
+ * fast path of an untracked heap never even loads it. */
+static inline __attribute__((always_inline)) int _pmp_malloc_fast(struct pmp_heap *h, size_t n, void **out)
 {
-	if (__builtin_expect(n <= PMP_SMALL_MAX && h->fast_ok, 1) && __builtin_expect(_pmp_tls.heap_id == h->id, 1))
-		return _pmp_small_alloc(h, _pmp_tls.theap, _pmp_class_of(n));
-	return _pmp_malloc_slow(h, n, pc);
+	if (__builtin_expect(n <= PMP_SMALL_MAX && h->fast_ok, 1) && __builtin_expect(_pmp_tls.heap_id == h->id, 1)) {
+		*out = _pmp_small_alloc(h, _pmp_tls.theap, _pmp_class_of(n));
+		return 1;
+	}
+	return 0;
 }
 
-static inline __attribute__((always_inline)) void _pmp_free_inline(struct pmp_heap *h, void *p, const void *pc)
+static inline __attribute__((always_inline)) int _pmp_free_fast(struct pmp_heap *h, void *p)
 {
 	uint64_t off = (uint64_t)((uint8_t *)p - h->base);
 	if (__builtin_expect(h->fast_ok && off < h->end, 1)) {
@@ -38,14 +42,26 @@ static inline __attribute__((always_inline)) void _pmp_free_inline(struct pmp_he
 		/* a page this thread owns (a region that is no page has no owner) */
 		if (__builtin_expect(th != NULL && pg->owner == th, 1)) {
 			_pmp_small_free_own(h, th, pg, (uint8_t *)p);
-			return;
+			return 1;
 		}
 		if (pg->kind == PMP_PRT_PAGE) {
 			_pmp_small_free_remote(h, pg, (uint8_t *)p, _pmp_slot_of(h, pg, (uint8_t *)p));
-			return;
+			return 1;
 		}
 	}
-	_pmp_free_slow(h, p, pc);
+	return 0;
+}
+
+static inline __attribute__((always_inline)) void *_pmp_malloc_inline(struct pmp_heap *h, size_t n, const void *pc)
+{
+	void *p;
+	return _pmp_malloc_fast(h, n, &p) ? p : _pmp_malloc_slow(h, n, pc);
+}
+
+static inline __attribute__((always_inline)) void _pmp_free_inline(struct pmp_heap *h, void *p, const void *pc)
+{
+	if (!_pmp_free_fast(h, p))
+		_pmp_free_slow(h, p, pc);
 }
 
 #endif
