@@ -179,7 +179,8 @@ void cli_usage_verb(const char *verb);
  * grep and strings hits carry the block state; new verbs dangling, diff, top, report. Added since, without a new
  * version (members only added): slab pages: check and stats "pages", "page_overhead_bytes", stats "used_slots",
  * "free_slots", "free_slot_bytes" (and "largest_free" is the largest free chain block), whatis "page" and "slot",
- * top "pages" and "free_slots". */
+ * top "pages" and "free_slots"; call sites: blocks --by-site, leaks --by-site and stats' "by_site" object hold
+ * "tracked", "site_count" and "sites", whatis "sites". */
 #define CLI_JSON_SCHEMA 2
 #define CLI_JSON_DEPTH 16
 struct cli_json {

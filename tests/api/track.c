@@ -8,6 +8,8 @@
  */
 #include "api.h"
 
+#include <pthread.h>
+
 #define MEM ((size_t)64 << 20)
 
 /* a call site is the return address of the call: inside the calling function, near its start (each is short) */
@@ -140,6 +142,41 @@ Test(track, a_freed_slot_names_who_freed_it)
 		  (unsigned long)FN(release));
 	cr_assert_gt(f.seq, a.seq, "the free comes after the allocation");
 	t_check(h, "freed");
+	cr_assert_eq(pmp_close(h), 0);
+}
+
+struct remote {
+	pmp_heap_t *h;
+	void *p;
+};
+
+static void *free_elsewhere(void *arg)
+{
+	struct remote *r = arg;
+	release(r->h, r->p);
+	return NULL;
+}
+
+/* a free from another thread than the page's owner goes onto the page's remote list: its record is written all the
+ * same, by the freeing thread, and survives the owner's collection of the slot */
+Test(track, a_free_from_another_thread_is_recorded)
+{
+	void *mem;
+	pmp_heap_t *h = tracked_heap(&mem);
+	void *keep = alloc_small(h);
+	struct remote r = {h, alloc_small(h)};
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, free_elsewhere, &r), 0);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	pmp_site_record_t f;
+	cr_assert_eq(record_of(h, r.p, &f), 0);
+	cr_assert_eq(f.freed, 1);
+	cr_assert(NEAR(f.free_site, release));
+	cr_assert(NEAR(f.alloc_site, alloc_small));
+	for (int i = 0; i < 2000; i++) /* the owner runs out of free slots of the class and collects the remote one */
+		cr_assert_not_null(pmp_malloc(h, 100));
+	t_check(h, "collected");
+	(void)keep;
 	cr_assert_eq(pmp_close(h), 0);
 }
 
