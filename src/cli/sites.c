@@ -173,7 +173,7 @@ int cli_sites_table(struct cli_heap *ch, cli_pick_fn pick, void *user, uint64_t 
 	uint64_t blocks = 0, bytes = 0;
 	for (size_t i = 0; i < ch->nblocks; i++) {
 		const pmp_block_t *b = &ch->blocks[i];
-		if (b->state == PMP_BLOCK_LOST || !pick(ch, i, user))
+		if (b->state == PMP_BLOCK_LOST || b->state == PMP_BLOCK_DAMAGED || !pick(ch, i, user))
 			continue;
 		pmp_site_record_t r;
 		int rec = pmp_block_site(ch->h, b, &r) == 0;

@@ -215,7 +215,7 @@ int pmp_block_site(pmp_heap_t *h, const pmp_block_t *b, pmp_site_record_t *r)
 	memset(r, 0, sizeof *r);
 	if (!h->track)
 		return EINVAL;
-	if (b->state == PMP_BLOCK_LOST || b->block_size < 2 * PMP_TRAIL ||
+	if (b->state == PMP_BLOCK_LOST || b->state == PMP_BLOCK_DAMAGED || b->block_size < 2 * PMP_TRAIL ||
 	    b->offset >= h->end || h->end - b->offset < b->block_size)
 		return ENOENT;
 	uint64_t off = b->offset + b->block_size - PMP_TRAIL;
