@@ -30,7 +30,7 @@ expect() {
 expect "pmempreload ch" "check"
 expect "pmempreload st" "stats strings"
 expect "pmempreload --v" "--version"
-expect "pmempreload blocks --" "--free --help --json --limit --min --used"
+expect "pmempreload blocks --" "--by-site --free --help --json --limit --min --used"
 expect "pmempreload run --k" "--keep"
 expect "pmempreload run --keep " "always crash never"
 expect "pmempreload run --mode r" "readonly"
