@@ -164,11 +164,11 @@ static inline void _pmp_index_remove(struct pmp_heap *h, uint64_t b, uint64_t s)
 	PMP_CRASHPOINT();
 	_pmp_map_insert(s, &fl, &sl);
 	struct pmp_free_links *l = _pmp_links(h, b);
-	/* safe unlinking: links a write after free has changed would make the unlink write into other blocks */
-	if (h->check_level >= 1 &&
-	    (!_pmp_link_ok(h, l->prev) || !_pmp_link_ok(h, l->next) ||
-	     (l->prev ? _pmp_links(h, l->prev)->next : c->heads[fl][sl]) != b ||
-	     (l->next && _pmp_links(h, l->next)->prev != b)))
+	/* safe unlinking: links a write after free has changed would make the unlink write into other blocks. At every
+	 * check level: after an open that trusted the seal record, the links are as the file holds them */
+	if (!_pmp_link_ok(h, l->prev) || !_pmp_link_ok(h, l->next) ||
+	    (l->prev ? _pmp_links(h, l->prev)->next : c->heads[fl][sl]) != b ||
+	    (l->next && _pmp_links(h, l->next)->prev != b))
 		_pmp_fatal_pointer(h, "heap", h->base + b + PMP_HDR,
 				   "free block's list links were overwritten (write after free)");
 	if (l->next)

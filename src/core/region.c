@@ -48,7 +48,8 @@ static int grow(struct pmp_heap *h, uint64_t need)
 	h->ctl->n_grow++;
 	/* merge with a free last block */
 	uint64_t ps = _pmp_prev(h, b);
-	if (b > PMP_OFF_ARENA && (_pmp_hdr(h, b - ps)->head & PMP_B_FREE)) {
+	if (b > PMP_OFF_ARENA && _pmp_prev_valid(h, b) && ps >= PMP_MIN_BLOCK && ps <= b - PMP_OFF_ARENA &&
+	    _pmp_head_valid(h, b - ps, _pmp_head(h, b - ps)) && (_pmp_head(h, b - ps) & PMP_B_FLAGS) == PMP_B_FREE) {
 		uint64_t pb = b - ps;
 		_pmp_index_remove(h, pb, ps);
 		s += ps;
@@ -103,6 +104,19 @@ static void use_block(struct pmp_heap *h, uint64_t b, uint64_t s, uint64_t want,
 		c->peak_used = c->used_bytes;
 }
 
+/* A block the free index hands out must be what the index says: a free block whose header passes its check. A
+ * write after free or an overflow into a freed block's header is caught here, before the block is split on the
+ * strength of a size that is not true: one message and an abort, at every check level (after an open that trusted
+ * the seal record, a free block's header is as the file holds it). */
+static uint64_t checked_free(const struct pmp_heap *h, uint64_t b)
+{
+	uint64_t head = _pmp_head(h, b);
+	if (b && (!_pmp_head_valid(h, b, head) || (head & PMP_B_FLAGS) != PMP_B_FREE || _pmp_bsize(head) < PMP_MIN_BLOCK))
+		_pmp_fatal_pointer(h, "malloc", h->base + b + PMP_HDR,
+				   "free block's header was overwritten (write after free, or an overflow of the block before)");
+	return b;
+}
+
 /* The good-fit search skips the request's own list (its blocks may be smaller than s). Before giving up or growing,
  * scan that one list for a block that fits: near exhaustion, and after growing by exactly s, this is the only fit. */
 static uint64_t find_in_own_list(const struct pmp_heap *h, uint64_t s)
@@ -111,24 +125,14 @@ static uint64_t find_in_own_list(const struct pmp_heap *h, uint64_t s)
 	_pmp_map_insert(s, &fl, &sl);
 	if (fl >= PMP_FL_COUNT)
 		return 0;
-	for (uint64_t b = h->ctl->heads[fl][sl]; b; b = _pmp_links(h, b)->next)
-		if (_pmp_bsize(_pmp_hdr(h, b)->head) >= s)
+	uint64_t n = 0, most = (h->end - PMP_OFF_ARENA) / PMP_MIN_BLOCK;
+	for (uint64_t b = h->ctl->heads[fl][sl]; b; b = _pmp_links(h, b)->next) {
+		if (!_pmp_link_ok(h, b) || n++ > most) /* links as the file holds them: bounded and range-checked */
+			_pmp_fatal_pointer(h, "malloc", h->base + b, "a free list links outside the arena or in a cycle");
+		if (_pmp_bsize(_pmp_head(h, checked_free(h, b))) >= s)
 			return b;
+	}
 	return 0;
-}
-
-/* Find (growing if needed) and remove a free block of at least s bytes; 0 if none. */
-/* A block the free index hands out must be what the index says: a free block whose header passes its check. A
- * write after free or an overflow into a freed block's header is caught here, before the block is split on the
- * strength of a size that is not true (check level >= 1: abort with one message). */
-static uint64_t checked_free(const struct pmp_heap *h, uint64_t b)
-{
-	uint64_t head = _pmp_head(h, b);
-	if (b && h->check_level >= 1 &&
-	    (!_pmp_head_valid(h, b, head) || (head & PMP_B_FLAGS) != PMP_B_FREE || _pmp_bsize(head) < PMP_MIN_BLOCK))
-		_pmp_fatal_pointer(h, "malloc", h->base + b + PMP_HDR,
-				   "free block's header was overwritten (write after free, or an overflow of the block before)");
-	return b;
 }
 
 /* Find (growing if needed) and remove a free block of at least s bytes; 0 if none. The request's own list comes
@@ -398,7 +402,7 @@ int _pmp_resize_locked(struct pmp_heap *h, uint64_t b, uint64_t want)
 	uint64_t n = b + s, nhead = _pmp_hdr(h, n)->head;
 	uint64_t avail = s, ns = 0;
 	int holes = 0;
-	if (nhead & PMP_B_FREE) {
+	if (_pmp_head_valid(h, n, nhead) && (nhead & PMP_B_FLAGS) == PMP_B_FREE) {
 		ns = _pmp_bsize(nhead);
 		avail += ns;
 		holes = _pmp_may_have_holes(h, n, ns);
