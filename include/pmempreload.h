@@ -58,6 +58,9 @@ typedef int (*pmp_commit_fn)(void *addr, size_t len, void *user);
  * lock of its own (large blocks, page changes, roots, walk, stats and check run without a mutex) */
 #define PMP_HEAP_SINGLE_THREAD 0x2u
 #define PMP_HEAP_TRACK 0x4u      /* a new heap records call sites (see pmp_block_site); fixed when the heap is made */
+/* attach: check every block of a clean heap (as pmp_check does) before accepting it. Without it, a heap whose close
+ * left a seal record that still verifies opens without a walk, and its pages and blocks are checked when first used */
+#define PMP_HEAP_VERIFY 0x8u
 
 typedef struct pmp_heap_opts {
 	unsigned flags;          /* PMP_HEAP_* */
@@ -97,6 +100,7 @@ enum pmp_open_mode {
 #define PMP_FILE_SALVAGE 0x10u
 #define PMP_FILE_SINGLE_THREAD 0x20u /* as PMP_HEAP_SINGLE_THREAD */
 #define PMP_FILE_TRACK 0x40u   /* as PMP_HEAP_TRACK, for a heap file this open creates (an existing one keeps its own) */
+#define PMP_FILE_VERIFY 0x80u  /* as PMP_HEAP_VERIFY: a clean heap is walked and checked whole before it is accepted */
 
 typedef struct pmp_file_opts {
 	int mode;            /* enum pmp_open_mode */

@@ -137,6 +137,8 @@ void _pmp_free_slow(struct pmp_heap *h, void *p, const void *pc)
 	uint64_t off = (uint64_t)((uint8_t *)p - h->base);
 	struct pmp_prt *pg = h->prt && off < h->end ? _pmp_prt_of(h, off) : NULL;
 	uint32_t site = h->track ? _pmp_site_id(h, (uint64_t)(uintptr_t)pc) : 0;
+	if (pg && __atomic_load_n(&pg->kind, __ATOMIC_ACQUIRE) == PMP_PRT_UNVERIFIED)
+		_pmp_page_verify(h, pg); /* its first use in this process: a page, or (its header is no page's) none */
 	if (pg && pg->kind == PMP_PRT_PAGE) {
 		struct pmp_theap *th = _pmp_tls.heap_id == h->id ? _pmp_tls.theap : NULL;
 		if (h->track && h->check_level < 2 && !(h->flags & PMP_HEAP_ZERO_FREED)) {

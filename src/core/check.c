@@ -184,9 +184,9 @@ static int check_page(const struct pmp_heap *h, pmp_report_t *r, uint64_t b, con
 	return 0;
 }
 
-/* walk the chain: tags, adjacency, pages, roots, counts; strict: see _pmp_validate */
+/* walk the chain: tags, adjacency, pages, roots, counts; strict: see _pmp_validate; dir (or NULL) gets the pages */
 static int check_chain(const struct pmp_heap *h, pmp_report_t *r, const uint64_t *roots, size_t nroots, int strict,
-		       struct tally *t, int in_use)
+		       struct tally *t, int in_use, struct pmp_dir *dir)
 {
 	struct pmp_chain it;
 	_pmp_chain_start(&it);
@@ -220,6 +220,10 @@ static int check_chain(const struct pmp_heap *h, pmp_report_t *r, const uint64_t
 			int e = check_page(h, r, it.off, roots, nroots, &ri, in_use);
 			if (e)
 				return e;
+			if (dir && dir->n < dir->cap)
+				dir->e[dir->n] = (it.off + PMP_HDR) | _pmp_page_at(h, it.off + PMP_HDR)->cls;
+			if (dir)
+				dir->n++; /* past cap: counted, not stored (the caller gives up its record) */
 		}
 		while (!page && ri < nroots && roots[ri] == user) {
 			if (it.free || it.cached)
@@ -346,7 +350,7 @@ int _pmp_validate(const struct pmp_heap *h, int strict, pmp_report_t *r)
 	size_t nroots;
 	struct tally t;
 	e = collect_roots(h, r, roots, &nroots);
-	return e ? e : check_chain(h, r, roots, nroots, strict, &t, 0);
+	return e ? e : check_chain(h, r, roots, nroots, strict, &t, 0, NULL);
 }
 
 int _pmp_check_in_use(struct pmp_heap *h, pmp_report_t *r)
@@ -356,47 +360,34 @@ int _pmp_check_in_use(struct pmp_heap *h, pmp_report_t *r)
 	size_t nroots;
 	struct tally t;
 	int e = collect_roots(h, r, roots, &nroots);
-	return e ? e : check_chain(h, r, roots, nroots, 1, &t, 1);
+	return e ? e : check_chain(h, r, roots, nroots, 1, &t, 1, NULL);
 }
 
-int _pmp_check_locked(struct pmp_heap *h, pmp_report_t *r)
+/* the free index, the counters and the quarantine against the chain's tally t */
+static int check_index(struct pmp_heap *h, pmp_report_t *r, const struct tally *t)
 {
-	memset(r, 0, sizeof *r);
-	int e = mapped_wrong(h, r);
-	if (e)
-		return e;
-	uint64_t roots[PMP_ROOT_COUNT];
-	size_t nroots;
-	struct tally t;
-	e = collect_roots(h, r, roots, &nroots);
-	if (!e)
-		e = check_chain(h, r, roots, nroots, !h->index_stale, &t, 0);
-	if (e)
-		return e;
-	r->index_checked = !h->index_stale;
-	if (h->index_stale)
-		return 0;
+	int e;
 	const struct pmp_ctl *c = h->ctl;
-	if (c->free_blocks != t.free_blocks || c->free_bytes != t.free_bytes)
+	if (c->free_blocks != t->free_blocks || c->free_bytes != t->free_bytes)
 		return fail(h, r, PMP_P_STATS, PMP_OFF_CTL, "index counts %llu free blocks / %llu bytes, chain has %llu / %llu",
 			    (unsigned long long)c->free_blocks, (unsigned long long)c->free_bytes,
-			    (unsigned long long)t.free_blocks, (unsigned long long)t.free_bytes);
+			    (unsigned long long)t->free_blocks, (unsigned long long)t->free_bytes);
 	/* cached (quarantined) blocks are still counted as used until they really are freed */
-	if (c->used_blocks != t.used_blocks + t.cached_blocks || c->used_bytes != t.used_bytes + t.cached_bytes)
+	if (c->used_blocks != t->used_blocks + t->cached_blocks || c->used_bytes != t->used_bytes + t->cached_bytes)
 		return fail(h, r, PMP_P_STATS, PMP_OFF_CTL, "counters say %llu used blocks / %llu bytes, chain has %llu / %llu",
 			    (unsigned long long)c->used_blocks, (unsigned long long)c->used_bytes,
-			    (unsigned long long)(t.used_blocks + t.cached_blocks),
-			    (unsigned long long)(t.used_bytes + t.cached_bytes));
+			    (unsigned long long)(t->used_blocks + t->cached_blocks),
+			    (unsigned long long)(t->used_bytes + t->cached_bytes));
 	/* every cached block is one this handle holds in its quarantine, and every quarantined block is cached */
-	if (t.cached_blocks != h->q_count)
+	if (t->cached_blocks != h->q_count)
 		return fail(h, r, PMP_P_CACHE, PMP_OFF_ARENA, "%llu blocks are marked cached, the quarantine holds %u",
-			    (unsigned long long)t.cached_blocks, h->q_count);
+			    (unsigned long long)t->cached_blocks, h->q_count);
 	for (unsigned i = 0; i < h->q_count; i++) {
 		uint64_t b = h->quarantine[(h->q_head + i) % PMP_QUARANTINE];
 		if (b < PMP_OFF_ARENA || b >= _pmp_sentinel(h) || !(_pmp_hdr(h, b)->head & PMP_B_CACHED))
 			return fail(h, r, PMP_P_CACHE, b, "quarantined block is not marked cached");
 	}
-	uint64_t cap = t.free_blocks, count = 0;
+	uint64_t cap = t->free_blocks, count = 0;
 	uint64_t *listed = NULL;
 	size_t len = (size_t)(cap * sizeof *listed + PMP_PAGE);
 	void *mem;
@@ -410,6 +401,35 @@ int _pmp_check_locked(struct pmp_heap *h, pmp_report_t *r)
 	}
 	_pmp_os_pages_free(mem, len);
 	return e;
+}
+
+/* the chain (strict or lenient, pages in use or still; their offsets into dir when given), then the index */
+static int check_heap(struct pmp_heap *h, pmp_report_t *r, int strict, int in_use, struct pmp_dir *dir, int index)
+{
+	memset(r, 0, sizeof *r);
+	int e = mapped_wrong(h, r);
+	if (e)
+		return e;
+	uint64_t roots[PMP_ROOT_COUNT];
+	size_t nroots;
+	struct tally t;
+	e = collect_roots(h, r, roots, &nroots);
+	if (!e)
+		e = check_chain(h, r, roots, nroots, strict, &t, in_use, dir);
+	if (e)
+		return e;
+	r->index_checked = index;
+	return index ? check_index(h, r, &t) : 0;
+}
+
+int _pmp_check_locked(struct pmp_heap *h, pmp_report_t *r)
+{
+	return check_heap(h, r, !h->index_stale, 0, NULL, !h->index_stale);
+}
+
+int _pmp_check_seal(struct pmp_heap *h, pmp_report_t *r, struct pmp_dir *dir)
+{
+	return check_heap(h, r, 1, 1, dir, 1);
 }
 
 int _pmp_check_one(struct pmp_heap *h, pmp_report_t *r)

@@ -9,6 +9,7 @@
  * Heap layout (offsets from the base):
  *   0x00000  page 0: superblock copy 0 at 0, copy 1 at 2048 (LMDB-style: the newer valid generation wins)
  *   0x01000  control area (16 KiB): TLSF bitmaps and list heads, counters. Derived: rebuilt after an unclean stop.
+ *            It ends with the seal record: what lets the next clean open trust the derived state without a walk.
  *   0x05000  root table (16 KiB): 128 entries of 128 bytes, never straddling a page
  *   0x09000  crash record (28 KiB)
  *   0x10000  arena: blocks with boundary tags up to `mapped`; the last 16 bytes are the end sentinel. Some used
@@ -107,6 +108,30 @@ _Static_assert(offsetof(struct pmp_sb, checksum) == 1016, "sb layout");
 #define PMP_FL_COUNT 40u                              /* block sizes below 2^48 */
 #define PMP_MAX_BLOCK ((uint64_t)1 << 47)
 
+/* ---- seal record: written by the close sequence of a heap it checked, read by the next clean open ----
+ * It vouches for the heap as the seal left it: the control area before it and the root table (hashes), the first and the
+ * last header of the chain (copies), and the slab pages (a directory of page offsets | class, ascending, kept in
+ * the payload of a free block, past its links and holes marker). An open trusts it only when the superblock is
+ * clean at exactly `generation` (the first write after an open publishes a dirty superblock of a later one, so a
+ * record is never trusted twice) and every hash and the checksum agree; anything else takes the full walk. Added
+ * in format version 2 without a bump: zeros (heaps from before it) are no record, and older code ignores it. */
+#define PMP_SEAL_MAGIC 0x4c41455350504d50ull /* "PMPPSEAL" */
+struct pmp_seal {
+	uint64_t magic;          /* PMP_SEAL_MAGIC */
+	uint64_t generation;     /* the clean superblock generation the seal published */
+	uint64_t mapped;         /* the heap's end then */
+	uint64_t dir_off;        /* heap offset of the page directory's first entry (0 when there are no pages) */
+	uint64_t dir_count;      /* its entries: page offset | class */
+	uint64_t ctl_hash;       /* _pmp_hash64 of the control area before this record */
+	uint64_t roots_hash;     /* of the root table */
+	uint64_t dir_hash;       /* of the directory's entries */
+	uint64_t first_hdr[2];   /* the words of the first block's header */
+	uint64_t end_hdr[2];     /* the words of the end sentinel's header */
+	uint64_t _reserved[3];
+	uint64_t checksum;       /* _pmp_hash64 of the words above, seeded by the salt */
+};
+_Static_assert(sizeof(struct pmp_seal) == 128, "seal record is 128 bytes");
+
 /* ---- control area: 16 KiB, derived from the block chain ---- */
 struct pmp_ctl {
 	uint64_t fl_bitmap;                         /* bit f set iff sl_bitmap[f] != 0 */
@@ -123,10 +148,12 @@ struct pmp_ctl {
 	uint64_t n_grow;
 	uint64_t seq;          /* call-site tracking: the next sequence number a thread may take a batch from (atomic
 				* add); kept by recovery (the one field of this area that is not derived) */
-	uint8_t _reserved[PMP_CTL_SIZE - 8 - 4 * PMP_FL_COUNT - 8 * PMP_FL_COUNT * PMP_SL_COUNT - 80];
+	uint8_t _reserved[PMP_CTL_SIZE - 8 - 4 * PMP_FL_COUNT - 8 * PMP_FL_COUNT * PMP_SL_COUNT - 80 - 128];
+	struct pmp_seal seal;  /* the area's last 128 bytes; written at seal, after everything before it is final */
 };
 _Static_assert(sizeof(struct pmp_ctl) == PMP_CTL_SIZE, "control area size");
 _Static_assert(offsetof(struct pmp_ctl, heads) == 168, "ctl layout");
+_Static_assert(offsetof(struct pmp_ctl, seal) == PMP_CTL_SIZE - 128, "the seal record ends the control area");
 
 /* ---- root table: 128 entries of 128 bytes ---- */
 struct pmp_root {

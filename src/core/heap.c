@@ -115,7 +115,7 @@ int _pmp_heap_format(struct pmp_heap *h, uint8_t *base, uint64_t mapped, uint64_
 	/* Both copies get written so that neither slot holds stale bytes of an earlier heap. */
 	_pmp_sb_publish(h);
 	_pmp_sb_publish(h);
-	int e = _pmp_theaps_attach(h);
+	int e = _pmp_theaps_attach(h, NULL);
 	if (e)
 		pthread_mutex_destroy(&h->lock);
 	return e;
@@ -152,10 +152,14 @@ int _pmp_heap_load(struct pmp_heap *h, uint8_t *base, const struct pmp_sb *sb, i
 	 * a heap closed cleanly must pass the strict check of pmp_check, or it is damage from outside (bit rot,
 	 * tampering, a bad copy) and is refused untouched. A dirty heap may hold any state a stop can leave, and its
 	 * chain may be damaged by a power loss (pages written back in any order after the last pmp_commit): what the
-	 * lenient check rejects is salvaged. */
+	 * lenient check rejects is salvaged. A clean heap whose seal record verifies (the check ran at its close, and
+	 * the index, roots and page directory are as that check left them) skips the walk: its pages are checked at
+	 * their first use and its chain blocks whenever an operation touches them (seal.c says what is found when). */
 	pmp_report_t rep;
 	int dirty = sb->state != PMP_STATE_CLEAN;
-	int damaged = _pmp_validate(h, !dirty && !h->salvage_clean, &rep) != 0;
+	struct pmp_dir dir = {0};
+	int trusted = !dirty && !h->salvage_clean && !(h->flags & PMP_HEAP_VERIFY) && _pmp_seal_record_trusted(h, &dir);
+	int damaged = !trusted && _pmp_validate(h, !dirty && !h->salvage_clean, &rep) != 0;
 	if (damaged && !dirty && !h->salvage_clean) {
 		pthread_mutex_destroy(&h->lock);
 		return PMP_ECORRUPT;
@@ -174,9 +178,10 @@ int _pmp_heap_load(struct pmp_heap *h, uint8_t *base, const struct pmp_sb *sb, i
 	h->sb.version = PMP_FORMAT_VERSION; /* a version 1 heap is written as 2 from here on (it may get pages) */
 	_pmp_sb_set_writer(&h->sb, id, _pmp_os_now_ns());
 	_pmp_sb_publish(h);
-	/* The chain is the ground truth; the index is rebuilt on every writable open, not only after an unclean stop:
-	 * one bounded walk, and a clean flag can never vouch for a stale or damaged index. */
-	e = _pmp_recover(h, damaged);
+	/* The chain is the ground truth; the index is rebuilt on every writable open the seal record does not vouch
+	 * for, not only after an unclean stop: a clean flag alone never vouches for a stale or damaged index. */
+	h->trusted_open = trusted;
+	e = trusted ? 0 : _pmp_recover(h, damaged);
 	if (!e && damaged && _pmp_check_locked(h, &rep) != 0)
 		e = PMP_ECORRUPT; /* salvage must leave a heap that checks; anything else is refused */
 	if (e) {
@@ -189,7 +194,7 @@ int _pmp_heap_load(struct pmp_heap *h, uint8_t *base, const struct pmp_sb *sb, i
 		h->sb.salvage_roots += h->dropped_roots;
 		_pmp_sb_publish(h);
 	}
-	if ((e = _pmp_theaps_attach(h)) != 0)
+	if ((e = _pmp_theaps_attach(h, trusted ? &dir : NULL)) != 0)
 		pthread_mutex_destroy(&h->lock);
 	return e;
 }
@@ -212,6 +217,7 @@ int _pmp_heap_seal(struct pmp_heap *h, int persist, uint32_t end_reason)
 		_pmp_theaps_flush_locked(h);
 		_pmp_quarantine_flush(h);
 		_pmp_decay_flush(h); /* free pages need not be written back */
+		_pmp_seal_record_write(h); /* last: it vouches for the heap as it is now */
 		/* data first, then the clean mark: a power loss never shows "clean" over stale metadata */
 		if (persist && h->ops->persist)
 			e = h->ops->persist(h, h->base, h->end);

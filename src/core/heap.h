@@ -92,6 +92,7 @@ struct pmp_heap {
 	int salvage_clean;      /* set by the opening layer before _pmp_heap_load: a clean heap that fails its check is
 				 * salvaged like a dirty one instead of refused; on a read-only view (of a truncated file)
 				 * the free index is not trusted (PMP_FILE_SALVAGE) */
+	int trusted_open;       /* this writable open trusted the seal record: no walk, pages checked at first use */
 	int check_level;        /* 0 none, 1 cheap checks on free (abort), 2 poison freed memory too (pmp_set_check) */
 	unsigned check_every_log2; /* level 2: an incremental check step every 2^N operations */
 	uint64_t check_ops;     /* operations since the last step */
@@ -170,6 +171,19 @@ PMP_HIDDEN int _pmp_heap_handle_alloc(struct pmp_heap **out, size_t extra);
 PMP_HIDDEN void _pmp_heap_handle_free(struct pmp_heap *h);
 PMP_HIDDEN void _pmp_identity_self(struct pmp_identity *id, const char *exe);
 
+/* ---- seal record (seal.c; format.h says what it vouches for) ---- */
+/* pages as a walk or the seal record lists them: entries page offset | class, ascending */
+struct pmp_dir {
+	uint64_t *e;
+	uint64_t cap, n;   /* a walk counts past cap (and stores nothing there) */
+};
+/* The close sequence, under the lock, once nothing more changes: a heap that passes the seal's check (chain, index,
+ * counters) gets a record that the next clean open may trust; any other gets none. Never aborts. */
+PMP_HIDDEN void _pmp_seal_record_write(struct pmp_heap *h);
+/* A clean heap's record against what it vouches for, reading a few pages whatever the heap's size, writing nothing:
+ * 1 and the page directory (in the heap) in *dir when it is to be trusted, else 0 (the open walks). */
+PMP_HIDDEN int _pmp_seal_record_trusted(const struct pmp_heap *h, struct pmp_dir *dir);
+
 /* ---- recovery and walk (recover.c) ---- */
 /* salvage: may a damaged chain be repaired (dirty heap) or must it be refused (PMP_ECORRUPT, nothing written) */
 PMP_HIDDEN int _pmp_recover(struct pmp_heap *h, int salvage);
@@ -200,8 +214,9 @@ PMP_HIDDEN _Noreturn void _pmp_fatal_pointer(const struct pmp_heap *h, const cha
 PMP_HIDDEN uint64_t _pmp_page_new_locked(struct pmp_heap *h, unsigned c, uint32_t owner_tag);
 
 /* ---- thread heaps (theap.c) ---- */
-/* a writable handle's process-local page state: made empty (format) or from the chain (load); 0 or ENOMEM */
-PMP_HIDDEN int _pmp_theaps_attach(struct pmp_heap *h);
+/* a writable handle's process-local page state: made empty (format), from the chain (load, dir NULL) or from a
+ * trusted seal record's directory (its pages are checked against the heap when first used); 0 or ENOMEM */
+PMP_HIDDEN int _pmp_theaps_attach(struct pmp_heap *h, const struct pmp_dir *dir);
 /* the handle goes: every theap and the page state are freed */
 PMP_HIDDEN void _pmp_theaps_detach(struct pmp_heap *h);
 /* every theap lets its pages go, and the empty pages go back to the chain (under the lock; no thread may use the
@@ -251,6 +266,9 @@ PMP_HIDDEN void _pmp_census(const struct pmp_heap *h, struct pmp_census *c);
 PMP_HIDDEN int _pmp_check_in_use(struct pmp_heap *h, pmp_report_t *r);
 /* _pmp_validate, then the free index, counters and caches against the chain */
 PMP_HIDDEN int _pmp_check_locked(struct pmp_heap *h, pmp_report_t *r);
+/* _pmp_check_locked as the seal needs it: pages may be in use (as _pmp_check_in_use), and their offsets and classes
+ * go into dir */
+PMP_HIDDEN int _pmp_check_seal(struct pmp_heap *h, pmp_report_t *r, struct pmp_dir *dir);
 /* check level 2: count one operation; every 2^check_every_log2 of them, check the next stretch of the chain
  * (a bounded number of blocks, so the cost per operation does not grow with the heap) and abort with one message
  * on what is wrong. Callers hold the lock. */

@@ -72,7 +72,7 @@ int pmp_heap_reset(pmp_heap_t *h)
 	h->lost_regions = regions;
 	h->dropped_roots = dropped;
 	if (!e)
-		e = _pmp_theaps_attach(h);
+		e = _pmp_theaps_attach(h, NULL);
 	_pmp_unlock(h);
 	for (unsigned i = 0, n = __atomic_load_n(&h->npools, __ATOMIC_ACQUIRE); !e && i < n; i++)
 		e = pmp_heap_reset(h->pools[i]);

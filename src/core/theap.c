@@ -147,7 +147,7 @@ static void rebuild(struct pmp_heap *h, struct pmp_prt *pg)
 	collect(h, pg);
 }
 
-static void prt_init(struct pmp_heap *h, struct pmp_prt *pg, uint64_t off, unsigned c, int stale)
+static void prt_init(struct pmp_heap *h, struct pmp_prt *pg, uint64_t off, unsigned c, int stale, uint8_t kind)
 {
 	memset(pg, 0, sizeof *pg);
 	pg->start = h->base + off;
@@ -157,7 +157,58 @@ static void prt_init(struct pmp_heap *h, struct pmp_prt *pg, uint64_t off, unsig
 	pg->inv = _pmp_class_inv(c);
 	pg->slots_end = (uint32_t)pg->capacity * pg->slot_size;
 	pg->stale = (uint8_t)stale;
-	__atomic_store_n(&pg->kind, PMP_PRT_PAGE, __ATOMIC_RELEASE);
+	__atomic_store_n(&pg->kind, kind, __ATOMIC_RELEASE);
+}
+
+/* ---- pages a trusted seal record listed: checked at their first use ---- */
+
+static _Noreturn void damaged_page(const struct pmp_heap *h, uint64_t off, const char *why)
+{
+	char msg[200], *o = msg, *end = msg + sizeof msg - 1;
+	o = _pmp_put_str(o, end, why);
+	o = _pmp_put_str(o, end, " since the heap's clean close (see pmempreload check)");
+	*o = 0;
+	_pmp_fatal_pointer(h, "page check", h->base + off, msg);
+}
+
+/* Under the lock: the UNVERIFIED page pg, in the list *head, checked as the full open would have checked it. A
+ * header that is no page's makes the region a plain used block (as that open would have seen it); a page of another
+ * class than the record said moves to that class; damage that open would have refused (the page's chain header,
+ * its bitmap past the capacity, its remote list) aborts with one message (at check level 0 the page is dropped
+ * instead: its slots are neither handed out nor freed). Returns 1 when pg stays in *head as a page. */
+static int verify_locked(struct pmp_heap *h, struct pmp_prt *pg, struct pmp_prt **head)
+{
+	uint64_t off = (uint64_t)(pg->start - h->base), b = off - PMP_HDR, w = _pmp_head(h, b);
+	const char *why = NULL;
+	uint32_t live;
+	if (!_pmp_head_valid(h, b, w) || !_pmp_prev_valid(h, b))
+		why = "the page's chain header fails its check";
+	else if ((w & PMP_B_FLAGS) || _pmp_bsize(w) != PMP_SLAB)
+		why = "the page's chain block is no longer a used block of a page's size";
+	else if (_pmp_page_block(h, b, PMP_SLAB) && (why = _pmp_page_wrong(h, off, &live)) == NULL) {
+		unsigned c = _pmp_page_at(h, off)->cls;
+		if (c == pg->cls) {
+			__atomic_store_n(&pg->kind, PMP_PRT_PAGE, __ATOMIC_RELEASE);
+			return 1;
+		}
+		list_remove(head, pg);
+		prt_init(h, pg, off, c, 1, PMP_PRT_PAGE);
+		list_push(&h->abandoned[c], pg);
+		return 0;
+	}
+	if (why && h->check_level >= 1)
+		damaged_page(h, off, why);
+	list_remove(head, pg);
+	__atomic_store_n(&pg->kind, PMP_PRT_NONE, __ATOMIC_RELEASE);
+	return 0;
+}
+
+void _pmp_page_verify(struct pmp_heap *h, struct pmp_prt *pg)
+{
+	pthread_mutex_lock(&h->lock);
+	if (__atomic_load_n(&pg->kind, __ATOMIC_ACQUIRE) == PMP_PRT_UNVERIFIED)
+		verify_locked(h, pg, &h->abandoned[pg->cls]); /* never owned before it is checked */
+	pthread_mutex_unlock(&h->lock);
 }
 
 /* an empty page goes back to the chain (under the lock): its bits are all clear, so no slot of it is live */
@@ -195,6 +246,8 @@ static struct pmp_prt *acquire_locked(struct pmp_heap *h, struct pmp_theap *th, 
 {
 	struct pmp_prt *pg;
 	while ((pg = h->abandoned[c]) != NULL) {
+		if (pg->kind == PMP_PRT_UNVERIFIED && !verify_locked(h, pg, &h->abandoned[c]))
+			continue;
 		list_remove(&h->abandoned[c], pg);
 		if (pg->stale)
 			rebuild(h, pg);
@@ -210,7 +263,7 @@ static struct pmp_prt *acquire_locked(struct pmp_heap *h, struct pmp_theap *th, 
 	if (!off)
 		return NULL;
 	pg = _pmp_prt_of(h, off);
-	prt_init(h, pg, off, c, 0);
+	prt_init(h, pg, off, c, 0, PMP_PRT_PAGE);
 	own(th, pg);
 	harvest(h, pg);
 	return pg;
@@ -384,7 +437,7 @@ struct pmp_theap *_pmp_theap_bind(struct pmp_heap *h)
 
 /* ---- the handle's page state ---- */
 
-int _pmp_theaps_attach(struct pmp_heap *h)
+int _pmp_theaps_attach(struct pmp_heap *h, const struct pmp_dir *dir)
 {
 	h->id = __atomic_add_fetch(&next_heap_id, 1, __ATOMIC_RELAXED);
 	uint64_t regions = (h->reserved + PMP_SLAB - 1) >> PMP_SLAB_SHIFT;
@@ -396,13 +449,20 @@ int _pmp_theaps_attach(struct pmp_heap *h)
 	h->prt = mem;
 	h->prt_bytes = bytes;
 	h->has_key = pthread_key_create(&h->theap_key, thread_exit) == 0;
-	/* the pages the chain holds, for any thread to adopt; their state is built from the bitmap then */
+	/* the pages the chain holds (or the seal record lists: not read before their first use), for any thread to
+	 * adopt; their state is built from the bitmap then */
+	for (uint64_t i = 0; dir && i < dir->n; i++) {
+		uint64_t off = dir->e[i] & ~(uint64_t)(PMP_SLAB - 1);
+		struct pmp_prt *pg = _pmp_prt_of(h, off);
+		prt_init(h, pg, off, (unsigned)(dir->e[i] & (PMP_SLAB - 1)), 1, PMP_PRT_UNVERIFIED);
+		list_push(&h->abandoned[pg->cls], pg);
+	}
 	uint64_t sent = _pmp_sentinel(h);
-	for (uint64_t b = PMP_OFF_ARENA; b < sent;) {
+	for (uint64_t b = PMP_OFF_ARENA; !dir && b < sent;) {
 		uint64_t s = _pmp_bsize(_pmp_head(h, b));
 		if (!(_pmp_head(h, b) & PMP_B_FLAGS) && _pmp_page_block(h, b, s)) {
 			struct pmp_prt *pg = _pmp_prt_of(h, b + PMP_HDR);
-			prt_init(h, pg, b + PMP_HDR, _pmp_page_at(h, b + PMP_HDR)->cls, 1);
+			prt_init(h, pg, b + PMP_HDR, _pmp_page_at(h, b + PMP_HDR)->cls, 1, PMP_PRT_PAGE);
 			list_push(&h->abandoned[pg->cls], pg);
 		}
 		b += s;
@@ -438,6 +498,8 @@ static unsigned shed_list_locked(struct pmp_heap *h, struct pmp_prt **head)
 	unsigned n = 0;
 	for (struct pmp_prt *pg = *head, *next; pg; pg = next) {
 		next = pg->next;
+		if (pg->kind == PMP_PRT_UNVERIFIED && !verify_locked(h, pg, head))
+			continue;
 		if (pg->stale)
 			rebuild(h, pg);
 		else

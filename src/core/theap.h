@@ -15,7 +15,9 @@
 
 #include "page.h"
 
-enum { PMP_PRT_NONE = 0, PMP_PRT_PAGE = 1 };
+/* UNVERIFIED: a page a trusted seal record lists, not yet checked against its header in the heap (the first use,
+ * under the lock, makes it a PAGE, or NONE when its header is no page's); the fast paths treat it as no page */
+enum { PMP_PRT_NONE = 0, PMP_PRT_PAGE = 1, PMP_PRT_UNVERIFIED = 2 };
 
 struct pmp_theap;
 
@@ -72,6 +74,8 @@ static inline __attribute__((always_inline)) struct pmp_theap *_pmp_theap_of(str
 PMP_HIDDEN void *_pmp_small_alloc_slow(struct pmp_heap *h, struct pmp_theap *th, unsigned c);
 /* a free that is not the page owner's: onto the page's remote list */
 PMP_HIDDEN void _pmp_small_free_remote(struct pmp_heap *h, struct pmp_prt *pg, uint8_t *p, uint32_t i);
+/* a free found its region UNVERIFIED: the page is checked now (takes the lock) */
+PMP_HIDDEN void _pmp_page_verify(struct pmp_heap *h, struct pmp_prt *pg);
 /* the owner's page became empty or stopped being full */
 PMP_HIDDEN void _pmp_small_page_changed(struct pmp_heap *h, struct pmp_theap *th, struct pmp_prt *pg);
 PMP_HIDDEN _Noreturn void _pmp_small_fatal(const struct pmp_heap *h, const void *p, const char *why);

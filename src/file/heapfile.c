@@ -185,7 +185,7 @@ static int check_opts(const pmp_file_opts_t *o)
 	if ((o->flags & PMP_FILE_ANYADDR) && o->mode != PMP_OPEN_READONLY)
 		return EINVAL;
 	if (o->flags & ~(unsigned)(PMP_FILE_ANYADDR | PMP_FILE_NOLOCK | PMP_FILE_ZERO_FREED | PMP_FILE_SAME_EXE |
-				   PMP_FILE_SALVAGE | PMP_FILE_SINGLE_THREAD | PMP_FILE_TRACK))
+				   PMP_FILE_SALVAGE | PMP_FILE_SINGLE_THREAD | PMP_FILE_TRACK | PMP_FILE_VERIFY))
 		return EINVAL;
 	return 0;
 }
@@ -425,6 +425,8 @@ int pmp_file_open(const char *path, const pmp_file_opts_t *opts, pmp_heap_t **ou
 	f->grow_step = o.grow ? round_up(o.grow, PMP_PAGE) : PMP_DEFAULT_GROW;
 	/* the hooks are in place before the open: recovery inside it may need to back pages again */
 	h->ops = o.mode == PMP_OPEN_READONLY ? &file_ro_ops : &file_ops;
+	if (o.flags & PMP_FILE_VERIFY)
+		h->flags |= PMP_HEAP_VERIFY;
 	e = o.mode == PMP_OPEN_READONLY ? open_readonly(path, &o, h) : open_writable(path, &o, h);
 	if (e) {
 		_pmp_heap_handle_free(h);

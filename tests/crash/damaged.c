@@ -201,13 +201,16 @@ static void snap_same(const char *p, struct snap *s)
 	cr_snap_free(&s->s);
 }
 
-static void expect_refused_untouched(const char *p, int want)
+/* refused untouched by a writable open with these flags (PMP_FILE_VERIFY: the full walk even where a seal record
+ * would vouch for the heap) */
+static void expect_refused_untouched_by(const char *p, int want, unsigned flags)
 {
 	struct snap s;
 	snap_take(p, &s);
 	int fds = cr_count_fds();
 	for (int mode = PMP_OPEN_ANY; mode <= PMP_OPEN_EXISTING; mode += PMP_OPEN_EXISTING - PMP_OPEN_ANY) {
 		pmp_file_opts_t o = opts(mode);
+		o.flags = flags;
 		pmp_heap_t *h;
 		int e = pmp_file_open(p, &o, &h);
 		if (!e)
@@ -218,6 +221,49 @@ static void expect_refused_untouched(const char *p, int want)
 	cr_assert_eq(cr_count_fds(), fds, "descriptor leaked");
 	cr_assert(cr_range_free(BASE, RESERVE), "mapping left behind");
 	snap_same(p, &s);
+}
+
+/* refused untouched by the default open and by the full walk alike */
+static void expect_refused_untouched(const char *p, int want)
+{
+	expect_refused_untouched_by(p, want, 0);
+	expect_refused_untouched_by(p, want, PMP_FILE_VERIFY);
+}
+
+/* Damage the seal record does not cover (a page, a chain block): the default open trusts the record, and the damage
+ * is found when an operation (`use`, or else the close) reaches it: the process stops with one message naming it,
+ * and leaves the heap dirty for the next open to salvage. */
+struct lazy {
+	const char *path;
+	void (*use)(pmp_heap_t *h, void *arg);
+	void *arg;
+};
+static void lazy_child(void *arg)
+{
+	struct lazy *l = arg;
+	pmp_file_opts_t o = opts(PMP_OPEN_EXISTING);
+	pmp_heap_t *h;
+	if (pmp_file_open(l->path, &o, &h) != 0)
+		_exit(30);
+	if (!h->trusted_open)
+		_exit(31);
+	if (pmp_check(h, NULL) == 0)
+		_exit(32); /* the check (a full walk) must see the damage the open did not look at */
+	if (l->use)
+		l->use(h, l->arg);
+	pmp_close(h);
+	_exit(33); /* reached the end: the damage went unseen */
+}
+static void expect_found_lazily(const char *p, void (*use)(pmp_heap_t *h, void *arg), void *arg, const char *msg)
+{
+	struct lazy l = {p, use, arg};
+	char *err = NULL;
+	int st = cr_run_child(lazy_child, &l, 30, &err);
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "damage after the seal: status %d, stderr: %s", st,
+		  err ? err : "");
+	cr_assert(err && strstr(err, msg) && strstr(err, "pmempreload: ") == err && !strchr(err, '\n')[1],
+		  "one line naming the damage (\"%s\") expected: %s", msg, err ? err : "");
+	free(err);
 }
 
 /* open writable and close: must succeed; then the heap must pass pmp_check */
@@ -522,6 +568,23 @@ static void damage_page(const char *p, enum page_damage d)
 	forge_close(&f);
 }
 
+/* salvage keeps every slot and block that was live, and every root */
+static void salvage_kept_all(const struct blocks *before, const struct blocks *after, const char *which,
+			     const char *what)
+{
+	size_t kept = 0, live = 0;
+	for (size_t i = 0; i < before->n; i++) {
+		if (before->state[i] != PMP_BLOCK_USED)
+			continue;
+		live++;
+		for (size_t j = 0; j < after->n; j++)
+			if (after->off[j] == before->off[i] && after->state[j] == PMP_BLOCK_USED)
+				kept++;
+	}
+	cr_assert_eq(kept, live, "%s, %s: %zu of %zu live blocks survived the salvage", which, what, kept, live);
+	cr_assert_eq(after->roots, before->roots, "%s, %s: roots lost", which, what);
+}
+
 Test(damaged, page_damage)
 {
 	static const char *const what[] = {"bit beyond the capacity", "remote list outside its page",
@@ -530,32 +593,25 @@ Test(damaged, page_damage)
 		char name[32];
 		snprintf(name, sizeof name, "pc%d.heap", d);
 		char *p = make_heap(name, 0);
+		struct blocks bs, before, after;
+		view(p, &before);
 		damage_page(p, d);
-		struct blocks bs;
 		cr_assert_neq(view(p, &bs), 0, "clean heap, %s: check must fail", what[d]);
-		expect_refused_untouched(p, PMP_ECORRUPT);
+		expect_refused_untouched_by(p, PMP_ECORRUPT, PMP_FILE_VERIFY);
+		/* the default open: found at the page's first use (here: the close), then salvaged keeping every slot */
+		expect_found_lazily(p, NULL, NULL, "since the heap's clean close");
+		open_close_ok(p);
+		view(p, &after);
+		salvage_kept_all(&before, &after, "clean heap, found at first use", what[d]);
 		free(p);
 
 		snprintf(name, sizeof name, "pd%d.heap", d);
 		p = make_heap(name, 1);
-		struct blocks before, after;
 		view(p, &before);
 		damage_page(p, d);
 		open_close_ok(p);
 		view(p, &after);
-		/* salvage keeps every slot that was live */
-		size_t kept = 0, live = 0;
-		for (size_t i = 0; i < before.n; i++) {
-			if (before.state[i] != PMP_BLOCK_USED)
-				continue;
-			live++;
-			for (size_t j = 0; j < after.n; j++)
-				if (after.off[j] == before.off[i] && after.state[j] == PMP_BLOCK_USED)
-					kept++;
-		}
-		cr_assert_eq(kept, live, "dirty heap, %s: %zu of %zu live blocks survived the salvage", what[d], kept,
-			     live);
-		cr_assert_eq(after.roots, before.roots, "dirty heap, %s: roots lost", what[d]);
+		salvage_kept_all(&before, &after, "dirty heap", what[d]);
 		free(p);
 	}
 }
@@ -672,5 +728,44 @@ Test(damaged, truncated_file_read_and_salvaged_on_request)
 		cr_assert(found, "block at 0x%llx lost by the salvage", (unsigned long long)before.off[i]);
 	}
 	cr_assert_geq(count_state(&fixed, PMP_BLOCK_LOST), 1, "the missing tail is not kept as LOST");
+	free(p);
+}
+
+/* ---- damage to chain blocks after a clean close ---- */
+
+static void free_block(pmp_heap_t *h, void *arg)
+{
+	pmp_free(h, h->base + *(uint64_t *)arg + PMP_HDR);
+}
+
+/* a used chain block's size word forged (valid check bits): no block of that size ends where the next begins */
+static void forge_size(const char *p, uint64_t b)
+{
+	struct forge f;
+	forge_open(p, &f);
+	uint64_t s = _pmp_bsize(_pmp_hdr(&f.fake, b)->head);
+	_pmp_hdr(&f.fake, b)->head = _pmp_head_word(&f.fake, b, s + 32);
+	forge_close(&f);
+}
+
+Test(damaged, chain_block_damaged_after_a_clean_close)
+{
+	char *p = make_heap("chainlazy.heap", 0);
+	struct blocks before;
+	cr_assert_eq(view(p, &before), 0);
+	uint64_t b = used_block(&before, 12);
+	forge_size(p, b);
+	struct blocks bs;
+	cr_assert_neq(view(p, &bs), 0, "the read-only check must see the forged size");
+	expect_refused_untouched_by(p, PMP_ECORRUPT, PMP_FILE_VERIFY);
+	/* the default open: found when the block is freed, or else at the close (the seal's check) */
+	expect_found_lazily(p, free_block, &b, "free(0x");
+	free(p);
+	p = make_heap("chainlazy2.heap", 0);
+	cr_assert_eq(view(p, &before), 0);
+	b = used_block(&before, 12);
+	forge_size(p, b);
+	expect_found_lazily(p, NULL, NULL, "heap inconsistent at its end");
+	open_close_ok(p); /* dirty now: salvaged */
 	free(p);
 }

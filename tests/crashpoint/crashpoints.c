@@ -1,10 +1,11 @@
 /* crashpoints.c: crash-point enumeration. For every allocator operation (chain blocks: alloc with and without
  * split, free with merges, realloc in place and moving, memalign, arena growth; slab pages: a slot's alloc and free,
  * a free from another thread, the owner's collection of those, a page made, adopted and retired, a thread's exit;
- * a large block's disk blocks given back by pmp_trim or the close; root set/replace/remove, commit, close,
- * recovery, a reset; on a heap that tracks call sites, the record each operation writes), and for every N, a child
- * prepares a heap file, arms the Nth store point and runs the operation; the point sends SIGKILL to the child as
- * kill -9 would. The parent reopens the file, requires pmp_check == 0, the
+ * a large block's disk blocks given back by pmp_trim or the close; root set/replace/remove, commit, close with
+ * its seal record and the reopen that trusts it, recovery, a reset; on a heap that tracks call sites, the record
+ * each operation writes), and for every N, a child prepares a heap file, arms the Nth store point and runs the
+ * operation; the point sends SIGKILL to the child as kill -9 would. The parent reopens the file, requires
+ * pmp_check == 0, the
  * untouched blocks intact through the "table" root, and the operation's root either old or new. N grows until the
  * operation completes without reaching the point. On a tracked heap every untouched block must keep its record.
  * Must never: count a scenario as passed if it enumerated no point (an uninstrumented build would pass vacuously), or
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "core/page.h"
+#include "core/heap.h"
 #include "pmempreload.h"
 
 #define NBLK 24
@@ -159,6 +161,23 @@ static void op_large_close(pmp_heap_t *h)
 	large_freed(h);
 	pmp_close(h);
 }
+/* The close writes the seal record (directory and hashes), the next open trusts it without a walk (it marks the
+ * heap dirty, then every page is checked at its first use), frees and allocates (slots of pages not checked yet,
+ * a chain block), and closes again: a stop at any store of the three must leave a heap that opens valid. */
+static void op_sealed_reopen(pmp_heap_t *h)
+{
+	pmp_close(h);
+	pmp_file_opts_t o = {.mode = PMP_OPEN_EXISTING};
+	if (pmp_file_open(path, &o, &h))
+		_exit(7);
+	if (!h->trusted_open)
+		_exit(8); /* the record of the close must vouch for the heap */
+	struct table *t = table(h);
+	pmp_free(h, t->blk[2]);
+	fill(pmp_malloc(h, 70), 70, 94);
+	fill(pmp_malloc(h, 20000), 20000, 93);
+	pmp_close(h);
+}
 
 /* ---- slab pages (base_len 0: the table's blocks are slots) ---- */
 static void op_slot_alloc(pmp_heap_t *h) { fill(pmp_malloc(h, 70), 70, 98); }
@@ -245,6 +264,7 @@ static const struct scenario scenarios[] = {
 	{"large-free-trim-reuse", 1u << 20, -1, op_large_trim, 0, 0},
 	{"large-free-close", 1u << 20, -1, op_large_close, 0, 0},
 	{"reset", 1u << 20, -1, op_reset, 0, 0},
+	{"sealed-reopen", 1u << 20, 2, op_sealed_reopen, 0, 0},
 };
 /* the page scenarios: the table's blocks are slots */
 static const struct scenario page_scenarios[] = {
@@ -258,6 +278,7 @@ static const struct scenario page_scenarios[] = {
 	{"thread-exit", 1u << 20, -1, op_thread_exit, 0, 0},
 	{"close", 1u << 20, -1, op_close, 0, 0},
 	{"reset", 1u << 20, -1, op_reset, 0, 0},
+	{"sealed-reopen", 1u << 20, 2, op_sealed_reopen, 0, 0},
 };
 
 static int count_root(const char *name, void *p, void *user)

@@ -8,8 +8,10 @@
  *  - an accepted one gives a heap that passes pmp_check, still passes after a few allocations and a close, and
  *    has turned no block free that was live before (every used block the read-only walk saw is still covered by a
  *    used or lost block at the same place);
- *  - a heap that was closed cleanly and fails the read-only check is never accepted, unless what failed is derived
- *    state only (the free index, counters), which every writable open rebuilds from the chain.
+ *  - a heap that was closed cleanly and fails the read-only check is never accepted by the full walk (PMP_FILE_VERIFY),
+ *    unless what failed is derived state only (the free index, counters), which that open rebuilds from the chain;
+ *  - a default open that trusts the seal record hides nothing from pmp_check: it fails exactly when the read-only
+ *    check failed (damage the record does not cover is found when an operation reaches it).
  * A violated oracle aborts (a finding), as does any crash, hang or sanitizer report.
  * Must never: write outside its own temporary directory.
  */
@@ -247,7 +249,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		pmp_walk(h, collect, &before);
 		pmp_close(h);
 	}
+	/* the default open: where it trusts the seal record, the damage it did not look at must still be there for
+	 * pmp_check to see (and then the writer stops as after a crash: the damage is found when an operation reaches
+	 * it, which aborts); where it does not, it is the full walk checked below */
 	o = opts(PMP_OPEN_EXISTING);
+	if (pmp_file_open(img_path, &o, &h) == 0) {
+		if (h->trusted_open && clean == 0)
+			abort(); /* trusted a heap that is not clean */
+		if (h->trusted_open && (pmp_check(h, NULL) == 0) != (check_before == 0))
+			abort(); /* trusting the record hid damage from the check, or made some */
+		if (h->trusted_open && check_before != 0) {
+			_pmp_heap_discard(h);
+			h->ops->release(h);
+		} else {
+			void *p = pmp_malloc(h, 100), *q = pmp_malloc(h, 70000);
+			pmp_free(h, p);
+			pmp_free(h, q);
+			if (pmp_check(h, NULL) != 0)
+				abort();
+			pmp_close(h);
+		}
+		put_file(img, len);
+	}
+	o.flags = PMP_FILE_VERIFY; /* the full walk: the oracle of what a writable open accepts */
 	int e = pmp_file_open(img_path, &o, &h);
 	if (e) {
 		size_t n;

@@ -314,6 +314,13 @@ Test(recover, damaged_chain_of_a_clean_heap_is_refused_untouched)
 	((struct pmp_block_hdr *)(void *)((uint8_t *)f.mem + b9))->head = 0x12345; /* a size word no stop can leave */
 	uint8_t *copy = u_map(LEN);
 	memcpy(copy, f.mem, LEN);
+	/* the full check at open (the seal record would vouch for the heap and leave the block to its first use) */
+	pmp_heap_opts_t o = {.flags = PMP_HEAP_VERIFY};
+	cr_assert_eq(pmp_heap_attach_opts(f.mem, &o, &h), PMP_ECORRUPT);
+	cr_assert_eq(memcmp(copy, f.mem, LEN), 0, "a refused attach wrote to the heap");
+	/* without a seal record, the default attach walks and refuses as well */
+	memset(&((struct pmp_ctl *)(void *)((uint8_t *)f.mem + PMP_OFF_CTL))->seal, 0, sizeof(struct pmp_seal));
+	memcpy(copy, f.mem, LEN);
 	cr_assert_eq(pmp_heap_attach(f.mem, &h), PMP_ECORRUPT);
 	cr_assert_eq(memcmp(copy, f.mem, LEN), 0, "a refused attach wrote to the heap");
 	munmap(copy, LEN);
