@@ -107,6 +107,8 @@ int _pmp_open_heap(uint64_t pid, struct pmp_heap **out)
 		fo.flags |= PMP_FILE_ZERO_FREED;
 	if (o->track == TRACK_CALLSITE)
 		fo.flags |= PMP_FILE_TRACK; /* a heap this open makes; a reopened one keeps what it was made with */
+	if (o->check >= 2) /* the thorough level checks a reopened heap whole, not only where it is used */
+		fo.flags |= PMP_FILE_VERIFY;
 	char *path = _pmp_file.path;
 	if (o->mode == MODE_READONLY || o->mode == MODE_OPEN) {
 		fo.mode = o->mode == MODE_READONLY ? PMP_OPEN_READONLY : PMP_OPEN_ANY;
