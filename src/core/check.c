@@ -579,7 +579,10 @@ static const char *tables_wrong(const struct pmp_heap *h, uint64_t *where)
 			continue;
 		if (!memchr(e->name, 0, sizeof e->name) || !e->name[0])
 			return "root entry has no valid name";
-		uint64_t b = off - PMP_HDR, head;
+		uint64_t b = off - PMP_HDR, head, size;
+		const char *why;
+		if (_pmp_user_block(h, h->base + off, &size, &why) == PMP_USER_SLOT)
+			continue; /* a live slot of a page: no header before it */
 		if (off < PMP_OFF_ARENA + PMP_HDR || b >= _pmp_sentinel(h) || (off & (PMP_ALIGN - 1)) ||
 		    !_pmp_head_valid(h, b, head = _pmp_head(h, b)) || (head & PMP_B_FLAGS))
 			return "root does not point at a live block";

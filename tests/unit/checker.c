@@ -325,3 +325,15 @@ Test(checker, superblock_mapped_size)
 	f.h->sb.mapped -= PMP_PAGE;
 	done(&f);
 }
+
+/* check level 2's incremental check takes a root on a slot (no header before it) for the live block it is */
+Test(checker, level2_pass_accepts_a_root_on_a_slot)
+{
+	struct fix f;
+	fix_init(&f);
+	cr_assert_eq(pmp_set_check(f.h, 2, PMP_CHECK_EVERY_MIN), 0);
+	cr_assert_eq(pmp_root_set(f.h, "slot", pmp_malloc(f.h, 40)), 0);
+	for (int i = 0; i < 4000; i++) /* many passes over the chain, each ending with the roots */
+		pmp_free(f.h, pmp_malloc(f.h, PMP_SMALL_MAX + 100));
+	done(&f);
+}
