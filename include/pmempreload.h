@@ -320,18 +320,35 @@ PMP_API int pmp_info(pmp_heap_t *h, pmp_info_t *i);
 /* ---- crash record (written by the preload's fatal-signal handler) ---- */
 #define PMP_CRASH_MAX_FRAMES 64
 #define PMP_CRASH_MAX_MODULES 160
+#define PMP_CRASH_MAX_REGS 32
 typedef struct pmp_crash_module_info {
 	uint64_t load_addr;     /* where the object was loaded (dl_iterate_phdr dlpi_addr) */
 	char path[120];
 } pmp_crash_module_t;
+/* what a record knows of a module besides its load address (all 0 in a record written before these fields) */
+typedef struct pmp_crash_module_ext {
+	uint64_t start, end;    /* its extent in memory, [start, end): a pc outside it is not in this module */
+	unsigned build_id_len;  /* bytes of build_id (0: none recorded) */
+	uint8_t build_id[20];   /* the NT_GNU_BUILD_ID note of the file that was loaded */
+} pmp_crash_module_ext_t;
+#define PMP_UNWIND_FP 1       /* frames followed through frame pointers */
+#define PMP_UNWIND_TABLES 2   /* frames unwound with the unwind tables from the interrupted context */
 typedef struct pmp_crash_info {
 	int signo, code;        /* signal and si_code */
-	void *fault_addr;       /* si_addr */
+	void *fault_addr;       /* si_addr (meaningless for a signal that was sent: see sender_pid) */
 	uint64_t time_ns;       /* CLOCK_REALTIME */
 	uint64_t pid, tid;
 	unsigned nframes, nmodules;
 	uint64_t frames[PMP_CRASH_MAX_FRAMES];               /* return addresses, innermost first */
 	pmp_crash_module_t modules[PMP_CRASH_MAX_MODULES];   /* executable and libraries, for symbolisation */
+	int sender_pid;         /* a signal sent by kill, tkill, raise or abort (code <= 0): the sender, else 0 */
+	unsigned sender_uid;
+	int unwinder;           /* PMP_UNWIND_*, 0 unknown */
+	unsigned nregs;         /* the crashing thread's registers (x86-64: in the order of ucontext gregs) */
+	uint64_t regs[PMP_CRASH_MAX_REGS];
+	pmp_crash_module_ext_t module_ext[PMP_CRASH_MAX_MODULES];
+	int roots_err;          /* 0: a root set was saved (pmp_crash_roots); else why not (ENOSPC: the disk was full;
+				 * ENODATA: none was written, e.g. a heap on memory or a record of an older writer) */
 } pmp_crash_info_t;
 /* 0 and *ci filled, or ENOENT when the heap holds no crash record */
 PMP_API int pmp_crash_get(pmp_heap_t *h, pmp_crash_info_t *ci);
@@ -361,6 +378,27 @@ typedef struct pmp_module {
 } pmp_module_t;
 /* up to max modules into out, *n of them; EINVAL when h is not tracked */
 PMP_API int pmp_site_modules(pmp_heap_t *h, pmp_module_t *out, unsigned max, unsigned *n);
+/* The root set saved at the crash: the memory of the crashed process that may hold pointers into the heap. */
+enum pmp_crash_root_kind {
+	PMP_CRASH_ROOT_REGISTERS = 1, /* the crashing thread's registers (other threads' are not available) */
+	PMP_CRASH_ROOT_STACK = 2,     /* a thread's stack, from addr up (bounded: see pmempreload(7)) */
+	PMP_CRASH_ROOT_DATA = 3       /* a writable segment (.data, .bss, ...) of the executable or a library */
+};
+typedef struct pmp_crash_root {
+	int kind;               /* enum pmp_crash_root_kind */
+	int crashing;           /* the crashing thread's stack or registers */
+	uint64_t addr;          /* where the bytes were in the crashed process (registers: 0) */
+	size_t len;             /* bytes in data */
+	uint64_t full_len;      /* bytes the region had (more than len when a limit cut it) */
+	const void *data;       /* the saved bytes; valid during the callback only */
+	uint64_t tid;           /* stacks and registers: the thread */
+	int module;             /* data: index into pmp_crash_info_t.modules, else -1 */
+} pmp_crash_root_t;
+typedef int (*pmp_crash_root_cb)(const pmp_crash_root_t *r, void *user); /* non-zero stops and is returned */
+/* Every region of the root set, registers first. 0 when the whole set was read; ENOENT when there is no crash
+ * record; otherwise (after the registers, when the record has them) why the stacks and segments are missing: the
+ * record's roots_err (ENOSPC, ENODATA), or PMP_ECORRUPT when the saved set is damaged. */
+PMP_API int pmp_crash_roots(pmp_heap_t *h, pmp_crash_root_cb cb, void *user);
 
 /* Under the preload: the process heap; NULL when the preload is inert or absent. */
 PMP_API pmp_heap_t *pmp_default(void);

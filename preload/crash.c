@@ -1,17 +1,25 @@
-/* crash.c: the fatal-signal handler that leaves a crash record in the heap (PMEMPRELOAD_CRASH=1).
+/* crash.c: the fatal-signal handler that leaves a crash record and the crash-time root set in the heap file
+ * (PMEMPRELOAD_CRASH=1).
  *
- * Holds: installation for SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL (keeping the program's earlier handlers), the
- * module list gathered at init, the record (signal, si_code, fault address, time, pid, tid, return addresses from
- * the faulting pc and a frame-pointer walk bounded by the stack), and the re-raise with the previous action.
- * Must never: allocate, lock, call dl_iterate_phdr or an unwinder from the handler (none is async-signal-safe), read a
- * stack word without checking the page is mapped, or swallow the signal: the process still dies of it.
+ * Holds: installation for SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL (keeping the program's earlier handlers); what is
+ * gathered outside signal context (the module list with extents, build-ids and writable segments, at init; each
+ * thread's stack range, when it first gets a thread heap); the record (signal, si_code, fault address or sender,
+ * time, pid, tid, registers, return addresses); the root set (the crashing thread's stack from its SP, the top of
+ * every other known thread's stack, the modules' writable segments) written to the annex; and the re-raise.
+ * Must never: allocate, lock, call dl_iterate_phdr from the handler, read a stack word without checking the page is
+ * mapped (the annex is written by pwrite from the memory itself: an unmapped page is EFAULT, not a signal), let the
+ * unwinder hang the dying process (an alarm ends it; the record with frame-pointer frames is written before), or
+ * swallow the signal: the process still dies of it.
  */
+#include <elf.h>
 #include <errno.h>
 #include <link.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <ucontext.h>
 #include <unistd.h>
+#include <unwind.h>
 
 #include "../src/os/os.h"
 #include "shim.h"
@@ -19,22 +27,56 @@
 static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL};
 #define NFATAL (sizeof fatal_signals / sizeof fatal_signals[0])
 static struct sigaction previous[NFATAL];
-static struct pmp_crash rec; /* static: too big for a signal stack */
+static struct pmp_crash rec;              /* static: too big for a signal stack */
+static struct pmp_annex_writer annex;     /* the same */
 static int crashed;
+
+static void on_fatal(int sig, siginfo_t *si, void *ucv);
 
 /* ---- modules, gathered once at init (dl_iterate_phdr is not async-signal-safe) ---- */
 
+/* the writable PT_LOAD segments of the modules (not this library's own: its state is the allocator's, not the
+ * program's) */
+#define MAX_SEGMENTS 512
+static struct segment {
+	uint64_t addr, len;
+	int32_t module;
+} segments[MAX_SEGMENTS];
+static unsigned nsegments;
+
+static void note_build_id(const struct dl_phdr_info *info, const ElfW(Phdr) *ph, struct pmp_crash_modx *x)
+{
+	const uint8_t *p = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr), *end = p + ph->p_memsz;
+	while (p + sizeof(ElfW(Nhdr)) <= end) {
+		const ElfW(Nhdr) *n = (const ElfW(Nhdr) *)(const void *)p;
+		const uint8_t *name = p + sizeof *n, *desc = name + ((n->n_namesz + 3) & ~3u);
+		const uint8_t *next = desc + ((n->n_descsz + 3) & ~3u);
+		if (next > end || next <= p)
+			return;
+		if (n->n_type == NT_GNU_BUILD_ID && n->n_namesz == 4 && !memcmp(name, "GNU", 4)) {
+			x->build_id_len = n->n_descsz < PMP_BUILD_ID_MAX ? n->n_descsz : PMP_BUILD_ID_MAX;
+			memcpy(x->build_id, desc, x->build_id_len);
+			return;
+		}
+		p = next;
+	}
+}
+
 static int add_module(struct dl_phdr_info *info, size_t size, void *arg)
 {
+	(void)size;
+	(void)arg;
 	if (rec.nmodules >= PMP_CRASH_MODULES)
 		return 1;
-	struct pmp_crash_module *m = &rec.modules[rec.nmodules++];
+	unsigned idx = rec.nmodules++;
+	struct pmp_crash_module *m = &rec.modules[idx];
+	struct pmp_crash_modx *x = &rec.modx[idx];
 	m->load_addr = info->dlpi_addr;
 	const char *name = info->dlpi_name;
 	char exe[sizeof m->path];
 	if (!name || !name[0]) {
 		/* the executable itself */
-		if (rec.nmodules == 1 && _pmp_os_exe_path(exe, sizeof exe) == 0)
+		if (idx == 0 && _pmp_os_exe_path(exe, sizeof exe) == 0)
 			name = exe;
 		else
 			name = "";
@@ -44,7 +86,75 @@ static int add_module(struct dl_phdr_info *info, size_t size, void *arg)
 		name += n - (sizeof m->path - 1), n = sizeof m->path - 1; /* keep the tail: the file name matters */
 	memcpy(m->path, name, n);
 	m->path[n] = 0;
+	uint64_t lo = UINT64_MAX, hi = 0;
+	for (unsigned i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type == PT_NOTE && !x->build_id_len)
+			note_build_id(info, ph, x);
+		if (ph->p_type != PT_LOAD)
+			continue;
+		uint64_t a = info->dlpi_addr + ph->p_vaddr;
+		lo = a < lo ? a : lo;
+		hi = a + ph->p_memsz > hi ? a + ph->p_memsz : hi;
+	}
+	x->start = lo == UINT64_MAX ? 0 : lo;
+	x->end = hi;
+	uint64_t self = (uint64_t)(uintptr_t)&on_fatal;
+	if (self - x->start < x->end - x->start)
+		return 0; /* this library */
+	for (unsigned i = 0; i < info->dlpi_phnum && nsegments < MAX_SEGMENTS; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_W) && ph->p_memsz)
+			segments[nsegments++] = (struct segment){info->dlpi_addr + ph->p_vaddr, ph->p_memsz, (int32_t)idx};
+	}
 	return 0;
+}
+
+/* ---- threads: each one's stack, learnt when it first gets a thread heap (outside signal context) ---- */
+
+#define MAX_THREADS 1024
+static struct thread_stack {
+	uint64_t tid; /* 0 free; written last */
+	uint64_t lo, hi;
+} threads[MAX_THREADS];
+static unsigned threads_dropped;
+
+static void note_stack(uint64_t tid, uint64_t lo, uint64_t hi)
+{
+	for (unsigned i = 0; i < MAX_THREADS; i++) {
+		struct thread_stack *t = &threads[i];
+		uint64_t cur = __atomic_load_n(&t->tid, __ATOMIC_ACQUIRE);
+		if (cur && cur != UINT64_MAX && t->lo == lo && t->hi == hi) {
+			/* the stack of a thread that ended, reused by a new one (glibc caches stacks) */
+			__atomic_store_n(&t->tid, tid, __ATOMIC_RELEASE);
+			return;
+		}
+		if (!cur && __atomic_compare_exchange_n(&t->tid, &cur, UINT64_MAX, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+			t->lo = lo;
+			t->hi = hi;
+			__atomic_store_n(&t->tid, tid, __ATOMIC_RELEASE);
+			return;
+		}
+	}
+	__atomic_add_fetch(&threads_dropped, 1, __ATOMIC_RELAXED);
+}
+
+/* the core's thread hook: runs inside an allocator call (depth > 0), so what pthread_getattr_np allocates goes to
+ * the fallback */
+static void thread_seen(void)
+{
+	uint64_t tid = _pmp_os_tid();
+	if (tid == _pmp_os_pid())
+		return; /* the main thread: its stack was learnt at install */
+	pthread_attr_t a;
+	void *addr;
+	size_t size;
+	if (pthread_getattr_np(pthread_self(), &a))
+		return;
+	int e = pthread_attr_getstack(&a, &addr, &size);
+	pthread_attr_destroy(&a);
+	if (!e)
+		note_stack(tid, (uint64_t)(uintptr_t)addr, (uint64_t)(uintptr_t)addr + size);
 }
 
 /* ---- the record ---- */
@@ -52,6 +162,7 @@ static int add_module(struct dl_phdr_info *info, size_t size, void *arg)
 static void walk_frames(const ucontext_t *uc)
 {
 	rec.nframes = 0;
+	rec.unwinder = PMP_UNWIND_FP;
 #if defined(__x86_64__)
 	uint64_t pc = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
 	uint64_t sp = (uint64_t)uc->uc_mcontext.gregs[REG_RSP];
@@ -76,21 +187,185 @@ static void walk_frames(const ucontext_t *uc)
 #endif
 }
 
+/* The unwind tables, from the handler's own frame: libgcc steps through the kernel's signal frame (the restorer's
+ * CFI) into the interrupted context, which is where the backtrace starts. */
+struct unwound {
+	uint64_t ip[PMP_CRASH_FRAMES + 16];
+	unsigned n;
+};
+
+static _Unwind_Reason_Code unwind_step(struct _Unwind_Context *ctx, void *arg)
+{
+	struct unwound *u = arg;
+	int before = 0;
+	uint64_t ip = (uint64_t)_Unwind_GetIPInfo(ctx, &before);
+	if (!ip || u->n == sizeof u->ip / sizeof u->ip[0])
+		return _URC_END_OF_STACK;
+	u->ip[u->n++] = ip;
+	return _URC_NO_REASON;
+}
+
+static void unwind_frames(uint64_t pc)
+{
+	static struct unwound u;
+	u.n = 0;
+	/* the unwinder takes no lock on glibc 2.35+ (_dl_find_object), but a damaged heap of unwind caches could still
+	 * spin: SIGALRM's default action then ends the process, which already has its record */
+	struct sigaction dfl, old;
+	memset(&dfl, 0, sizeof dfl);
+	dfl.sa_handler = SIG_DFL;
+	sigaction(SIGALRM, &dfl, &old);
+	unsigned left = alarm(5);
+	_Unwind_Backtrace(unwind_step, &u);
+	alarm(left);
+	sigaction(SIGALRM, &old, NULL);
+	unsigned k = 0;
+	while (k < u.n && u.ip[k] != pc)
+		k++;
+	if (k == u.n || u.n - k < 2)
+		return; /* the interrupted frame was not found, or nothing above it: the frame pointers stand */
+	unsigned n = 0;
+	for (unsigned i = k; i < u.n && n < PMP_CRASH_FRAMES; i++)
+		rec.frames[n++] = u.ip[i];
+	if (n < rec.nframes)
+		return; /* frame pointers found more (a program built with them, a library without tables) */
+	rec.nframes = n;
+	rec.unwinder = PMP_UNWIND_TABLES;
+}
+
+static void save_registers(const ucontext_t *uc)
+{
+	rec.nregs = 0;
+#if defined(__x86_64__)
+	for (unsigned i = 0; i < NGREG && i < PMP_CRASH_REGS; i++)
+		rec.regs[rec.nregs++] = (uint64_t)uc->uc_mcontext.gregs[i];
+#else
+	(void)uc;
+#endif
+}
+
+/* ---- the root set ---- */
+
+/* the first mapped page of [lo, hi), page-aligned, or hi */
+static uint64_t first_mapped(uint64_t lo, uint64_t hi)
+{
+	for (lo &= ~(uint64_t)4095; lo < hi; lo += 4096)
+		if (_pmp_os_mapped((void *)(uintptr_t)lo, 1))
+			return lo;
+	return hi;
+}
+
+static void put_region(struct pmp_heap *h, uint32_t kind, uint32_t flags, uint64_t lo, uint64_t hi, uint64_t full,
+		       uint64_t tid, int32_t module)
+{
+	if (hi <= lo)
+		return;
+	/* only what is mapped without a gap from lo (a stack's guard page, an unmapped part of a segment) */
+	uint64_t a = lo & ~(uint64_t)4095;
+	size_t m = _pmp_os_mapped_len((void *)(uintptr_t)a, (size_t)(hi - a));
+	if (a + m <= lo)
+		return;
+	if (a + m < hi)
+		hi = a + m;
+	_pmp_annex_put(h, &annex, kind, flags, lo, hi - lo, full, tid, module);
+}
+
+static void save_root_set(struct pmp_heap *h, const ucontext_t *uc)
+{
+	if (_pmp_annex_begin(h, &annex))
+		return;
+	uint64_t tid = rec.tid, sp = 0;
+#if defined(__x86_64__)
+	sp = (uint64_t)uc->uc_mcontext.gregs[REG_RSP];
+#else
+	(void)uc;
+#endif
+	/* the crashing thread first: from its SP (and the red zone below it) up to the base of its stack */
+	if (sp) {
+		uint64_t lo = sp > 128 ? sp - 128 : sp, hi = 0;
+		for (unsigned i = 0; i < MAX_THREADS; i++) {
+			const struct thread_stack *t = &threads[i];
+			/* the main thread's stack grows down past where it was seen at install */
+			uint64_t tlo = tid == rec.pid && t->hi - t->lo < ((uint64_t)64 << 20) ? t->hi - ((uint64_t)64 << 20)
+											     : t->lo;
+			if (__atomic_load_n(&t->tid, __ATOMIC_ACQUIRE) == tid && sp - tlo < t->hi - tlo)
+				hi = t->hi;
+		}
+		if (!hi) /* a thread the shim never saw, or running on another stack: what is mapped above its SP */
+			hi = lo + PMP_ANNEX_STACK_CRASHING;
+		uint64_t full = hi - lo;
+		if (full > PMP_ANNEX_STACK_CRASHING)
+			hi = lo + PMP_ANNEX_STACK_CRASHING;
+		put_region(h, PMP_ANNEX_STACK, PMP_ANNEX_CRASHING, lo, hi, full, tid, -1);
+	}
+	/* every other thread still alive: the top of its stack (its SP is not known: its registers are not available) */
+	for (unsigned i = 0; i < MAX_THREADS; i++) {
+		const struct thread_stack *t = &threads[i];
+		uint64_t ttid = __atomic_load_n(&t->tid, __ATOMIC_ACQUIRE);
+		if (!ttid || ttid == UINT64_MAX || ttid == tid || !_pmp_os_thread_alive(ttid))
+			continue;
+		uint64_t lo = t->hi - t->lo > PMP_ANNEX_STACK_OTHER ? t->hi - PMP_ANNEX_STACK_OTHER : t->lo;
+		lo = first_mapped(lo, t->hi);
+		if (annex.err)
+			break;
+		if (annex.nsect == PMP_ANNEX_SECTIONS) {
+			annex.threads_dropped++;
+			continue;
+		}
+		put_region(h, PMP_ANNEX_STACK, 0, lo, t->hi, t->hi - lo, ttid, -1);
+	}
+	annex.threads_dropped += threads_dropped;
+	/* the writable segments of the executable and the libraries loaded at init */
+	for (unsigned i = 0; i < nsegments && !annex.err; i++) {
+		const struct segment *s = &segments[i];
+		uint64_t len = s->len > PMP_ANNEX_SEGMENT ? PMP_ANNEX_SEGMENT : s->len;
+		put_region(h, PMP_ANNEX_DATA, 0, s->addr, s->addr + len, s->len, 0, s->module);
+	}
+	if (_pmp_annex_end(h, &annex, rec.time_ns) == 0) {
+		rec.annex_off = annex.off;
+		rec.annex_len = annex.pos;
+		rec.annex_sections = annex.nsect;
+		rec.annex_err = 0;
+	} else {
+		rec.annex_off = 0;
+		rec.annex_len = 0;
+		rec.annex_err = annex.err;
+	}
+}
+
 static void on_fatal(int sig, siginfo_t *si, void *ucv)
 {
 	int saved = errno;
 	struct pmp_heap *h = (struct pmp_heap *)pmp_default();
 	if (h && !h->readonly && !__atomic_exchange_n(&crashed, 1, __ATOMIC_ACQ_REL)) {
+		const ucontext_t *uc = ucv;
 		rec.signo = sig;
 		rec.code = si ? si->si_code : 0;
 		rec.fault_addr = si ? (uint64_t)(uintptr_t)si->si_addr : 0;
+		/* a signal that was sent carries its sender, not an address (si_addr overlaps si_pid) */
+		rec.sender_pid = si && si->si_code <= 0 ? si->si_pid : 0;
+		rec.sender_uid = si && si->si_code <= 0 ? si->si_uid : 0;
+		if (si && si->si_code <= 0)
+			rec.fault_addr = 0;
 		rec.time_ns = _pmp_os_now_ns();
 		rec.pid = _pmp_os_pid();
 		rec.tid = _pmp_os_tid();
-		walk_frames(ucv);
+		rec.ext_magic = PMP_CRASH_EXT_MAGIC;
+		rec.annex_off = rec.annex_len = 0;
+		rec.annex_err = ENODATA;
+		save_registers(uc);
+		walk_frames(uc);
+		_pmp_crash_write(h, &rec); /* a record now, whatever happens below */
+		save_root_set(h, uc);
+		_pmp_crash_write(h, &rec);
+		if (rec.nframes)
+			unwind_frames(rec.frames[0]);
 		_pmp_crash_write(h, &rec);
 		if (_pmp_file.owner_pid == rec.pid && _pmp_file.keep != KEEP_NEVER)
 			_pmp_log(1, "fatal signal: crash record written to the heap kept at ", _pmp_file.path, "");
+		if (rec.annex_err && rec.annex_err != ENODATA)
+			_pmp_log(1, "fatal signal: the root set (stacks, data segments) could not be saved: ",
+				 rec.annex_err == ENOSPC ? "the disk is full" : "write error", "");
 	}
 	/* hand the signal to whoever had it before us (the default action: death) */
 	for (unsigned i = 0; i < NFATAL; i++)
@@ -105,7 +380,15 @@ static void on_fatal(int sig, siginfo_t *si, void *ucv)
 void _pmp_crash_install(void)
 {
 	rec.nmodules = 0;
+	nsegments = 0;
+	memset(rec.modx, 0, sizeof rec.modx);
 	dl_iterate_phdr(add_module, NULL);
+	uint64_t lo, hi;
+	if (_pmp_os_main_stack(&lo, &hi) == 0)
+		note_stack(_pmp_os_pid(), lo, hi);
+	struct pmp_heap *h = (struct pmp_heap *)pmp_default();
+	if (h)
+		_pmp_heap_set_thread_hook(h, thread_seen);
 	/* a signal stack for the initialising thread, so a stack overflow there still gets recorded */
 	stack_t cur;
 	void *alt;

@@ -244,6 +244,7 @@ void cli_run_heaps(const struct cli_run_end *end);
 /* ---- code addresses (symbols.c) ---- */
 struct cli_module {
 	uint64_t load_addr;
+	uint64_t end;       /* where its extent ends (an address at or past it is not in it); 0 unknown */
 	const char *path;   /* absolute; NULL or unreadable: shown as module+offset only */
 };
 struct cli_sym {
@@ -253,7 +254,10 @@ struct cli_sym {
 	uint64_t offset;    /* out: pc - the module's load address */
 	char func[128];     /* out: from addr2line, empty when unknown */
 	char line[256];
+	char outer[128];    /* out: the function func was inlined into, empty when none */
 };
+/* the GNU build-id of the ELF file at path: 0 and id[0..*n), or -1 (no file, not ELF, no note) (buildid.c) */
+int cli_file_build_id(const char *path, uint8_t *id, unsigned cap, unsigned *n);
 /* attribute each address to a module and, when lookup_lines, look up function and line (one addr2line per module) */
 void cli_symbolise(struct cli_sym *s, unsigned n, const struct cli_module *mods, unsigned nmods, int lookup_lines);
 
@@ -271,6 +275,49 @@ int cli_sites_table(struct cli_heap *ch, cli_pick_fn pick, void *user, uint64_t 
 void cli_sites_block(struct cli_heap *ch, const pmp_block_t *b, struct cli_json *j);
 /* leaks --by-site: the used blocks not marked (mark[i] for ch->blocks[i]) by allocating site; 0 or -1 */
 int cli_sites_leaks(struct cli_heap *ch, const uint8_t *mark, uint64_t limit, int json);
+/* ---- what holds each used block (reach.c) ---- */
+/* one region of the crash-time root set, copied out of pmp_crash_roots */
+struct cli_region {
+	int kind;           /* PMP_CRASH_ROOT_* */
+	int crashing;
+	uint64_t addr;
+	size_t len;         /* whole words */
+	uint64_t full_len;
+	uint64_t tid;
+	int module;
+	uint8_t *data;
+};
+struct cli_rootset {
+	pmp_crash_info_t *ci;  /* the crash record (valid when record) */
+	int record;            /* the heap holds a crash record */
+	int err;               /* pmp_crash_roots' result: 0 the whole root set */
+	struct cli_region *r;
+	size_t n, cap;
+};
+/* 0, or CLI_ERR with a line printed (out of memory); a heap without a crash record is no error */
+int cli_rootset_load(struct cli_heap *ch, struct cli_rootset *rs);
+void cli_rootset_free(struct cli_rootset *rs);
+/* NULL when the whole root set was saved, else one sentence saying what was available instead */
+const char *cli_rootset_missing(const struct cli_rootset *rs, char *buf, size_t len);
+/* classes of used blocks, strongest anchor first; 0 = leaked (reached from nothing) */
+enum { CLI_A_LEAKED, CLI_A_ROOT, CLI_A_GLOBAL, CLI_A_STACK, CLI_A_REGISTER, CLI_A_REACHABLE, CLI_NANCHORS };
+#define CLI_FROM_ROOT (-1L)
+struct cli_reach {
+	uint8_t *cls;       /* per block of ch->blocks: CLI_A_* */
+	long *from;         /* the block it was first reached from (an index), CLI_FROM_ROOT, or -2 - region index */
+	size_t *from_off;   /* where in that block or region the word is (for a root: its index in ch->roots) */
+};
+/* mark every used block from the named roots (ch->roots loaded) and the root set; 0 or CLI_ERR */
+int cli_reach_run(struct cli_heap *ch, const struct cli_rootset *rs, struct cli_reach *r);
+void cli_reach_free(struct cli_reach *r);
+/* "named roots", "globals", "stacks", "registers", "reachable", "leaked" */
+const char *cli_anchor_name(int cls);
+/* the anchor as one phrase: "root 'x'", "register r12 of thread N", "stack slot 0x.. of thread N", "global 0x.. in
+ * prog+0x..": region -1 is a root (off its index), else a region of rs and the word's offset in it */
+void cli_anchor_where(const struct cli_heap *ch, const struct cli_rootset *rs, int region, size_t off, char *buf,
+		      size_t len);
+/* "root", "register", "stack", "global" */
+const char *cli_anchor_kind(const struct cli_rootset *rs, int region);
 
 /* "SIGSEGV" etc., or "signal N" (crash.c) */
 const char *cli_signame(int sig, char *buf, size_t len);
@@ -296,5 +343,6 @@ int cli_diff(int argc, char **argv);
 int cli_top(int argc, char **argv);
 int cli_report(int argc, char **argv);
 int cli_repair(int argc, char **argv);
+int cli_path(int argc, char **argv);
 
 #endif

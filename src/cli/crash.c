@@ -1,7 +1,10 @@
 /* crash.c: the `crash` verb: the crash record the preload's signal handler left in the heap (signal, code, fault
- * address, time, pid/tid) and its backtrace, each frame attributed to a module and symbolised (symbols.c).
+ * address or the sender of a sent signal, time, pid/tid, registers, the root set saved) and its backtrace, each frame
+ * attributed to a module and symbolised (symbols.c), with a warning for each module whose file now has another
+ * build-id than the one the process had loaded.
  *
- * Must never: trust counts or strings from the record beyond what pmp_crash_get bounded.
+ * Must never: trust counts or strings from the record beyond what pmp_crash_get bounded, or symbolise against a
+ * changed file without saying so.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -65,6 +68,46 @@ static const char *module_path(const pmp_crash_info_t *ci, const struct cli_heap
 	return ci->modules[m].path[0] ? ci->modules[m].path : ch->info.writer_exe;
 }
 
+static void hex(char *out, const uint8_t *p, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		sprintf(out + 2 * i, "%02x", p[i]);
+	out[2 * n] = 0;
+}
+
+/* whether module m's file now has the build-id the process had loaded: 1 same, 0 another (or none, or no file),
+ * -1 the record has none to compare; now gets the file's */
+static int module_same(const pmp_crash_info_t *ci, const struct cli_heap *ch, unsigned m, char *now, size_t len)
+{
+	const pmp_crash_module_ext_t *x = &ci->module_ext[m];
+	now[0] = 0;
+	if (!x->build_id_len || module_path(ci, ch, (int)m)[0] != '/') /* the vDSO has no file */
+		return -1;
+	uint8_t id[64];
+	unsigned n;
+	if (cli_file_build_id(module_path(ci, ch, (int)m), id, sizeof id, &n))
+		return 0;
+	if (2 * n + 1 <= len)
+		hex(now, id, n);
+	return n >= x->build_id_len && !memcmp(id, x->build_id, x->build_id_len);
+}
+
+static const char *unwinder_name(int u)
+{
+	return u == PMP_UNWIND_TABLES ? "unwind tables" : u == PMP_UNWIND_FP ? "frame pointers" : NULL;
+}
+
+static unsigned count_kind(const struct cli_rootset *rs, int kind, uint64_t *bytes)
+{
+	unsigned n = 0;
+	for (size_t i = 0; i < rs->n; i++)
+		if (rs->r[i].kind == kind) {
+			n++;
+			*bytes += rs->r[i].len;
+		}
+	return n;
+}
+
 int cli_crash(int argc, char **argv)
 {
 	int json = 0, raw = 0;
@@ -104,8 +147,20 @@ int cli_crash(int argc, char **argv)
 	struct cli_module mods[PMP_CRASH_MAX_MODULES];
 	for (unsigned m = 0; m < ci->nmodules; m++) {
 		mods[m].load_addr = ci->modules[m].load_addr;
+		mods[m].end = ci->module_ext[m].end;
 		mods[m].path = module_path(ci, &ch, (int)m);
 	}
+	struct cli_rootset rs;
+	if (cli_rootset_load(&ch, &rs)) {
+		rc = CLI_ERR;
+		goto out;
+	}
+	uint64_t set_bytes = 0;
+	unsigned stacks = count_kind(&rs, PMP_CRASH_ROOT_STACK, &set_bytes);
+	unsigned segments = count_kind(&rs, PMP_CRASH_ROOT_DATA, &set_bytes);
+	char missing_buf[256];
+	const char *missing = cli_rootset_missing(&rs, missing_buf, sizeof missing_buf);
+	int sent = ci->code <= 0; /* kill, tkill, raise, abort: si_addr means nothing, the sender is known */
 	for (unsigned i = 0; i < nf; i++) {
 		fr[i].pc = ci->frames[i];
 		fr[i].is_return = i > 0; /* frame 0 is where the signal struck; the others are return addresses */
@@ -125,8 +180,28 @@ int cli_crash(int argc, char **argv)
 		json_i64(&j, "code", ci->code);
 		if (code)
 			json_str(&j, "code_name", code);
-		json_addr(&j, "fault_address", fault);
-		json_bool(&j, "fault_in_heap", fault - ch.base < ch.info.reserved);
+		if (sent) {
+			json_null(&j, "fault_address");
+			json_i64(&j, "sender_pid", ci->sender_pid);
+			json_u64(&j, "sender_uid", ci->sender_uid);
+		} else {
+			json_addr(&j, "fault_address", fault);
+		}
+		json_bool(&j, "fault_in_heap", !sent && fault - ch.base < ch.info.reserved);
+		if (unwinder_name(ci->unwinder))
+			json_str(&j, "unwinder", unwinder_name(ci->unwinder));
+		json_arr(&j, "registers");
+		for (unsigned r = 0; r < ci->nregs; r++)
+			json_addr(&j, NULL, ci->regs[r]);
+		json_arr_end(&j);
+		json_obj(&j, "root_set");
+		json_bool(&j, "complete", !missing);
+		if (missing)
+			json_str(&j, "missing", missing);
+		json_u64(&j, "stacks", stacks);
+		json_u64(&j, "segments", segments);
+		json_u64(&j, "bytes", set_bytes);
+		json_obj_end(&j);
 		json_u64(&j, "time_ns", ci->time_ns);
 		json_str(&j, "time", when);
 		json_u64(&j, "pid", ci->pid);
@@ -143,6 +218,8 @@ int cli_crash(int argc, char **argv)
 			}
 			if (fr[i].func[0])
 				json_str(&j, "function", fr[i].func);
+			if (fr[i].outer[0])
+				json_str(&j, "inlined_into", fr[i].outer);
 			if (fr[i].line[0])
 				json_str(&j, "line", fr[i].line);
 			json_obj_end(&j);
@@ -153,6 +230,22 @@ int cli_crash(int argc, char **argv)
 			json_obj(&j, NULL);
 			json_addr(&j, "load_address", ci->modules[m].load_addr);
 			json_str(&j, "path", module_path(ci, &ch, (int)m));
+			const pmp_crash_module_ext_t *x = &ci->module_ext[m];
+			if (x->end) {
+				json_addr(&j, "start", x->start);
+				json_addr(&j, "end", x->end);
+			}
+			char id[2 * sizeof x->build_id + 1], now[160];
+			int same = module_same(ci, &ch, m, now, sizeof now);
+			if (same >= 0) {
+				hex(id, x->build_id, x->build_id_len);
+				json_str(&j, "build_id", id);
+				if (now[0])
+					json_str(&j, "build_id_now", now);
+				else
+					json_null(&j, "build_id_now");
+				json_bool(&j, "changed", !same);
+			}
 			json_obj_end(&j);
 		}
 		json_arr_end(&j);
@@ -160,11 +253,24 @@ int cli_crash(int argc, char **argv)
 	} else {
 		printf("signal:  %s (%d)\n", sig, ci->signo);
 		printf("code:    %d%s%s\n", ci->code, code ? " " : "", code ? code : "");
-		printf("address: 0x%" PRIx64 "%s\n", fault,
-		       fault - ch.base < ch.info.reserved ? "  (inside this heap)" : "");
+		if (sent)
+			printf("sender:  pid %d%s, uid %u (a signal that was sent has no fault address)\n", ci->sender_pid,
+			       (uint64_t)ci->sender_pid == ci->pid ? " (this process)" : "", ci->sender_uid);
+		else
+			printf("address: 0x%" PRIx64 "%s\n", fault,
+			       fault - ch.base < ch.info.reserved ? "  (inside this heap)" : "");
 		printf("time:    %s\n", when);
 		printf("pid:     %" PRIu64 "  tid: %" PRIu64 "\n", ci->pid, ci->tid);
-		printf("backtrace (%u frames, innermost first):\n", nf);
+		if (ci->nregs >= 17) /* x86-64 gregs: rip 16, rsp 15, rbp 10 */
+			printf("registers: rip 0x%" PRIx64 "  rsp 0x%" PRIx64 "  rbp 0x%" PRIx64 "  (%u saved)\n", ci->regs[16],
+			       ci->regs[15], ci->regs[10], ci->nregs);
+		if (missing)
+			printf("root set: %s\n", missing);
+		else
+			printf("root set: %u stack%s, %u writable segment%s, %" PRIu64 " bytes (pmempreload leaks uses it)\n",
+			       stacks, stacks == 1 ? "" : "s", segments, segments == 1 ? "" : "s", set_bytes);
+		const char *how = unwinder_name(ci->unwinder);
+		printf("backtrace (%u frames, innermost first%s%s):\n", nf, how ? ", from the " : "", how ? how : "");
 		for (unsigned i = 0; i < nf; i++) {
 			printf("  #%-2u 0x%016" PRIx64, i, fr[i].pc);
 			if (fr[i].module >= 0) {
@@ -179,6 +285,11 @@ int cli_crash(int argc, char **argv)
 				fputs("  ", stdout);
 				cli_print_str(stdout, fr[i].func);
 			}
+			if (fr[i].outer[0]) {
+				fputs(" (inlined into ", stdout);
+				cli_print_str(stdout, fr[i].outer);
+				putchar(')');
+			}
 			if (fr[i].line[0]) {
 				fputs("  at ", stdout);
 				cli_print_str(stdout, fr[i].line);
@@ -186,7 +297,21 @@ int cli_crash(int argc, char **argv)
 			putchar('\n');
 		}
 		printf("modules: %u recorded\n", ci->nmodules);
+		for (unsigned m = 0; m < ci->nmodules; m++) {
+			char now[160], id[2 * sizeof ci->module_ext[m].build_id + 1];
+			if (module_same(ci, &ch, m, now, sizeof now))
+				continue;
+			hex(id, ci->module_ext[m].build_id, ci->module_ext[m].build_id_len);
+			fputs("warning: ", stdout);
+			cli_print_str(stdout, module_path(ci, &ch, (int)m));
+			if (now[0])
+				printf(" now has build-id %s, the crashed process had %s: its frames may be symbolised wrong\n",
+				       now, id);
+			else
+				printf(" is gone or has no build-id now, the crashed process had %s\n", id);
+		}
 	}
+	cli_rootset_free(&rs);
 out:
 	free(ci);
 	free(fr);

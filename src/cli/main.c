@@ -52,8 +52,11 @@ static const struct verb verbs[] = {
 	 "an SVG picture of the heap: each pixel shaded by the share of used, free, cached and lost bytes and of\n"
 	 "           slab page overhead in it"},
 	{"leaks", cli_leaks, "[--json] [--limit N] [--by-site] FILE",
-	 "used blocks not reachable from the roots (conservative scan); --limit: list at most N, count all;\n"
-	 "           --by-site: summed by allocating call site, heaviest first"},
+	 "used blocks by what holds them: anchored from the named roots, or from the globals, stacks and registers\n"
+	 "           the crash saved; reachable through blocks; leaked (conservative scan); the leaked ones listed,\n"
+	 "           --limit: at most N, all counted; --by-site: the leaked ones summed by allocating call site"},
+	{"path", cli_path, "[--json] FILE ADDR",
+	 "one chain from an anchor (root, global, stack slot, register) through blocks to the block holding ADDR"},
 	{"dangling", cli_dangling, "[--json] FILE",
 	 "words of live blocks that point into freed blocks (use-after-free candidates); exit 0 found or not"},
 	{"diff", cli_diff, "[--json] [--limit N] A B",

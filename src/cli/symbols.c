@@ -1,5 +1,6 @@
 /* symbols.c: code addresses turned into module+offset, function and source line: each address is attributed to a
- * recorded module (executable or library, by load address) and looked up with one addr2line run per module.
+ * recorded module (executable or library: the one loaded highest below it whose extent holds it) and looked up with
+ * one addr2line run per module (with the inline chain, so code inlined into a function names that function too).
  * Shared by every verb that shows code addresses (crash backtraces, allocation call sites).
  *
  * Must never: pass a module path to the shell unquoted, hand addr2line anything but a readable regular file (a FIFO
@@ -38,6 +39,14 @@ static void chomp(char *s)
 	s[strcspn(s, "\n")] = 0;
 }
 
+/* a line of addr2line's output into a field of n bytes, cut to fit */
+static void put(char *dst, size_t n, const char *src)
+{
+	size_t k = strnlen(src, n - 1);
+	memcpy(dst, src, k);
+	dst[k] = 0;
+}
+
 /* one addr2line run for every address of module m */
 static void lookup(struct cli_sym *s, unsigned n, const char *path, int m)
 {
@@ -48,7 +57,7 @@ static void lookup(struct cli_sym *s, unsigned n, const char *path, int m)
 	char *cmd = malloc(cap);
 	if (!cmd)
 		return;
-	len += (size_t)snprintf(cmd, cap, "addr2line -f -C -e '");
+	len += (size_t)snprintf(cmd, cap, "addr2line -a -i -f -C -e '");
 	for (const char *p = path; *p; p++)
 		len += (size_t)snprintf(cmd + len, cap - len, *p == '\'' ? "'\\''" : "%c", *p);
 	len += (size_t)snprintf(cmd + len, cap - len, "'");
@@ -61,18 +70,33 @@ static void lookup(struct cli_sym *s, unsigned n, const char *path, int m)
 	free(cmd);
 	if (!f)
 		return;
-	for (unsigned i = 0; i < n; i++) {
+	/* -a: each address's answer starts with the address itself ("0x..."), then function and line pairs,
+	 * innermost inline first: the first pair is the code, the last the function it was inlined into */
+	char fn[sizeof s[0].func], ln[sizeof s[0].line], buf[512];
+	int have = fgets(buf, sizeof buf, f) != NULL;
+	for (unsigned i = 0; i < n && have; i++) {
 		if (s[i].module != m)
 			continue;
-		char fn[sizeof s[i].func], ln[sizeof s[i].line];
-		if (!fgets(fn, sizeof fn, f) || !fgets(ln, sizeof ln, f))
-			break;
-		chomp(fn);
-		chomp(ln);
-		if (strcmp(fn, "??"))
-			snprintf(s[i].func, sizeof s[i].func, "%s", fn);
-		if (strncmp(ln, "??", 2))
-			snprintf(s[i].line, sizeof s[i].line, "%s", ln);
+		if (strncmp(buf, "0x", 2))
+			break; /* out of step: leave the rest unknown */
+		for (int pair = 0; (have = fgets(buf, sizeof buf, f) != NULL) && strncmp(buf, "0x", 2); pair++) {
+			put(fn, sizeof fn, buf);
+			if (!fgets(ln, sizeof ln, f)) {
+				have = 0;
+				break;
+			}
+			chomp(fn);
+			chomp(ln);
+			if (!strcmp(fn, "??"))
+				continue;
+			if (!pair) {
+				put(s[i].func, sizeof s[i].func, fn);
+				if (strncmp(ln, "??", 2))
+					put(s[i].line, sizeof s[i].line, ln);
+			} else {
+				put(s[i].outer, sizeof s[i].outer, fn);
+			}
+		}
 	}
 	pclose(f);
 }
@@ -82,11 +106,12 @@ void cli_symbolise(struct cli_sym *s, unsigned n, const struct cli_module *mods,
 	for (unsigned i = 0; i < n; i++) {
 		s[i].module = -1;
 		s[i].offset = 0;
-		s[i].func[0] = s[i].line[0] = 0;
+		s[i].func[0] = s[i].line[0] = s[i].outer[0] = 0;
 		uint64_t best = 0;
 		for (unsigned m = 0; m < nmods; m++) {
 			uint64_t la = mods[m].load_addr;
-			if (la <= s[i].pc && (s[i].module < 0 || la > best)) {
+			/* a module's extent bounds it: an address past its end is in none (a heap or stack address) */
+			if (la <= s[i].pc && (!mods[m].end || s[i].pc < mods[m].end) && (s[i].module < 0 || la > best)) {
 				best = la;
 				s[i].module = (int)m;
 			}

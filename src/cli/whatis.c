@@ -1,6 +1,7 @@
 /* whatis.c: the `whatis` verb (which block holds an address, the offset into it, the roots pointing at it; for a
- * slot, its slab page; for an address in no block, what is there) and the `refs` verb (which blocks hold an aligned
- * word pointing into that block).
+ * slot, its slab page; for an address in no block, what is there) and the `refs` verb (which roots, which globals,
+ * stack slots and registers of the crash-time root set, and which blocks hold an aligned word pointing into that
+ * block).
  *
  * Must never: read a block through its original address (the view may be moved: payloads are read via .data), or
  * read words past a block's usable bytes.
@@ -211,10 +212,47 @@ int cli_refs(int argc, char **argv)
 				putchar('\n');
 			}
 		}
+	struct cli_rootset rs;
+	if (cli_rootset_load(&ch, &rs)) {
+		cli_close(&ch);
+		return CLI_ERR;
+	}
 	if (json) {
 		json_arr_end(&j);
+		json_arr(&j, "anchors");
+	}
+	for (size_t i = 0; i < rs.n; i++) {
+		const struct cli_region *g = &rs.r[i];
+		for (size_t off = 0; off + 8 <= g->len; off += 8) {
+			uint64_t w;
+			memcpy(&w, g->data + off, 8);
+			if (w - lo >= len)
+				continue;
+			char where[256];
+			cli_anchor_where(&ch, &rs, (int)i, off, where, sizeof where);
+			found++;
+			if (json) {
+				json_obj(&j, NULL);
+				json_str(&j, "kind", cli_anchor_kind(&rs, (int)i));
+				json_str(&j, "where", where);
+				if (g->kind != PMP_CRASH_ROOT_REGISTERS)
+					json_addr(&j, "address", g->addr + off);
+				json_addr(&j, "value", w);
+				json_obj_end(&j);
+			} else {
+				printf("  %s holds 0x%" PRIx64 "\n", where, w);
+			}
+		}
+	}
+	char why[256];
+	const char *missing = cli_rootset_missing(&rs, why, sizeof why);
+	if (json) {
+		json_arr_end(&j);
+		if (missing)
+			json_str(&j, "root_set_missing", missing);
 		json_arr(&j, "holders");
 	}
+	cli_rootset_free(&rs);
 	struct refs rf = {lo, len, json ? &j : NULL, 0};
 	unsigned mask = cli_scan_mask(used, freed);
 	for (size_t i = 0; i < ch.nblocks; i++)
@@ -225,8 +263,11 @@ int cli_refs(int argc, char **argv)
 		json_arr_end(&j);
 		json_u64(&j, "count", found);
 		json_end(&j);
-	} else if (!found) {
-		printf("  nothing\n");
+	} else {
+		if (!found)
+			printf("  nothing\n");
+		if (missing)
+			printf("(%s)\n", missing);
 	}
 	cli_close(&ch);
 	return !found ? CLI_FAIL : brc;

@@ -12,6 +12,8 @@
  *            It ends with the seal record: what lets the next clean open trust the derived state without a walk.
  *   0x05000  root table (16 KiB): 128 entries of 128 bytes, never straddling a page
  *   0x09000  crash record (28 KiB)
+ *   ...
+ *   reserved  (file offset, past all the heap may ever use) the crash annex: the root set of the last crash
  *   0x10000  arena: blocks with boundary tags up to `mapped`; the last 16 bytes are the end sentinel. Some used
  *            blocks are slab pages (64 KiB, aligned) holding the small blocks in slots. A heap made with call-site
  *            tracking (PMP_LAYOUT_TRACK) has one more used block, the site table (struct pmp_sites, at sb.sites),
@@ -285,12 +287,24 @@ _Static_assert(offsetof(struct pmp_sites, modules) == 64, "site table layout");
 
 /* ---- crash record: written by the shim's signal handler ---- */
 #define PMP_CRASH_MAGIC 0x48534152435050ull /* "PPCRASH" */
+#define PMP_CRASH_EXT_MAGIC 0x3158524353504d50ull /* "PMPSCRX1": the fields after modules[] are present */
 #define PMP_CRASH_FRAMES 64
 #define PMP_CRASH_MODULES 160
+#define PMP_CRASH_REGS 32
+#define PMP_BUILD_ID_MAX 20 /* a GNU build-id note of sha1 size; longer ones keep their first 20 bytes */
 struct pmp_crash_module {
 	uint64_t load_addr;    /* dlpi_addr */
 	char path[120];        /* truncated, NUL-terminated */
 };
+/* what the extension adds to each module (a record from before it has ext_magic 0 and none of this) */
+struct pmp_crash_modx {
+	uint64_t start, end;   /* the module's extent in memory: its lowest and highest PT_LOAD byte, [start, end) */
+	uint8_t build_id[PMP_BUILD_ID_MAX]; /* its NT_GNU_BUILD_ID note */
+	uint32_t build_id_len; /* bytes of build_id used, 0 when the module has none */
+};
+_Static_assert(sizeof(struct pmp_crash_modx) == 40, "module extension is 40 bytes");
+#define PMP_UNWIND_FP 1       /* frames found by following frame pointers */
+#define PMP_UNWIND_TABLES 2   /* frames found with the unwind tables (.eh_frame), from the interrupted context */
 struct pmp_crash {
 	uint64_t magic;        /* PMP_CRASH_MAGIC when a record is present (written last) */
 	int32_t signo, code;   /* signal number and si_code */
@@ -300,7 +314,57 @@ struct pmp_crash {
 	uint32_t nframes, nmodules;
 	uint64_t frames[PMP_CRASH_FRAMES];  /* return addresses, innermost first */
 	struct pmp_crash_module modules[PMP_CRASH_MODULES];
+	/* ---- extension (ext_magic == PMP_CRASH_EXT_MAGIC) ---- */
+	uint64_t ext_magic;
+	int32_t sender_pid;    /* si_pid of a signal that was sent (si_code <= 0: kill, tkill, abort), else 0 */
+	uint32_t sender_uid;   /* its si_uid */
+	uint32_t unwinder;     /* PMP_UNWIND_*: how frames[] was found */
+	uint32_t nregs;        /* registers saved in regs[] */
+	uint64_t regs[PMP_CRASH_REGS]; /* the crashing thread's general registers (x86-64: the ucontext gregs order) */
+	uint64_t annex_off;    /* file offset of the root set's annex (struct pmp_annex), 0 = none */
+	uint64_t annex_len;    /* its bytes */
+	int32_t annex_err;     /* 0, or the errno value that lost the root set (ENOSPC: the disk was full) */
+	uint32_t annex_sections;
+	struct pmp_crash_modx modx[PMP_CRASH_MODULES];
 };
 _Static_assert(sizeof(struct pmp_crash) <= PMP_CRASH_SIZE, "crash record fits its area");
+_Static_assert(offsetof(struct pmp_crash, ext_magic) == 21048, "crash record layout (extension after the modules)");
+
+/* ---- crash annex: the root set of a crash (stacks, data segments), in the file past the reservation ----
+ * Written by the signal handler with pwrite (never through the mapping: a full disk is then ENOSPC, not SIGBUS) at
+ * file offset `reserved` (page-aligned), where the heap never grows, so no later writable open clobbers it; a new
+ * crash replaces it. Order: the sections' bytes, then the table, then the header with its magic; the crash record
+ * names it (annex_off) only after that. A reader bounds every count and length by annex_len. */
+#define PMP_ANNEX_MAGIC 0x31544f4f52504d50ull /* "PMPROOT1" */
+#define PMP_ANNEX_SECTIONS 1024
+#define PMP_ANNEX_LIMIT ((uint64_t)64 << 20)        /* bytes of stacks and data segments in all */
+#define PMP_ANNEX_STACK_CRASHING ((uint64_t)1 << 20) /* the crashing thread: from its SP - 128 up, at most this */
+#define PMP_ANNEX_STACK_OTHER ((uint64_t)256 << 10)  /* every other thread: the top of its stack, at most this */
+#define PMP_ANNEX_SEGMENT ((uint64_t)16 << 20)       /* one writable segment of a module: at most this */
+enum { PMP_ANNEX_STACK = 1, PMP_ANNEX_DATA = 2 };
+#define PMP_ANNEX_CRASHING 0x1u /* the crashing thread's stack */
+struct pmp_annex_sect {
+	uint32_t kind;         /* PMP_ANNEX_STACK or PMP_ANNEX_DATA */
+	uint32_t flags;        /* PMP_ANNEX_CRASHING */
+	uint64_t addr;         /* where the saved bytes were in the crashed process */
+	uint64_t len;          /* bytes saved */
+	uint64_t full_len;     /* bytes the region had from addr (len < full_len: cut by a limit) */
+	uint64_t off;          /* where the bytes are, from the annex's start */
+	uint64_t tid;          /* stacks: the thread */
+	int32_t module;        /* data: index into the crash record's modules, else -1 */
+	uint32_t _pad;
+	uint64_t _reserved;
+};
+_Static_assert(sizeof(struct pmp_annex_sect) == 64, "annex section is 64 bytes");
+struct pmp_annex {
+	uint64_t magic;        /* PMP_ANNEX_MAGIC (written last) */
+	uint64_t time_ns;      /* the crash record's time_ns: an annex of another crash is not this one's */
+	uint32_t nsect;        /* sections in the table that follows this header */
+	uint32_t threads_dropped; /* threads known to the shim whose stacks did not fit the limits */
+	uint64_t cut_bytes;    /* bytes of regions left out by the limits */
+	uint8_t _reserved[32];
+	/* then struct pmp_annex_sect[nsect], then the sections' bytes */
+};
+_Static_assert(sizeof(struct pmp_annex) == 64, "annex header is 64 bytes");
 
 #endif

@@ -53,6 +53,11 @@ struct pmp_heap_ops {
 	/* forked child: let go of what the parent owns (descriptors) without touching the heap's memory, before another
 	 * layer takes the heap over. Optional. */
 	void (*disown)(struct pmp_heap *h);
+	/* the crash annex (format.h), stored beside the heap, never through its mapping. Optional (NULL: a heap with
+	 * nowhere to put one). write: async-signal-safe, all of len at off or an errno value (ENOSPC: the disk is
+	 * full). read: *got bytes (fewer at the file's end), 0 or an errno value. */
+	int (*annex_write)(struct pmp_heap *h, const void *buf, size_t len, uint64_t off);
+	int (*annex_read)(struct pmp_heap *h, void *buf, size_t len, uint64_t off, size_t *got);
 };
 
 /* Writer identity recorded in the superblock on create and on every open for writing. */
@@ -121,6 +126,7 @@ struct pmp_heap {
 	void (*site_hook)(struct pmp_heap *h);
 	int poison_all;         /* check level 2 since the handle's start: every free slot holds poison */
 	const struct pmp_heap_ops *ops; /* never NULL: the providing layer's table */
+	void (*thread_hook)(void); /* called once by each thread that gets a thread heap (the shim learns its stack) */
 	pmp_commit_fn user_commit;
 	void *user_commit_arg;
 	pmp_oom_fn oom;         /* pmp_set_oom_handler: called by the API's allocations on ENOMEM, without the lock */
@@ -295,6 +301,24 @@ PMP_HIDDEN void _pmp_decay_reset(struct pmp_heap *h); /* the free index is rebui
 /* ---- crash record (crash.c) ---- */
 /* async-signal-safe: copies rec into the heap's crash area, magic last */
 PMP_HIDDEN void _pmp_crash_write(struct pmp_heap *h, const struct pmp_crash *rec);
+/* The crash annex, async-signal-safe, written by the shim's handler section by section: begin says where it goes
+ * (0 and *off, or ENODATA when the heap's layer keeps none); put writes the bytes of one section at *pos (from the
+ * annex start, advanced by len) and fills *s; end writes the table and the header (magic last). 0 or an errno. */
+struct pmp_annex_writer {
+	uint64_t off, pos, limit, cut;
+	uint32_t nsect, threads_dropped;
+	int err;                   /* first error: the annex is lost, nothing more is written */
+	struct pmp_annex_sect sect[PMP_ANNEX_SECTIONS];
+};
+PMP_HIDDEN int _pmp_annex_begin(struct pmp_heap *h, struct pmp_annex_writer *w);
+/* one region [addr, addr+len) of the crashed process (full_len: what it had before a limit cut it); the bytes are
+ * read by the write itself, so an unreadable page is EFAULT, never a signal. 0, or an errno (the section is
+ * dropped; ENOSPC also stops the annex). */
+PMP_HIDDEN int _pmp_annex_put(struct pmp_heap *h, struct pmp_annex_writer *w, uint32_t kind, uint32_t flags,
+			      uint64_t addr, uint64_t len, uint64_t full_len, uint64_t tid, int32_t module);
+PMP_HIDDEN int _pmp_annex_end(struct pmp_heap *h, struct pmp_annex_writer *w, uint64_t time_ns);
+/* the shim's per-thread hook (see struct pmp_heap.thread_hook); set before other threads use the heap */
+PMP_HIDDEN void _pmp_heap_set_thread_hook(struct pmp_heap *h, void (*fn)(void));
 
 /* ---- the process heap: the one global that names it; set only by the shim, through _pmp_heap_set_default ---- */
 PMP_HIDDEN extern pmp_heap_t *_pmp_default_heap;

@@ -429,10 +429,18 @@ struct pmp_theap *_pmp_theap_bind(struct pmp_heap *h)
 		_pmp_unlock(h);
 		if (h->has_key)
 			pthread_setspecific(h->theap_key, th);
+		void (*hook)(void) = __atomic_load_n(&h->thread_hook, __ATOMIC_ACQUIRE);
+		if (hook)
+			hook();
 	}
 	_pmp_tls.theap = th;
 	_pmp_tls.heap_id = h->id;
 	return th;
+}
+
+void _pmp_heap_set_thread_hook(struct pmp_heap *h, void (*fn)(void))
+{
+	__atomic_store_n(&h->thread_hook, fn, __ATOMIC_RELEASE);
 }
 
 /* ---- the handle's page state ---- */

@@ -101,6 +101,19 @@ static void file_disown(struct pmp_heap *h)
 	f->fd = -1;
 }
 
+/* the crash annex lives in the file past the reservation: pwrite, never the mapping (no SIGBUS on a full disk) */
+static int file_annex_write(struct pmp_heap *h, const void *buf, size_t len, uint64_t off)
+{
+	int fd = hf(h)->fd;
+	return fd < 0 ? EBADF : _pmp_os_pwrite(fd, buf, len, off);
+}
+
+static int file_annex_read(struct pmp_heap *h, void *buf, size_t len, uint64_t off, size_t *got)
+{
+	int fd = hf(h)->fd;
+	return fd < 0 ? EBADF : _pmp_os_pread(fd, buf, len, off, got);
+}
+
 static const struct pmp_heap_ops file_ops = {
 	.name = "file",
 	.grow = file_grow,
@@ -110,6 +123,8 @@ static const struct pmp_heap_ops file_ops = {
 	.persist = file_persist,
 	.release = file_release,
 	.disown = file_disown,
+	.annex_write = file_annex_write,
+	.annex_read = file_annex_read,
 };
 /* a read-only view: private mapping, nothing given back, grown or persisted */
 static const struct pmp_heap_ops file_ro_ops = {
@@ -117,6 +132,7 @@ static const struct pmp_heap_ops file_ro_ops = {
 	.data_extent = file_data_extent,
 	.release = file_release,
 	.disown = file_disown,
+	.annex_read = file_annex_read,
 };
 
 int _pmp_file_fd(const struct pmp_heap *h)

@@ -24,6 +24,9 @@ struct pmp_os_stat { uint64_t size; uint32_t mode, uid, gid, nlink; uint64_t dev
 int _pmp_os_fstat(int fd, struct pmp_os_stat *st);
 int _pmp_os_lstat(const char *path, struct pmp_os_stat *st);
 int _pmp_os_pread(int fd, void *buf, size_t len, uint64_t off, size_t *got);
+/* write all of [buf, buf+len) at off (EINTR retried, short writes continued); async-signal-safe. A buffer the
+ * process cannot read gives EFAULT, a full disk ENOSPC: never a signal. */
+int _pmp_os_pwrite(int fd, const void *buf, size_t len, uint64_t off);
 int _pmp_os_ftruncate(int fd, uint64_t size);
 int _pmp_os_fallocate(int fd, uint64_t off, uint64_t len);   /* reserves disk blocks; extends the file */
 int _pmp_os_punch_hole(int fd, uint64_t off, uint64_t len);  /* gives disk blocks back, size unchanged */
@@ -83,6 +86,13 @@ int _pmp_os_write(int fd, const void *buf, size_t len);
 
 /* 1 if every page of [addr, addr+len) is mapped (mincore); async-signal-safe, for walking a crashed stack */
 int _pmp_os_mapped(const void *addr, size_t len);
+/* how many bytes from addr (page-aligned) are mapped without a gap, at most len; async-signal-safe */
+size_t _pmp_os_mapped_len(const void *addr, size_t len);
+/* 1 while thread tid of this process exists (tgkill with signal 0); async-signal-safe */
+int _pmp_os_thread_alive(uint64_t tid);
+/* the extent [*lo, *hi) of the mapping that /proc/self/maps labels "[stack]" (the main thread's stack), read with
+ * raw system calls only (no allocation, no stdio); 0 or an errno value (ENOENT when there is none) */
+int _pmp_os_main_stack(uint64_t *lo, uint64_t *hi);
 
 /* keep [addr, addr+len) out of (dontfork) or in a child's address space at fork (MADV_DONTFORK / MADV_DOFORK) */
 int _pmp_os_dontfork(void *addr, size_t len, int dontfork);

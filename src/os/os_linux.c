@@ -277,7 +277,7 @@ int _pmp_os_exe_path(char *buf, size_t len)
 
 static int read_small(const char *path, char *buf, size_t len, size_t *got)
 {
-	int fd;
+	int fd = -1;
 	int r = _pmp_os_open(path, O_RDONLY, 0, &fd);
 	if (r)
 		return r;
@@ -437,6 +437,99 @@ int _pmp_os_write(int fd, const void *buf, size_t len)
 		len -= (size_t)w;
 	}
 	return 0;
+}
+
+int _pmp_os_pwrite(int fd, const void *buf, size_t len, uint64_t off)
+{
+	const char *b = buf;
+	while (len > 0) {
+		ssize_t w = syscall(SYS_pwrite64, fd, b, len, (off_t)off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return errno;
+		if (w == 0)
+			return EIO;
+		b += w;
+		off += (uint64_t)w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+size_t _pmp_os_mapped_len(const void *addr, size_t len)
+{
+	uintptr_t a = (uintptr_t)addr, z = a + len;
+	unsigned char vec[64];
+	size_t n = 0;
+	while (a < z) {
+		uintptr_t chunk = z - a < sizeof vec * 4096 ? z - a : sizeof vec * 4096;
+		if (mincore((void *)a, chunk, vec) == 0) {
+			a += chunk;
+			n += chunk;
+			continue;
+		}
+		/* part of the chunk is unmapped: count its mapped pages one by one up to the first gap */
+		for (uintptr_t p = a; p < a + chunk; p += 4096, n += 4096)
+			if (mincore((void *)p, 4096, vec) != 0)
+				return n;
+		a += chunk;
+	}
+	return n > len ? len : n;
+}
+
+int _pmp_os_thread_alive(uint64_t tid)
+{
+	return syscall(SYS_tgkill, (pid_t)getpid(), (pid_t)tid, 0) == 0 || errno == EPERM;
+}
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+int _pmp_os_main_stack(uint64_t *lo, uint64_t *hi)
+{
+	int fd = -1;
+	int r = _pmp_os_open("/proc/self/maps", O_RDONLY, 0, &fd);
+	if (r)
+		return r;
+	/* lines are read through a small window; a line is "lo-hi perms offset dev inode [path]" */
+	char buf[4096], line[512];
+	size_t ln = 0, got;
+	r = ENOENT;
+	for (;;) {
+		ssize_t k = syscall(SYS_read, fd, buf, sizeof buf);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		got = (size_t)k;
+		for (size_t i = 0; i < got; i++) {
+			if (buf[i] != '\n') {
+				if (ln < sizeof line - 1)
+					line[ln++] = buf[i];
+				continue;
+			}
+			line[ln] = 0;
+			size_t len = ln;
+			ln = 0;
+			if (len < 7 || strcmp(line + len - 7, "[stack]"))
+				continue;
+			uint64_t v[2] = {0, 0};
+			const char *p = line;
+			for (int w = 0; w < 2; w++, p++)
+				for (int d; (d = hexval(*p)) >= 0; p++)
+					v[w] = v[w] << 4 | (uint64_t)d;
+			*lo = v[0];
+			*hi = v[1];
+			r = v[1] > v[0] ? 0 : ENOENT;
+			goto out;
+		}
+	}
+out:
+	_pmp_os_close(fd);
+	return r;
 }
 
 int _pmp_os_mapped(const void *addr, size_t len)
