@@ -1,7 +1,9 @@
 /* rootset.c: a program whose blocks are held in each way a crash-time root set can see, so the test can check that
  * `pmempreload leaks` sorts every one of them into its class.
- * Usage: rootset segv|kill|doublefree|fill DIR
+ * Usage: rootset segv|thread|kill|doublefree|fill DIR
  *   segv        makes the blocks, then dies of SIGSEGV with one block's only pointer in a register (r12)
+ *   thread      the same, and a second thread holds one more block on its own stack while main crashes (it prints
+ *               "thread=ADDR"; glibc's own blocks for the thread, its DTV, are held by that stack too)
  *   kill        the same, then SIGKILL (no crash record: only the named root is known)
  *   fill DIR    the same as segv, after filling the file system of DIR (the root set cannot be saved)
  *   doublefree  frees a block twice (the heap aborts)
@@ -11,6 +13,7 @@
  * below the stack pointer and in scratch registers are wiped before the crash), or exit normally.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +46,23 @@ __attribute__((noinline)) static void *make_leaks(void)
 	}
 	/* the caller gets the first leaked block's address as a number it cannot follow (bits flipped) */
 	return (void *)((uintptr_t)first ^ 0x5a5a000000000000ull);
+}
+
+static pthread_barrier_t started;
+static void say(const char *s);
+
+/* a thread whose block is held by its own stack alone; it waits there while main crashes */
+static void *holder(void *arg)
+{
+	(void)arg;
+	void *volatile mine[2] = {memset(malloc(200), 'T', 200), NULL};
+	char line[64];
+	snprintf(line, sizeof line, "thread=%p\n", mine[0]);
+	say(line);
+	pthread_barrier_wait(&started);
+	for (;;)
+		pause();
+	return mine[0];
 }
 
 __attribute__((noinline)) static void fill_disk(const char *dir)
@@ -81,6 +101,13 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < STACKS; i++)
 		stack_table[i] = memset(malloc(200), 'S', 200);
+	int threads = !strcmp(how, "thread");
+	if (threads) {
+		pthread_t t;
+		pthread_barrier_init(&started, NULL, 2);
+		pthread_create(&t, NULL, holder, NULL);
+		pthread_barrier_wait(&started);
+	}
 	uintptr_t leak = (uintptr_t)make_leaks() ^ 0x5a5a000000000000ull;
 	void *in_register = memset(malloc(300), 'R', 300);
 	snprintf(line, sizeof line, "root=1 global=%d stack=%d register=1 reachable=%d leaked=%d\n", GLOBALS, STACKS,
