@@ -67,6 +67,7 @@ int _pmp_annex_put(struct pmp_heap *h, struct pmp_annex_writer *w, uint32_t kind
 	if (len > room)
 		len = room;
 	w->cut += full_len - len;
+	PMP_CRASHPOINT(); /* not a store into the heap: a stop here, before any, shows the record names no annex yet */
 	int e = h->ops->annex_write(h, (const void *)(uintptr_t)addr, (size_t)len, w->off + w->pos);
 	if (e) {
 		if (e != EFAULT) /* a disk that is full (or failing) takes nothing more */
@@ -97,10 +98,13 @@ int _pmp_annex_end(struct pmp_heap *h, struct pmp_annex_writer *w, uint64_t time
 	a.nsect = w->nsect;
 	a.threads_dropped = w->threads_dropped;
 	a.cut_bytes = w->cut;
+	PMP_CRASHPOINT();
 	int e = h->ops->annex_write(h, w->sect, w->nsect * sizeof w->sect[0], w->off + sizeof a);
+	PMP_CRASHPOINT();
 	if (!e)
 		e = h->ops->annex_write(h, &a, sizeof a, w->off);
 	a.magic = PMP_ANNEX_MAGIC;
+	PMP_CRASHPOINT();
 	if (!e)
 		e = h->ops->annex_write(h, &a.magic, sizeof a.magic, w->off);
 	w->err = e;

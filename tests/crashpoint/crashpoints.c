@@ -2,10 +2,10 @@
  * split, free with merges, realloc in place and moving, memalign, arena growth; slab pages: a slot's alloc and free,
  * a free from another thread, the owner's collection of those, a page made, adopted and retired, a thread's exit;
  * a large block's disk blocks given back by pmp_trim or the close; root set/replace/remove, commit, close with
- * its seal record and the reopen that trusts it, recovery, a reset; on a heap that tracks call sites, the record
- * each operation writes), and for every N, a child prepares a heap file, arms the Nth store point and runs the
- * operation; the point sends SIGKILL to the child as kill -9 would. The parent reopens the file, requires
- * pmp_check == 0, the
+ * its seal record and the reopen that trusts it, recovery, a reset; the crash record and its root set as the
+ * preload's signal handler writes them; on a heap that tracks call sites, the record each operation writes), and
+ * for every N, a child prepares a heap file, arms the Nth store point and runs the operation; the point sends
+ * SIGKILL to the child as kill -9 would. The parent reopens the file, requires pmp_check == 0, the
  * untouched blocks intact through the "table" root, and the operation's root either old or new. N grows until the
  * operation completes without reaching the point. On a tracked heap every untouched block must keep its record.
  * Must never: count a scenario as passed if it enumerated no point (an uninstrumented build would pass vacuously), or
@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/heap.h"
 #include "core/page.h"
 #include "core/heap.h"
 #include "pmempreload.h"
@@ -246,6 +247,76 @@ static void op_thread_exit(pmp_heap_t *h) /* a thread's pages are abandoned (or 
 	pthread_join(th, NULL);
 }
 
+/* the preload's fatal-signal handler, as it writes: a record with frame-pointer frames, the annex of the root set,
+ * the record again naming it; a stop anywhere leaves no record, the first one, or the whole one with its root set */
+static struct pmp_crash crash_rec;
+static struct pmp_annex_writer crash_annex;
+static uint64_t crash_region[64];
+static void op_crash_record(pmp_heap_t *h)
+{
+	struct pmp_heap *hh = (struct pmp_heap *)h;
+	memset(&crash_rec, 0, sizeof crash_rec);
+	crash_rec.signo = SIGSEGV;
+	crash_rec.time_ns = 1234567;
+	crash_rec.ext_magic = PMP_CRASH_EXT_MAGIC;
+	crash_rec.nframes = 3;
+	crash_rec.frames[0] = 0x1111, crash_rec.frames[1] = 0x2222, crash_rec.frames[2] = 0x3333;
+	crash_rec.nregs = 2;
+	crash_rec.regs[0] = 0xaaaa, crash_rec.regs[1] = (uint64_t)(uintptr_t)table(h)->blk[5];
+	crash_rec.annex_err = ENODATA;
+	_pmp_crash_write(hh, &crash_rec);
+	for (unsigned i = 0; i < 64; i++)
+		crash_region[i] = 0x5000 + i;
+	if (_pmp_annex_begin(hh, &crash_annex) == 0) {
+		_pmp_annex_put(hh, &crash_annex, PMP_ANNEX_STACK, PMP_ANNEX_CRASHING, (uint64_t)(uintptr_t)crash_region,
+			       sizeof crash_region, sizeof crash_region, 7, -1);
+		if (_pmp_annex_end(hh, &crash_annex, crash_rec.time_ns) == 0) {
+			crash_rec.annex_off = crash_annex.off;
+			crash_rec.annex_len = crash_annex.pos;
+			crash_rec.annex_err = 0;
+		}
+	}
+	_pmp_crash_write(hh, &crash_rec);
+}
+
+struct seen_roots {
+	unsigned regs, stacks, bad;
+};
+static int crash_root(const pmp_crash_root_t *r, void *user)
+{
+	struct seen_roots *sr = user;
+	const uint64_t *w = r->data;
+	if (r->kind == PMP_CRASH_ROOT_REGISTERS)
+		sr->regs += r->len == 16 && w[0] == 0xaaaa;
+	else if (r->kind == PMP_CRASH_ROOT_STACK && r->len == 64 * 8 && w[0] == 0x5000 && w[63] == 0x5000 + 63 &&
+		 r->crashing && r->tid == 7)
+		sr->stacks++;
+	else
+		sr->bad++;
+	return 0;
+}
+
+/* after the crash-record scenario: no record, or a whole one; its root set whole, or absent, never torn */
+static int crash_record_ok(pmp_heap_t *h, const char *when)
+{
+	static pmp_crash_info_t ci;
+	int e = pmp_crash_get(h, &ci);
+	if (e == ENOENT)
+		return 0;
+	if (e || ci.nframes != 3 || ci.frames[2] != 0x3333 || ci.nregs != 2 || ci.signo != SIGSEGV) {
+		fprintf(stderr, "crash-record %s: a torn record (error %d, %u frames)\n", when, e, ci.nframes);
+		return 1;
+	}
+	struct seen_roots sr = {0, 0, 0};
+	e = pmp_crash_roots(h, crash_root, &sr);
+	if (sr.regs != 1 || sr.bad || (e == 0) != (sr.stacks == 1) || (e && e != ENODATA) || e != ci.roots_err) {
+		fprintf(stderr, "crash-record %s: root set torn (error %d, %u registers, %u stacks, %u bad)\n", when, e,
+			sr.regs, sr.stacks, sr.bad);
+		return 1;
+	}
+	return 0;
+}
+
 static const struct scenario scenarios[] = {
 	{"alloc-split", 1u << 20, -1, op_alloc_split, 0, 0},
 	{"alloc-exact", 1u << 20, -1, op_alloc_exact, 0, 0},
@@ -265,6 +336,7 @@ static const struct scenario scenarios[] = {
 	{"large-free-close", 1u << 20, -1, op_large_close, 0, 0},
 	{"reset", 1u << 20, -1, op_reset, 0, 0},
 	{"sealed-reopen", 1u << 20, 2, op_sealed_reopen, 0, 0},
+	{"crash-record", 1u << 20, -1, op_crash_record, 0, 0},
 };
 /* the page scenarios: the table's blocks are slots */
 static const struct scenario page_scenarios[] = {
@@ -412,6 +484,8 @@ static int verify(const struct scenario *s, const char *when)
 			bad = 1;
 		}
 	}
+	if (!bad && s->op == op_crash_record)
+		bad = crash_record_ok(h, when);
 	void *nw = pmp_root_get(h, "new");
 	if (!bad && nw && pmp_usable_size(h, nw) < 64) {
 		fprintf(stderr, "%s %s: root new points to a bad block\n", s->name, when);
