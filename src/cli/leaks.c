@@ -166,10 +166,22 @@ int cli_leaks(int argc, char **argv)
 
 /* ---- path ---- */
 
-static void print_step(const pmp_block_t *b, size_t off, uint64_t to)
+/* the word at off in block b: what points to the next block of the chain (maybe into it, not at its start) */
+static uint64_t word_at(const pmp_block_t *b, size_t off)
 {
-	printf("  -> block 0x%" PRIx64 " (%s, size %zu) holds 0x%" PRIx64 " at +%zu\n", (uint64_t)(uintptr_t)b->addr,
-	       cli_life(b->state), b->size, to, off);
+	uint64_t w;
+	memcpy(&w, (const uint8_t *)b->data + off, sizeof w);
+	return w;
+}
+
+/* the word an anchor holds: a root's address, or the word at off in region g */
+static uint64_t anchor_word(const struct cli_heap *ch, const struct cli_rootset *rs, int region, size_t off)
+{
+	if (region < 0)
+		return ch->roots[off].addr;
+	uint64_t w;
+	memcpy(&w, rs->r[region].data + off, sizeof w);
+	return w;
 }
 
 int cli_path(int argc, char **argv)
@@ -241,13 +253,13 @@ int cli_path(int argc, char **argv)
 	long anchor = r.from[first];
 	int region = anchor == CLI_FROM_ROOT ? -1 : (int)(-2 - anchor);
 	cli_anchor_where(&ch, &rs, region, r.from_off[first], where, sizeof where);
-	uint64_t fa = (uint64_t)(uintptr_t)ch.blocks[first].addr;
 	if (json) {
 		json_obj(&j, "anchor");
 		json_str(&j, "kind", cli_anchor_kind(&rs, region));
 		json_str(&j, "where", where);
-		if (region >= 0)
+		if (region >= 0 && rs.r[region].kind != PMP_CRASH_ROOT_REGISTERS)
 			json_addr(&j, "address", rs.r[region].addr + r.from_off[first]);
+		json_addr(&j, "holds", anchor_word(&ch, &rs, region, r.from_off[first]));
 		json_obj_end(&j);
 		json_arr(&j, "chain");
 		for (size_t i = len; i-- > 0;) {
@@ -257,7 +269,7 @@ int cli_path(int argc, char **argv)
 			json_u64(&j, "size", b->size);
 			if (i > 0) {
 				json_u64(&j, "offset", r.from_off[chain[i - 1]]);
-				json_addr(&j, "holds", (uint64_t)(uintptr_t)ch.blocks[chain[i - 1]].addr);
+				json_addr(&j, "holds", word_at(b, r.from_off[chain[i - 1]]));
 			}
 			json_obj_end(&j);
 		}
@@ -266,10 +278,13 @@ int cli_path(int argc, char **argv)
 	} else {
 		printf("block 0x%" PRIx64 " (size %zu) is %s%s:\n", ta, t->size,
 		       r.cls[k] == CLI_A_REACHABLE ? "reachable from " : "anchored by ", cli_anchor_kind(&rs, region));
-		printf("  %s holds 0x%" PRIx64 "\n", where, fa);
-		for (size_t i = len; i-- > 1;)
-			print_step(&ch.blocks[chain[i]], r.from_off[chain[i - 1]],
-				   (uint64_t)(uintptr_t)ch.blocks[chain[i - 1]].addr);
+		printf("  %s holds 0x%" PRIx64 "\n", where, anchor_word(&ch, &rs, region, r.from_off[first]));
+		for (size_t i = len; i-- > 1;) {
+			const pmp_block_t *b = &ch.blocks[chain[i]];
+			size_t off = r.from_off[chain[i - 1]];
+			printf("  -> block 0x%" PRIx64 " (%s, size %zu) holds 0x%" PRIx64 " at +%zu\n",
+			       (uint64_t)(uintptr_t)b->addr, cli_life(b->state), b->size, word_at(b, off), off);
+		}
 		if (missing)
 			printf("(%s)\n", missing);
 	}

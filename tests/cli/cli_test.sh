@@ -348,6 +348,19 @@ group_verbs() {
 	has leaks_limit out "^\.\.\. 2 more unreachable blocks$"
 	run leaks_limit_json 0 "$CLI" leaks --json --limit 1 "$H"
 	json leaks_limit_json "d['truncated'] and len(d['leaks'])==1 and d['leaked_blocks']==3"
+	# no crash record: said, and the mark starts from the named roots alone
+	has leaks out "^no crash record .*only the named roots were available"
+	json leaks_json "not d['root_set']['crash_record'] and d['classes']['leaked']['blocks']==3 and d['classes']['roots']['blocks']+d['classes']['reachable']['blocks']+3==$USED_BLOCKS and d['classes']['globals']['blocks']==0"
+	# path: the chain from the root "holder" through its block to the target
+	run path 0 "$CLI" path "$H" "$TARGET_INNER"
+	has path out "^block $TARGET \(size [0-9]+\) is reachable from root:$"
+	has path out "^  root 'holder' holds $HOLDER$"
+	has path out "^  -> block $HOLDER \(live, size [0-9]+\) holds $TARGET_INNER at \+$HOLDER_OFF$"
+	run path_json 0 "$CLI" path --json "$H" "$TARGET"
+	json path_json "d['class']=='reachable' and d['anchor']['kind']=='root' and d['anchor']['where']==\"root 'holder'\" and [c['block'] for c in d['chain']]==['$HOLDER','$TARGET'] and d['chain'][0]['offset']==$HOLDER_OFF and d['chain'][0]['holds']=='$TARGET_INNER'"
+	run path_leak 1 "$CLI" path "$H" "$LEAK0"
+	has path_leak out "is reachable from no anchor: leaked$"
+	run path_free 1 "$CLI" path "$H" "$SECRET_BLOCK"
 
 	run crash_none 1 "$CLI" crash "$H"
 	has crash_none out "no crash record"
@@ -452,6 +465,9 @@ group_crash() {
 	has crash out "^pid: +$CRASH_PID "
 	has crash out "^  #0  0x0*${FRAME0#0x}  mkcrash\+0x[0-9a-f]+"
 	has crash out "^  #2 .* libc\.so[.0-9]*\+0x[0-9a-f]+"
+	# a heap address lies above every module: with their extents recorded it is attributed to none
+	has crash out "^  #3  0x0*${FRAME3#0x}  \?$"
+	has crash out "^root set: the crash record has no root set"
 	if command -v addr2line >/dev/null; then
 		has crash out "^  #0 .*  crash_site  at .*mkcrash\.c:[0-9]+$"
 		has crash out "^  #1 .*  main"
@@ -496,7 +512,7 @@ group_crash() {
 	fi
 
 	run crash_json 0 "$CLI" crash --json "$H"
-	json crash_json "d['present'] and d['signal']=='SIGSEGV' and d['fault_address']=='0xdead0' and d['pid']==$CRASH_PID and len(d['frames'])==3 and d['frames'][0]['pc']=='$FRAME0' and d['frames'][0]['module'].endswith('mkcrash') and len(d['modules'])>=2"
+	json crash_json "d['present'] and d['signal']=='SIGSEGV' and d['fault_address']=='0xdead0' and d['pid']==$CRASH_PID and len(d['frames'])==4 and d['frames'][0]['pc']=='$FRAME0' and d['frames'][0]['module'].endswith('mkcrash') and d['frames'][3]['module'] is None and len(d['modules'])>=2 and all(int(m['start'],16) <= int(m['load_address'],16) + 0x1000000 and int(m['end'],16) > int(m['start'],16) for m in d['modules'] if 'end' in m) and not d['root_set']['complete']"
 }
 
 group_sparse() {
