@@ -43,7 +43,7 @@ static void root_set_text(const struct cli_rootset *rs)
 		stacks += rs->r[i].kind == PMP_CRASH_ROOT_STACK;
 		segments += rs->r[i].kind == PMP_CRASH_ROOT_DATA;
 		registers += rs->r[i].kind == PMP_CRASH_ROOT_REGISTERS;
-		bytes += rs->r[i].len;
+		bytes += rs->r[i].kind != PMP_CRASH_ROOT_REGISTERS ? rs->r[i].len : 0;
 	}
 	printf("root set of the crash: %s, %u stack%s, %u writable segment%s (%" PRIu64 " bytes)\n",
 	       registers ? "the crashing thread's registers" : "no registers", stacks, stacks == 1 ? "" : "s", segments,
