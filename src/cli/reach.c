@@ -79,8 +79,12 @@ const char *cli_rootset_missing(const struct cli_rootset *rs, char *buf, size_t 
 	if (rs->err == ENODATA && !rs->n)
 		return "the crash record has no root set (written by an older writer or on a heap without a file): only "
 		       "the named roots were available";
-	snprintf(buf, len, "the crash's root set was lost (%s): only the named roots%s were available",
-		 pmp_strerror(rs->err), rs->n ? " and the registers" : "");
+	if (rs->err == PMP_ECORRUPT)
+		snprintf(buf, len, "the crash's root set is damaged and was not used: only the named roots%s were available",
+			 rs->n ? " and the registers" : "");
+	else
+		snprintf(buf, len, "the crash's root set was lost (%s): only the named roots%s were available",
+			 pmp_strerror(rs->err), rs->n ? " and the registers" : "");
 	return buf;
 }
 

@@ -7,6 +7,7 @@
  *   kill        the same, then SIGKILL (no crash record: only the named root is known)
  *   fill DIR    the same as segv, after filling the file system of DIR (the root set cannot be saved)
  *   doublefree  frees a block twice (the heap aborts)
+ *   reopen FILE (not under the preload) opens the heap file FILE for writing, grows it by 8 MiB and closes it
  * Before dying it prints what it made: "root=1 global=G stack=S register=1 reachable=C leaked=L" and the address
  * of each kind's first block, with write(2): nothing of stdio's buffers lands in the heap.
  * Must never: leave a pointer to a block of another class where the root set would see it (the stale copies
@@ -81,6 +82,23 @@ __attribute__((noinline)) static void fill_disk(const char *dir)
 int main(int argc, char **argv)
 {
 	const char *how = argc > 1 ? argv[1] : "segv";
+	if (!strcmp(how, "reopen") && argc > 2) {
+		pmp_file_opts_t o;
+		memset(&o, 0, sizeof o);
+		o.mode = PMP_OPEN_EXISTING;
+		pmp_heap_t *h;
+		int e = pmp_file_open(argv[2], &o, &h);
+		if (e) {
+			fprintf(stderr, "rootset: %s: %s\n", argv[2], pmp_strerror(e));
+			return 2;
+		}
+		void *big = pmp_malloc(h, 8u << 20);
+		if (!big)
+			return 2;
+		memset(big, 'G', 8u << 20);
+		pmp_free(h, big);
+		return pmp_close(h) ? 2 : 0;
+	}
 	if (!strcmp(how, "doublefree")) {
 		char *p = malloc(100);
 		free(p);

@@ -70,6 +70,23 @@ grep -q "^root set: 1 stack\|^root set: [0-9]* stacks" "$T/crash.segv" || { cat 
 grep -q "from the unwind tables" "$T/crash.segv" || fail "crash: backtrace not from the unwind tables"
 echo "segv: every class counted as made; refs and path name the register, the global and the stack slot"
 
+# a later writable open that grows the heap leaves the root set as it was (it lies past the reservation)
+cp --sparse=always "$H" "$T/reopened.heap"
+"$ROOTSET" reopen "$T/reopened.heap" || fail "reopen: the crashed heap did not open for writing"
+"$CLI" leaks --json "$T/reopened.heap" >"$T/reopened.json"
+json "$T/reopened.json" "d['root_set']['complete'] and all(d['classes'][k]['blocks'] == v['blocks'] for k, v in json.load(open('$T/leaks.json'))['classes'].items())"
+# a damaged root set is said to be damaged, never followed: the annex's table, then its header, overwritten
+annex=$(python3 -c 'import json,sys; print(int(json.load(sys.stdin)["reserved"]))' < <("$CLI" info --json "$H"))
+for at in 64 0; do
+	cp --sparse=always "$H" "$T/bad.heap"
+	head -c 4096 /dev/urandom | dd of="$T/bad.heap" bs=1 seek=$((annex + at)) conv=notrunc status=none
+	"$CLI" leaks "$T/bad.heap" >"$T/bad.txt" || fail "leaks on a damaged root set: exit $?"
+	grep -q "^the crash's root set is damaged and was not used: only the named roots and the registers were available" "$T/bad.txt" ||
+		{ head -3 "$T/bad.txt"; fail "leaks: a damaged root set (at +$at) not said"; }
+	"$CLI" path "$T/bad.heap" "$(at segv register)" >/dev/null || fail "path: the registers of a damaged root set"
+done
+echo "reopen keeps the root set; a damaged one is refused: $(head -1 "$T/bad.txt" | cut -c1-60)..."
+
 # ---- a second thread holds a block on its own stack while main crashes ----
 crash_run thread thread
 [ "$(cat "$T/thread.rc")" -eq 139 ] || fail "thread: expected death by SIGSEGV (139), got $(cat "$T/thread.rc")"
