@@ -335,23 +335,29 @@ typedef struct pmp_crash_module_ext {
 #define PMP_UNWIND_TABLES 2   /* frames unwound with the unwind tables from the interrupted context */
 typedef struct pmp_crash_info {
 	int signo, code;        /* signal and si_code */
-	void *fault_addr;       /* si_addr (meaningless for a signal that was sent: see sender_pid) */
+	void *fault_addr;       /* si_addr (meaningless for a signal that was sent: see pmp_crash_ext_t.sender_pid) */
 	uint64_t time_ns;       /* CLOCK_REALTIME */
 	uint64_t pid, tid;
 	unsigned nframes, nmodules;
 	uint64_t frames[PMP_CRASH_MAX_FRAMES];               /* return addresses, innermost first */
 	pmp_crash_module_t modules[PMP_CRASH_MAX_MODULES];   /* executable and libraries, for symbolisation */
+} pmp_crash_info_t;
+/* 0 and *ci filled, or ENOENT when the heap holds no crash record */
+PMP_API int pmp_crash_get(pmp_heap_t *h, pmp_crash_info_t *ci);
+
+/* What a record holds besides pmp_crash_info_t (a struct of its own, so that pmp_crash_info_t keeps its size) */
+typedef struct pmp_crash_ext {
 	int sender_pid;         /* a signal sent by kill, tkill, raise or abort (code <= 0): the sender, else 0 */
 	unsigned sender_uid;
 	int unwinder;           /* PMP_UNWIND_*, 0 unknown */
 	unsigned nregs;         /* the crashing thread's registers (x86-64: in the order of ucontext gregs) */
 	uint64_t regs[PMP_CRASH_MAX_REGS];
-	pmp_crash_module_ext_t module_ext[PMP_CRASH_MAX_MODULES];
+	pmp_crash_module_ext_t modules[PMP_CRASH_MAX_MODULES]; /* entry i describes pmp_crash_info_t.modules[i] */
 	int roots_err;          /* 0: a root set was saved (pmp_crash_roots); else why not (ENOSPC: the disk was full;
 				 * ENODATA: none was written, e.g. a heap on memory or a record of an older writer) */
-} pmp_crash_info_t;
-/* 0 and *ci filled, or ENOENT when the heap holds no crash record */
-PMP_API int pmp_crash_get(pmp_heap_t *h, pmp_crash_info_t *ci);
+} pmp_crash_ext_t;
+/* 0 and *x filled (all zero, roots_err ENODATA, for a record written before these fields), or ENOENT */
+PMP_API int pmp_crash_ext(pmp_heap_t *h, pmp_crash_ext_t *x);
 
 /* ---- call sites (heaps made with PMP_HEAP_TRACK / PMP_FILE_TRACK; the preload's PMEMPRELOAD_TRACK=callsite) ----
  * Every block of a tracked heap records who allocated it and, once freed, who freed it: the return address of the

@@ -77,9 +77,10 @@ static void hex(char *out, const uint8_t *p, unsigned n)
 
 /* whether module m's file now has the build-id the process had loaded: 1 same, 0 another (or none, or no file),
  * -1 the record has none to compare; now gets the file's */
-static int module_same(const pmp_crash_info_t *ci, const struct cli_heap *ch, unsigned m, char *now, size_t len)
+static int module_same(const pmp_crash_info_t *ci, const pmp_crash_ext_t *xt, const struct cli_heap *ch, unsigned m,
+		       char *now, size_t len)
 {
-	const pmp_crash_module_ext_t *x = &ci->module_ext[m];
+	const pmp_crash_module_ext_t *x = &xt->modules[m];
 	now[0] = 0;
 	if (!x->build_id_len || module_path(ci, ch, (int)m)[0] != '/') /* the vDSO has no file */
 		return -1;
@@ -116,15 +117,19 @@ int cli_crash(int argc, char **argv)
 	if (cli_open_args(argc, argv, opts, &ch))
 		return CLI_ERR;
 	pmp_crash_info_t *ci = calloc(1, sizeof *ci);
+	pmp_crash_ext_t *xt = calloc(1, sizeof *xt);
 	struct cli_sym *fr = calloc(PMP_CRASH_MAX_FRAMES, sizeof *fr);
-	if (!ci || !fr) {
+	if (!ci || !xt || !fr) {
 		cli_errorf("out of memory");
 		free(ci);
+		free(xt);
 		free(fr);
 		cli_close(&ch);
 		return CLI_ERR;
 	}
 	int e = pmp_crash_get(ch.h, ci), rc = CLI_OK;
+	if (!e)
+		e = pmp_crash_ext(ch.h, xt);
 	if (e) {
 		if (e == ENOENT) {
 			if (json) {
@@ -147,7 +152,7 @@ int cli_crash(int argc, char **argv)
 	struct cli_module mods[PMP_CRASH_MAX_MODULES];
 	for (unsigned m = 0; m < ci->nmodules; m++) {
 		mods[m].load_addr = ci->modules[m].load_addr;
-		mods[m].end = ci->module_ext[m].end;
+		mods[m].end = xt->modules[m].end;
 		mods[m].path = module_path(ci, &ch, (int)m);
 	}
 	struct cli_rootset rs;
@@ -182,17 +187,17 @@ int cli_crash(int argc, char **argv)
 			json_str(&j, "code_name", code);
 		if (sent) {
 			json_null(&j, "fault_address");
-			json_i64(&j, "sender_pid", ci->sender_pid);
-			json_u64(&j, "sender_uid", ci->sender_uid);
+			json_i64(&j, "sender_pid", xt->sender_pid);
+			json_u64(&j, "sender_uid", xt->sender_uid);
 		} else {
 			json_addr(&j, "fault_address", fault);
 		}
 		json_bool(&j, "fault_in_heap", !sent && fault - ch.base < ch.info.reserved);
-		if (unwinder_name(ci->unwinder))
-			json_str(&j, "unwinder", unwinder_name(ci->unwinder));
+		if (unwinder_name(xt->unwinder))
+			json_str(&j, "unwinder", unwinder_name(xt->unwinder));
 		json_arr(&j, "registers");
-		for (unsigned r = 0; r < ci->nregs; r++)
-			json_addr(&j, NULL, ci->regs[r]);
+		for (unsigned r = 0; r < xt->nregs; r++)
+			json_addr(&j, NULL, xt->regs[r]);
 		json_arr_end(&j);
 		json_obj(&j, "root_set");
 		json_bool(&j, "complete", !missing);
@@ -230,13 +235,13 @@ int cli_crash(int argc, char **argv)
 			json_obj(&j, NULL);
 			json_addr(&j, "load_address", ci->modules[m].load_addr);
 			json_str(&j, "path", module_path(ci, &ch, (int)m));
-			const pmp_crash_module_ext_t *x = &ci->module_ext[m];
+			const pmp_crash_module_ext_t *x = &xt->modules[m];
 			if (x->end) {
 				json_addr(&j, "start", x->start);
 				json_addr(&j, "end", x->end);
 			}
 			char id[2 * sizeof x->build_id + 1], now[160];
-			int same = module_same(ci, &ch, m, now, sizeof now);
+			int same = module_same(ci, xt, &ch, m, now, sizeof now);
 			if (same >= 0) {
 				hex(id, x->build_id, x->build_id_len);
 				json_str(&j, "build_id", id);
@@ -254,22 +259,22 @@ int cli_crash(int argc, char **argv)
 		printf("signal:  %s (%d)\n", sig, ci->signo);
 		printf("code:    %d%s%s\n", ci->code, code ? " " : "", code ? code : "");
 		if (sent)
-			printf("sender:  pid %d%s, uid %u (a signal that was sent has no fault address)\n", ci->sender_pid,
-			       (uint64_t)ci->sender_pid == ci->pid ? " (this process)" : "", ci->sender_uid);
+			printf("sender:  pid %d%s, uid %u (a signal that was sent has no fault address)\n", xt->sender_pid,
+			       (uint64_t)xt->sender_pid == ci->pid ? " (this process)" : "", xt->sender_uid);
 		else
 			printf("address: 0x%" PRIx64 "%s\n", fault,
 			       fault - ch.base < ch.info.reserved ? "  (inside this heap)" : "");
 		printf("time:    %s\n", when);
 		printf("pid:     %" PRIu64 "  tid: %" PRIu64 "\n", ci->pid, ci->tid);
-		if (ci->nregs >= 17) /* x86-64 gregs: rip 16, rsp 15, rbp 10 */
-			printf("registers: rip 0x%" PRIx64 "  rsp 0x%" PRIx64 "  rbp 0x%" PRIx64 "  (%u saved)\n", ci->regs[16],
-			       ci->regs[15], ci->regs[10], ci->nregs);
+		if (xt->nregs >= 17) /* x86-64 gregs: rip 16, rsp 15, rbp 10 */
+			printf("registers: rip 0x%" PRIx64 "  rsp 0x%" PRIx64 "  rbp 0x%" PRIx64 "  (%u saved)\n", xt->regs[16],
+			       xt->regs[15], xt->regs[10], xt->nregs);
 		if (missing)
 			printf("root set: %s\n", missing);
 		else
 			printf("root set: %u stack%s, %u writable segment%s, %" PRIu64 " bytes (pmempreload leaks uses it)\n",
 			       stacks, stacks == 1 ? "" : "s", segments, segments == 1 ? "" : "s", set_bytes);
-		const char *how = unwinder_name(ci->unwinder);
+		const char *how = unwinder_name(xt->unwinder);
 		printf("backtrace (%u frames, innermost first%s%s):\n", nf, how ? ", from the " : "", how ? how : "");
 		for (unsigned i = 0; i < nf; i++) {
 			printf("  #%-2u 0x%016" PRIx64, i, fr[i].pc);
@@ -298,10 +303,10 @@ int cli_crash(int argc, char **argv)
 		}
 		printf("modules: %u recorded\n", ci->nmodules);
 		for (unsigned m = 0; m < ci->nmodules; m++) {
-			char now[160], id[2 * sizeof ci->module_ext[m].build_id + 1];
-			if (module_same(ci, &ch, m, now, sizeof now))
+			char now[160], id[2 * sizeof xt->modules[m].build_id + 1];
+			if (module_same(ci, xt, &ch, m, now, sizeof now))
 				continue;
-			hex(id, ci->module_ext[m].build_id, ci->module_ext[m].build_id_len);
+			hex(id, xt->modules[m].build_id, xt->modules[m].build_id_len);
 			fputs("warning: ", stdout);
 			cli_print_str(stdout, module_path(ci, &ch, (int)m));
 			if (now[0])
@@ -314,6 +319,7 @@ int cli_crash(int argc, char **argv)
 	cli_rootset_free(&rs);
 out:
 	free(ci);
+	free(xt);
 	free(fr);
 	cli_close(&ch);
 	return rc;

@@ -1,5 +1,5 @@
 /* crash.c: the crash record area and the crash annex: written once by the shim's fatal-signal handler, read by
- * pmp_crash_get and pmp_crash_roots.
+ * pmp_crash_get, pmp_crash_ext and pmp_crash_roots.
  *
  * Holds: the copy in (async-signal-safe: no locks, no allocation; the magic is stored last so a stop mid-write leaves
  * no record rather than a torn one), the annex writer (sections through the layer's annex_write, table and header
@@ -140,22 +140,34 @@ int pmp_crash_get(pmp_heap_t *h, pmp_crash_info_t *ci)
 		memcpy(ci->modules[i].path, c->modules[i].path, sizeof ci->modules[i].path);
 		ci->modules[i].path[sizeof ci->modules[i].path - 1] = 0;
 	}
-	ci->roots_err = ENODATA;
+	return 0;
+}
+
+int pmp_crash_ext(pmp_heap_t *h, pmp_crash_ext_t *x)
+{
+	if (!h || !x)
+		return EINVAL;
+	const struct pmp_crash *c = area(h);
+	if (c->magic != PMP_CRASH_MAGIC)
+		return ENOENT;
+	memset(x, 0, sizeof *x);
+	x->roots_err = ENODATA;
 	if (!has_ext(c))
 		return 0;
-	ci->sender_pid = c->sender_pid;
-	ci->sender_uid = c->sender_uid;
-	ci->unwinder = (int)c->unwinder;
-	ci->nregs = c->nregs < PMP_CRASH_REGS ? c->nregs : PMP_CRASH_REGS;
-	memcpy(ci->regs, c->regs, ci->nregs * sizeof ci->regs[0]);
-	for (unsigned i = 0; i < ci->nmodules; i++) {
-		pmp_crash_module_ext_t *x = &ci->module_ext[i];
-		x->start = c->modx[i].start;
-		x->end = c->modx[i].end;
-		x->build_id_len = c->modx[i].build_id_len <= PMP_BUILD_ID_MAX ? c->modx[i].build_id_len : 0;
-		memcpy(x->build_id, c->modx[i].build_id, x->build_id_len);
+	x->sender_pid = c->sender_pid;
+	x->sender_uid = c->sender_uid;
+	x->unwinder = (int)c->unwinder;
+	x->nregs = c->nregs < PMP_CRASH_REGS ? c->nregs : PMP_CRASH_REGS;
+	memcpy(x->regs, c->regs, x->nregs * sizeof x->regs[0]);
+	unsigned nmodules = c->nmodules < PMP_CRASH_MODULES ? c->nmodules : PMP_CRASH_MODULES;
+	for (unsigned i = 0; i < nmodules; i++) {
+		pmp_crash_module_ext_t *m = &x->modules[i];
+		m->start = c->modx[i].start;
+		m->end = c->modx[i].end;
+		m->build_id_len = c->modx[i].build_id_len <= PMP_BUILD_ID_MAX ? c->modx[i].build_id_len : 0;
+		memcpy(m->build_id, c->modx[i].build_id, m->build_id_len);
 	}
-	ci->roots_err = c->annex_err ? c->annex_err : c->annex_off ? 0 : ENODATA;
+	x->roots_err = c->annex_err ? c->annex_err : c->annex_off ? 0 : ENODATA;
 	return 0;
 }
 

@@ -300,16 +300,19 @@ static int crash_root(const pmp_crash_root_t *r, void *user)
 static int crash_record_ok(pmp_heap_t *h, const char *when)
 {
 	static pmp_crash_info_t ci;
+	static pmp_crash_ext_t x;
 	int e = pmp_crash_get(h, &ci);
 	if (e == ENOENT)
 		return 0;
-	if (e || ci.nframes != 3 || ci.frames[2] != 0x3333 || ci.nregs != 2 || ci.signo != SIGSEGV) {
+	if (!e)
+		e = pmp_crash_ext(h, &x);
+	if (e || ci.nframes != 3 || ci.frames[2] != 0x3333 || x.nregs != 2 || ci.signo != SIGSEGV) {
 		fprintf(stderr, "crash-record %s: a torn record (error %d, %u frames)\n", when, e, ci.nframes);
 		return 1;
 	}
 	struct seen_roots sr = {0, 0, 0};
 	e = pmp_crash_roots(h, crash_root, &sr);
-	if (sr.regs != 1 || sr.bad || (e == 0) != (sr.stacks == 1) || (e && e != ENODATA) || e != ci.roots_err) {
+	if (sr.regs != 1 || sr.bad || (e == 0) != (sr.stacks == 1) || (e && e != ENODATA) || e != x.roots_err) {
 		fprintf(stderr, "crash-record %s: root set torn (error %d, %u registers, %u stacks, %u bad)\n", when, e,
 			sr.regs, sr.stacks, sr.bad);
 		return 1;
