@@ -16,6 +16,23 @@ struct tally {
 	uint64_t blocks, bytes;
 };
 
+/* the heap's blocks and roots, the crash's root set and the mark from both; on failure everything is released */
+static int load_marked(struct cli_heap *ch, struct cli_rootset *rs, struct cli_reach *r, int *brc)
+{
+	if (cli_load(ch, 1, brc))
+		return CLI_ERR;
+	if (cli_rootset_load(ch, rs)) {
+		cli_close(ch);
+		return CLI_ERR;
+	}
+	if (cli_reach_run(ch, rs, r)) {
+		cli_rootset_free(rs);
+		cli_close(ch);
+		return CLI_ERR;
+	}
+	return 0;
+}
+
 static void root_set_json(struct cli_json *j, const struct cli_rootset *rs, const char *missing)
 {
 	unsigned stacks = 0, segments = 0, registers = 0;
@@ -60,22 +77,11 @@ int cli_leaks(int argc, char **argv)
 	if (cli_args(argc, argv, opts, pos, 1, 1, &n) || (limit_s && cli_parse_size(limit_s, &limit)))
 		return CLI_ERR;
 	struct cli_heap ch;
-	if (cli_open(pos[0], &ch))
-		return CLI_ERR;
-	int brc;
-	if (cli_load(&ch, 1, &brc))
-		return CLI_ERR;
 	struct cli_rootset rs;
 	struct cli_reach r;
-	if (cli_rootset_load(&ch, &rs)) {
-		cli_close(&ch);
+	int brc;
+	if (cli_open(pos[0], &ch) || load_marked(&ch, &rs, &r, &brc))
 		return CLI_ERR;
-	}
-	if (cli_reach_run(&ch, &rs, &r)) {
-		cli_rootset_free(&rs);
-		cli_close(&ch);
-		return CLI_ERR;
-	}
 	if (by_site) { /* the leaked blocks summed by the site that allocated them (sites.c) */
 		uint8_t *mark = malloc(ch.nblocks ? ch.nblocks : 1);
 		int rc = -1;
@@ -193,30 +199,22 @@ int cli_path(int argc, char **argv)
 	if (cli_args(argc, argv, opts, pos, 2, 2, &n) || cli_parse_addr(pos[1], &a))
 		return CLI_ERR;
 	struct cli_heap ch;
-	if (cli_open(pos[0], &ch) || cli_load(&ch, 1, &brc))
+	struct cli_rootset rs;
+	struct cli_reach r;
+	if (cli_open(pos[0], &ch) || load_marked(&ch, &rs, &r, &brc))
 		return CLI_ERR;
+	size_t *chain = NULL, len = 0;
 	const pmp_block_t *t = cli_block_at(&ch, a);
 	if (!t || t->state != PMP_BLOCK_USED) {
 		cli_errorf("%s: 0x%" PRIx64 " is not in a used block", ch.path, a);
-		cli_close(&ch);
-		return CLI_FAIL;
-	}
-	struct cli_rootset rs;
-	struct cli_reach r;
-	if (cli_rootset_load(&ch, &rs)) {
-		cli_close(&ch);
-		return CLI_ERR;
-	}
-	if (cli_reach_run(&ch, &rs, &r)) {
-		cli_rootset_free(&rs);
-		cli_close(&ch);
-		return CLI_ERR;
+		brc = CLI_FAIL;
+		goto out;
 	}
 	char why[256], where[256];
 	const char *missing = cli_rootset_missing(&rs, why, sizeof why);
 	size_t k = (size_t)(t - ch.blocks);
 	/* the chain, target first: follow `from` back to the anchor (each block was reached once, so it ends) */
-	size_t *chain = malloc((ch.nblocks ? ch.nblocks : 1) * sizeof *chain), len = 0;
+	chain = malloc((ch.nblocks ? ch.nblocks : 1) * sizeof *chain);
 	if (!chain) {
 		cli_errorf("out of memory");
 		brc = CLI_ERR;

@@ -422,11 +422,12 @@ int _pmp_os_rename_noreplace(const char *from, const char *to)
 	return unlink(from) < 0 ? errno : 0;
 }
 
-int _pmp_os_write(int fd, const void *buf, size_t len)
+/* all of [buf, buf+len) to fd: at off (pwrite), or at the file position when off is UINT64_MAX (write) */
+static int write_all(int fd, const void *buf, size_t len, uint64_t off)
 {
 	const char *b = buf;
 	while (len > 0) {
-		ssize_t w = syscall(SYS_write, fd, b, len);
+		ssize_t w = off == UINT64_MAX ? syscall(SYS_write, fd, b, len) : syscall(SYS_pwrite64, fd, b, len, (off_t)off);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0)
@@ -435,26 +436,20 @@ int _pmp_os_write(int fd, const void *buf, size_t len)
 			return EIO;
 		b += w;
 		len -= (size_t)w;
+		if (off != UINT64_MAX)
+			off += (uint64_t)w;
 	}
 	return 0;
 }
 
+int _pmp_os_write(int fd, const void *buf, size_t len)
+{
+	return write_all(fd, buf, len, UINT64_MAX);
+}
+
 int _pmp_os_pwrite(int fd, const void *buf, size_t len, uint64_t off)
 {
-	const char *b = buf;
-	while (len > 0) {
-		ssize_t w = syscall(SYS_pwrite64, fd, b, len, (off_t)off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return errno;
-		if (w == 0)
-			return EIO;
-		b += w;
-		off += (uint64_t)w;
-		len -= (size_t)w;
-	}
-	return 0;
+	return write_all(fd, buf, len, off);
 }
 
 size_t _pmp_os_mapped_len(const void *addr, size_t len)
