@@ -28,6 +28,7 @@ static void load_modules(struct cli_heap *ch, struct mods *ms)
 		ms->n = 0;
 	for (unsigned i = 0; i < ms->n; i++) {
 		ms->cm[i].load_addr = ms->m[i].load_addr;
+		ms->cm[i].end = ms->m[i].hi; /* the recorded extent: an address past it is in no module */
 		ms->cm[i].path = ms->m[i].path;
 	}
 }
