@@ -244,7 +244,9 @@ PMP_API int pmp_set_check(pmp_heap_t *h, int level, unsigned every_log2);
 
 /* A free block of 1 MiB or more keeps its disk blocks (and memory) for about a second, as long as such blocks hold
  * less than max(64 MiB, twice the used bytes), so that its reuse costs no fallocate and no page faults; then
- * its interior pages go back to the file system. pmp_trim gives every such block's pages back now (malloc_trim under
+ * its interior pages go back to the file system. pmp_trim returns every empty slab page to the chain (a thread keeps
+ * one per class for reuse; a page no thread owns stays until one adopts it) and gives every such block's pages
+ * back now (malloc_trim under
  * the preload; close does it too). Returns the bytes given back; 0 for NULL or a heap that cannot give pages back. */
 PMP_API size_t pmp_trim(pmp_heap_t *h);
 

@@ -12,6 +12,7 @@
 
 #include "../os/os.h"
 #include "block.h"
+#include "theap.h"
 
 #define PMP_DECAY_NS ((uint64_t)1000000000)     /* a large free block stays backed this long */
 #define PMP_DECAY_KEEP_MIN ((uint64_t)64 << 20) /* and the list may hold this many bytes at least */
@@ -92,7 +93,14 @@ size_t _pmp_trim_one(struct pmp_heap *h)
 	if (!h || h->readonly)
 		return 0;
 	_pmp_lock(h);
-	uint64_t given = h->sealed ? 0 : trim(h, 0, 1);
+	uint64_t given = 0;
+	if (!h->sealed) {
+		/* empty slab pages first (the caller's kept ones, and abandoned pages emptied by frees from other threads
+		 * or after a reopen): back to the chain, where they merge and can be given back too */
+		if (h->prt)
+			_pmp_theaps_shed_locked(h, _pmp_tls.heap_id == h->id ? _pmp_tls.theap : NULL);
+		given = trim(h, 0, 1);
+	}
 	_pmp_unlock(h);
 	return (size_t)given;
 }
