@@ -4,7 +4,7 @@
  * the repaired one, never a half-repaired heap); --backup FILE keeps a copy of the original first.
  *
  * Must never: write to FILE itself (only rename a complete repaired copy over it), overwrite an existing backup,
- * repair a heap whose writer still holds it, or call a heap repaired that fails pmp_check afterwards.
+ * replace a heap whose writer still runs, or call a heap repaired that fails pmp_check afterwards.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -75,6 +75,7 @@ out:
 
 struct verdict {
 	int clean, consistent;
+	int writer_alive;       /* the writer still runs (writer.c): its heap is not replaced under it */
 	uint64_t file_size, mapped, damaged, damaged_bytes;
 	size_t roots;
 	char exe[256];          /* the writer's executable, kept as the repaired heap's writer */
@@ -89,6 +90,8 @@ static int look(const char *path, struct verdict *v)
 	if (cli_open(path, &ch) || cli_load(&ch, 1, &brc))
 		return CLI_ERR;
 	v->clean = ch.info.clean;
+	char why[160];
+	v->writer_alive = !ch.info.clean && cli_writer_alive(&ch.info, why, sizeof why) == 1;
 	v->consistent = pmp_check(ch.h, NULL) == 0;
 	v->mapped = ch.mapped;
 	v->file_size = ch.truncated_at ? ch.truncated_at : ch.mapped;
@@ -155,22 +158,17 @@ int cli_repair(int argc, char **argv)
 			return CLI_ERR;
 		}
 		if (yes) {
+			/* a writer that still runs holds the heap: its mapping would still be of the old file */
+			if (v.writer_alive) {
+				unlink(tmp);
+				cli_errorf("%s: %s", path, pmp_strerror(PMP_ELOCKED));
+				return CLI_ERR;
+			}
 			if (backup && (e = copy_sparse(path, backup)) != 0) {
 				unlink(tmp);
 				cli_errorf("%s: backup to %s: %s", path, backup, strerror(e));
 				return CLI_ERR;
 			}
-			/* the writer must not hold the heap: its open would still see the old file */
-			int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-			struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-			if (fd >= 0 && fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK) {
-				close(fd);
-				unlink(tmp);
-				cli_errorf("%s: %s", path, pmp_strerror(PMP_ELOCKED));
-				return CLI_ERR;
-			}
-			if (fd >= 0)
-				close(fd);
 			if (rename(tmp, path)) {
 				e = errno;
 				unlink(tmp);
