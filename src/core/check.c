@@ -340,19 +340,6 @@ static int mapped_wrong(const struct pmp_heap *h, pmp_report_t *r)
 	return 0;
 }
 
-int _pmp_validate(const struct pmp_heap *h, int strict, pmp_report_t *r)
-{
-	memset(r, 0, sizeof *r);
-	int e = mapped_wrong(h, r);
-	if (e)
-		return e;
-	uint64_t roots[PMP_ROOT_COUNT];
-	size_t nroots;
-	struct tally t;
-	e = collect_roots(h, r, roots, &nroots);
-	return e ? e : check_chain(h, r, roots, nroots, strict, &t, 0, NULL);
-}
-
 int _pmp_check_in_use(struct pmp_heap *h, pmp_report_t *r)
 {
 	memset(r, 0, sizeof *r);
@@ -364,7 +351,7 @@ int _pmp_check_in_use(struct pmp_heap *h, pmp_report_t *r)
 }
 
 /* the free index, the counters and the quarantine against the chain's tally t */
-static int check_index(struct pmp_heap *h, pmp_report_t *r, const struct tally *t)
+static int check_index(const struct pmp_heap *h, pmp_report_t *r, const struct tally *t)
 {
 	int e;
 	const struct pmp_ctl *c = h->ctl;
@@ -404,7 +391,7 @@ static int check_index(struct pmp_heap *h, pmp_report_t *r, const struct tally *
 }
 
 /* the chain (strict or lenient, pages in use or still; their offsets into dir when given), then the index */
-static int check_heap(struct pmp_heap *h, pmp_report_t *r, int strict, int in_use, struct pmp_dir *dir, int index)
+static int check_heap(const struct pmp_heap *h, pmp_report_t *r, int strict, int in_use, struct pmp_dir *dir, int index)
 {
 	memset(r, 0, sizeof *r);
 	int e = mapped_wrong(h, r);
@@ -420,6 +407,11 @@ static int check_heap(struct pmp_heap *h, pmp_report_t *r, int strict, int in_us
 		return e;
 	r->index_checked = index;
 	return index ? check_index(h, r, &t) : 0;
+}
+
+int _pmp_validate(const struct pmp_heap *h, int strict, pmp_report_t *r)
+{
+	return check_heap(h, r, strict, 0, NULL, 0);
 }
 
 int _pmp_check_locked(struct pmp_heap *h, pmp_report_t *r)

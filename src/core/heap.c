@@ -310,9 +310,7 @@ int pmp_heap_attach_opts(void *mem, const pmp_heap_opts_t *opts, pmp_heap_t **ou
 	if (!mem || !out || ((uintptr_t)mem & (PMP_PAGE - 1)))
 		return EINVAL;
 	struct pmp_sb sb;
-	int e = _pmp_sb_read(mem, PMP_PAGE, &sb);
-	if (!e)
-		e = _pmp_sb_validate(&sb, sb.reserved);
+	int e = _pmp_sb_of_memory(mem, &sb);
 	if (e)
 		return e;
 	if (sb.layout_flags & PMP_LAYOUT_FILE)

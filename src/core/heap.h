@@ -146,6 +146,9 @@ PMP_HIDDEN uint64_t _pmp_sb_checksum(const struct pmp_sb *sb);
 PMP_HIDDEN int _pmp_sb_read(const void *page0, size_t len, struct pmp_sb *out);
 /* validate the layout fields of a superblock against the bytes available; 0 or PMP_ELAYOUT/PMP_ESHORT */
 PMP_HIDDEN int _pmp_sb_validate(const struct pmp_sb *sb, uint64_t avail);
+/* the superblock of a heap on caller memory at mem (its page 0 readable), validated against its own reservation;
+ * 0 or what _pmp_sb_read / _pmp_sb_validate say */
+PMP_HIDDEN int _pmp_sb_of_memory(const void *mem, struct pmp_sb *out);
 /* write h->sb as the next generation into the other slot */
 PMP_HIDDEN void _pmp_sb_publish(struct pmp_heap *h);
 PMP_HIDDEN void _pmp_sb_init(struct pmp_sb *sb, uint64_t base, uint64_t reserved, uint64_t mapped, uint32_t layout);

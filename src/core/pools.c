@@ -54,9 +54,7 @@ int pmp_heap_add_pool(pmp_heap_t *h, void *mem, size_t len, unsigned flags)
 	 * pool's would destroy it */
 	if (flags & PMP_POOL_ATTACH) {
 		struct pmp_sb sb;
-		int e = _pmp_sb_read(mem, PMP_PAGE, &sb);
-		if (!e)
-			e = _pmp_sb_validate(&sb, sb.reserved);
+		int e = _pmp_sb_of_memory(mem, &sb);
 		if (e)
 			return e;
 		len = (size_t)sb.reserved;

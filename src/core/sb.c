@@ -102,6 +102,12 @@ int _pmp_sb_validate(const struct pmp_sb *sb, uint64_t avail)
 	return 0;
 }
 
+int _pmp_sb_of_memory(const void *mem, struct pmp_sb *out)
+{
+	int e = _pmp_sb_read(mem, PMP_PAGE, out);
+	return e ? e : _pmp_sb_validate(out, out->reserved);
+}
+
 void _pmp_sb_publish(struct pmp_heap *h)
 {
 	h->sb.generation++;
