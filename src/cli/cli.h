@@ -180,7 +180,8 @@ void cli_usage_verb(const char *verb);
  * version (members only added): slab pages: check and stats "pages", "page_overhead_bytes", stats "used_slots",
  * "free_slots", "free_slot_bytes" (and "largest_free" is the largest free chain block), whatis "page" and "slot",
  * top "pages" and "free_slots"; call sites: blocks --by-site, leaks --by-site and stats' "by_site" object hold
- * "tracked", "site_count" and "sites", whatis "sites". */
+ * "tracked", "site_count" and "sites", whatis "sites"; diff's and top's "by_site" objects ("tracked", "site_count",
+ * "sites" with a_/b_ blocks and bytes and growth_blocks/growth_bytes), report's "sites". */
 #define CLI_JSON_SCHEMA 2
 #define CLI_JSON_DEPTH 16
 struct cli_json {
@@ -217,6 +218,8 @@ const char *cli_time(uint64_t ns, char *buf, size_t len);
 void cli_print_escaped(FILE *f, const uint8_t *p, size_t n);
 /* the same for a NUL-terminated string from the heap file (paths, names): no terminal control bytes get through */
 void cli_print_str(FILE *f, const char *s);
+/* s as HTML text: & < > " escaped */
+void cli_html_text(FILE *f, const char *s);
 
 /* whether the heap's last writer still runs (writer.c): 1 yes, 0 no, -1 cannot tell; why says how it was decided */
 int cli_writer_alive(const pmp_info_t *i, char *why, size_t len);
@@ -273,6 +276,21 @@ int cli_sites_table(struct cli_heap *ch, cli_pick_fn pick, void *user, uint64_t 
 /* whatis: who allocated b, who freed it, its sequence number (text lines, or a "sites" member of j); nothing when
  * the heap is not tracked */
 void cli_sites_block(struct cli_heap *ch, const pmp_block_t *b, struct cli_json *j);
+/* report: the used blocks by allocating site, heaviest first, at most limit rows, as an HTML <table class="sites">
+ * (text escaped) on f, or a paragraph saying the heap does not track them; 0 or -1 */
+int cli_sites_html(FILE *f, struct cli_heap *ch, uint64_t limit);
+/* The live (used) bytes and blocks per allocating site of one image, with the writer's modules as they were then:
+ * 0 and *out (NULL when the heap is not tracked), or -1 (message printed). */
+struct cli_sites;
+int cli_sites_take(struct cli_heap *ch, struct cli_sites **out);
+void cli_sites_drop(struct cli_sites *s);
+/* The sites whose live bytes or blocks differ from a to b, heaviest growth first, at most limit rows, symbolised
+ * with b's modules: text rows "  +BYTES +BLOCKS  A_BYTES -> B_BYTES  SITE" under a header naming the images
+ * a_label and b_label, or members "tracked", "site_count" and
+ * "sites" (a_/b_ blocks and bytes, growth_blocks, growth_bytes) of the open object j. Either NULL: not tracked
+ * ("tracked": false, no text). 0 or -1. */
+int cli_sites_growth(const struct cli_sites *a, const struct cli_sites *b, uint64_t limit, struct cli_json *j,
+		     const char *a_label, const char *b_label);
 /* leaks --by-site: the used blocks not marked (mark[i] for ch->blocks[i]) by allocating site; 0 or -1 */
 int cli_sites_leaks(struct cli_heap *ch, const uint8_t *mark, uint64_t limit, int json);
 /* ---- what holds each used block (reach.c) ---- */

@@ -1,6 +1,6 @@
 /* diff.c: the `diff` verb: two images of one heap (two kills of one run, two snapshots) compared block by block:
  * live blocks added, removed, resized (same address, other size) and changed (same address and size, other bytes),
- * and the growth of each size class. Exit 0 when the live blocks are the same, 1 when they differ (as diff(1)).
+ * the growth of each size class and, when both images track call sites, of each allocating site (sites.c). Exit 0 when the live blocks are the same, 1 when they differ (as diff(1)).
  *
  * Must never: compare images of two different heaps as if they were one (same base and creation time, or refuse),
  * read holes byte by byte (a stretch that is a hole in both images is equal), or read one image through the other's
@@ -207,6 +207,8 @@ int cli_diff(int argc, char **argv)
 	struct cli_census ca, cb;
 	cli_census(&a, &ca);
 	cli_census(&b, &cb);
+	struct cli_sites *sa = NULL, *sb = NULL;
+	int site_err = cli_sites_take(&a, &sa) || cli_sites_take(&b, &sb);
 	const struct cli_tally *ua = &ca.total[CLI_ST_USED], *ub = &cb.total[CLI_ST_USED];
 	uint64_t diffs = o.n[ADDED] + o.n[REMOVED] + o.n[RESIZED] + o.n[CHANGED];
 	if (json) {
@@ -225,6 +227,10 @@ int cli_diff(int argc, char **argv)
 		json_bool(&j, "complete", arc == CLI_OK && brc == CLI_OK);
 		json_obj_end(&j);
 		classes(&j, &ca, &cb);
+		json_obj(&j, "by_site");
+		if (!site_err)
+			site_err = cli_sites_growth(sa, sb, o.limit, &j, NULL, NULL);
+		json_obj_end(&j);
 		json_end(&j);
 	} else {
 		for (int t = 0; t < NKINDS; t++)
@@ -236,9 +242,17 @@ int cli_diff(int argc, char **argv)
 		       o.n[CHANGED], ua->blocks, ub->blocks, ua->bytes, ub->bytes, (int64_t)(ub->bytes - ua->bytes));
 		if (diffs)
 			classes(NULL, &ca, &cb);
+		if (diffs && sa && sb && !site_err) {
+			printf("\nlive bytes by allocating site, heaviest growth first:\n");
+			site_err = cli_sites_growth(sa, sb, o.limit, NULL, "A", "B");
+		}
 	}
+	cli_sites_drop(sa);
+	cli_sites_drop(sb);
 	cli_close(&a);
 	cli_close(&b);
+	if (site_err)
+		return CLI_ERR;
 	if (arc == CLI_FAIL || brc == CLI_FAIL)
 		return CLI_FAIL; /* a chain damaged part way: its damaged stretches compare as blocks of their own */
 	return diffs ? CLI_FAIL : CLI_OK;

@@ -263,6 +263,19 @@ void cli_print_str(FILE *f, const char *s)
 	cli_print_escaped(f, (const uint8_t *)s, strlen(s));
 }
 
+void cli_html_text(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '&': fputs("&amp;", f); break;
+		case '<': fputs("&lt;", f); break;
+		case '>': fputs("&gt;", f); break;
+		case '"': fputs("&quot;", f); break;
+		default: fputc(*s, f);
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {

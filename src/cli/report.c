@@ -1,6 +1,7 @@
 /* report.c: the `report` verb: one self-contained HTML page about a heap file: a summary line, then the answers of
  * info, check, stats, the map (the SVG of map.c, inline), leaks (the first LEAK_LINES), dangling and crash, each as
- * the verb itself prints it. No script, no external resource: the page opens anywhere, offline.
+ * the verb itself prints it, and on a heap that tracks call sites the heaviest SITE_LINES allocating sites as a
+ * table (sites.c's, the one blocks --by-site --used prints). No script, no external resource: the page opens anywhere, offline.
  *
  * With --json, one record holding each verb's own --json record instead.
  * Must never: compute an answer a second way (each section is the verb's own output, captured), put a byte of its
@@ -17,6 +18,7 @@
 #include "cli.h"
 
 #define LEAK_LINES "50"
+#define SITE_LINES "20"
 
 /* What a verb prints, both streams in order, and its exit code. glibc's stdout and stderr are assignable
  * variables (its manual says so), so a verb writes into a memory stream exactly what it would print. */
@@ -45,23 +47,10 @@ static char *capture(int (*fn)(int, char **), char **argv, int *rc, int with_std
 	return buf;
 }
 
-static void html(FILE *f, const char *s)
-{
-	for (; *s; s++) {
-		switch (*s) {
-		case '&': fputs("&amp;", f); break;
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '"': fputs("&quot;", f); break;
-		default: fputc(*s, f);
-		}
-	}
-}
-
 struct section {
 	const char *id, *title;
 	int (*fn)(int, char **);
-	const char *opt; /* one option for the verb, or NULL */
+	const char *opt[3]; /* options for the verb, NULL-terminated */
 	char *text;
 	int rc;
 };
@@ -77,7 +66,7 @@ static void last_line(FILE *f, const char *text)
 		start--;
 	char *line = strndup(start, (size_t)(end - start));
 	if (line)
-		html(f, line);
+		cli_html_text(f, line);
 	free(line);
 }
 
@@ -91,7 +80,7 @@ static void field(FILE *f, const char *text, const char *key)
 		const char *v = l + kl + strspn(l + kl, " ");
 		char *line = strndup(v, strcspn(v, "\n"));
 		if (line)
-			html(f, line);
+			cli_html_text(f, line);
 		free(line);
 		return;
 	}
@@ -103,23 +92,26 @@ static const char style[] =
 	"h1{font-size:20px;margin:0 0 6px}h2{font-size:16px;margin:22px 0 6px;border-bottom:1px solid #ccc}"
 	"pre{background:#f6f6f6;padding:8px;overflow-x:auto;font-size:12px;line-height:1.35}"
 	".ok{color:#1a7f37;font-weight:bold}.bad{color:#c0392b;font-weight:bold}"
-	"table.sum td{padding:2px 14px 2px 0}nav a{margin-right:12px}svg{max-width:100%;height:auto}";
+	"table.sum td{padding:2px 14px 2px 0}table.sites{border-collapse:collapse;font-size:12px}"
+	"table.sites td,table.sites th{padding:2px 10px;border-bottom:1px solid #ddd;text-align:left}"
+	"nav a{margin-right:12px}svg{max-width:100%;height:auto}";
 
-static void page(FILE *f, const struct cli_heap *ch, struct section *sec, size_t nsec, int brc)
+static void page(FILE *f, struct cli_heap *ch, struct section *sec, size_t nsec, int brc)
 {
+	int tracked = cli_sites_tracked(ch);
 	char now[40], t[40];
 	cli_time((uint64_t)time(NULL) * 1000000000u, now, sizeof now);
 	const struct section *check = &sec[1], *leaks = &sec[3], *dangling = &sec[4], *crash = &sec[5];
 	fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>pmempreload report: ");
-	html(f, ch->path);
+	cli_html_text(f, ch->path);
 	fprintf(f, "</title><style>%s</style></head>\n<body>\n<h1>Heap report: ", style);
-	html(f, ch->path);
+	cli_html_text(f, ch->path);
 	fprintf(f, "</h1>\n<p>generated %s by pmempreload %d.%d (JSON schema %d); addresses are the writer's</p>\n", now,
 		PMP_VERSION_MAJOR, PMP_VERSION_MINOR, CLI_JSON_SCHEMA);
 	fprintf(f, "<table class=\"sum\">\n<tr><td>heap</td><td>0x%" PRIx64 ", %" PRIu64 " bytes mapped, %s</td></tr>\n",
 		ch->base, ch->mapped, ch->info.clean ? "closed cleanly" : "not closed cleanly");
 	fputs("<tr><td>writer</td><td>", f);
-	html(f, ch->info.writer_exe[0] ? ch->info.writer_exe : "-");
+	cli_html_text(f, ch->info.writer_exe[0] ? ch->info.writer_exe : "-");
 	fprintf(f, ", pid %" PRIu64 ", last opened %s</td></tr>\n", ch->info.writer_pid,
 		cli_time(ch->info.opened_ns, t, sizeof t));
 	fprintf(f, "<tr><td>check</td><td class=\"%s\">%s</td></tr>\n", check->rc == CLI_OK ? "ok" : "bad",
@@ -139,11 +131,21 @@ static void page(FILE *f, const struct cli_heap *ch, struct section *sec, size_t
 	}
 	fputs("</td></tr>\n</table>\n<nav>", f);
 	for (size_t i = 0; i < nsec; i++)
-		fprintf(f, "<a href=\"#%s\">%s</a>", sec[i].id, sec[i].title);
+		if (sec[i].fn != cli_blocks || tracked)
+			fprintf(f, "<a href=\"#%s\">%s</a>", sec[i].id, sec[i].title);
 	fputs("<a href=\"#map\">map</a></nav>\n", f);
 	for (size_t i = 0; i < nsec; i++) {
+		if (sec[i].fn == cli_blocks) { /* the sites: a table from the report's own view, the same rows */
+			if (!tracked)
+				continue;
+			fprintf(f, "<section id=\"%s\"><h2>%s</h2>\n", sec[i].id, sec[i].title);
+			if (cli_sites_html(f, ch, (uint64_t)atoi(SITE_LINES)))
+				fputs("<p class=\"bad\">no table: out of memory</p>", f);
+			fputs("</section>\n", f);
+			continue;
+		}
 		fprintf(f, "<section id=\"%s\"><h2>%s</h2><pre>", sec[i].id, sec[i].title);
-		html(f, sec[i].text);
+		cli_html_text(f, sec[i].text);
 		fputs("</pre></section>\n", f);
 		if (i == 2) { /* the map after stats: the picture of the numbers above it */
 			fputs("<section id=\"map\"><h2>map</h2>\n", f);
@@ -186,22 +188,24 @@ int cli_report(int argc, char **argv)
 		return CLI_ERR;
 	}
 	struct section sec[] = {
-		{"info", "info", cli_info, NULL, NULL, 0},
-		{"check", "check", cli_check, NULL, NULL, 0},
-		{"stats", "stats", cli_stats, NULL, NULL, 0},
-		{"leaks", "leaks (the first " LEAK_LINES ")", cli_leaks, "--limit=" LEAK_LINES, NULL, 0},
-		{"dangling", "dangling pointers", cli_dangling, NULL, NULL, 0},
-		{"crash", "crash record", cli_crash, NULL, NULL, 0},
+		{"info", "info", cli_info, {NULL}, NULL, 0},
+		{"check", "check", cli_check, {NULL}, NULL, 0},
+		{"stats", "stats", cli_stats, {NULL}, NULL, 0},
+		{"leaks", "leaks (the first " LEAK_LINES ")", cli_leaks, {"--limit=" LEAK_LINES}, NULL, 0},
+		{"dangling", "dangling pointers", cli_dangling, {NULL}, NULL, 0},
+		{"crash", "crash record", cli_crash, {NULL}, NULL, 0},
+		{"sites", "heaviest call sites (the first " SITE_LINES ")", cli_blocks,
+		 {"--by-site", "--used", "--limit=" SITE_LINES}, NULL, 0},
 	};
 	size_t nsec = sizeof sec / sizeof sec[0];
 	int rc = CLI_OK;
 	for (size_t i = 0; i < nsec && rc == CLI_OK; i++) {
-		char *args[5], **a = args;
+		char *args[8], **a = args;
 		*a++ = (char *)sec[i].id;
 		if (json)
 			*a++ = "--json";
-		if (sec[i].opt)
-			*a++ = (char *)sec[i].opt;
+		for (int o = 0; o < 3 && sec[i].opt[o]; o++)
+			*a++ = (char *)sec[i].opt[o];
 		*a++ = (char *)pos[0];
 		*a = NULL;
 		/* in JSON, a warning on stderr would break the record: it goes to this process's stderr instead */

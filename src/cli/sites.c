@@ -156,22 +156,18 @@ static int freed_state(int state)
 	return state == PMP_BLOCK_FREE || state == PMP_BLOCK_CACHED;
 }
 
-int cli_sites_table(struct cli_heap *ch, cli_pick_fn pick, void *user, uint64_t limit, struct cli_json *j)
+/* The picked blocks summed by (role, site), in by_key order: *m rows, *blocks and *bytes in all; NULL when out of
+ * memory (message printed). */
+static struct row *sum_rows(struct cli_heap *ch, cli_pick_fn pick, void *user, size_t *m, uint64_t *blocks,
+			    uint64_t *bytes)
 {
-	if (!cli_sites_tracked(ch)) {
-		if (j)
-			json_bool(j, "tracked", 0);
-		else
-			printf("no call sites: the heap was made without tracking (run with PMEMPRELOAD_TRACK=callsite)\n");
-		return 0;
-	}
 	struct row *rows = malloc((ch->nblocks ? ch->nblocks : 1) * sizeof *rows);
 	if (!rows) {
 		cli_errorf("out of memory");
-		return -1;
+		return NULL;
 	}
 	size_t n = 0;
-	uint64_t blocks = 0, bytes = 0;
+	*blocks = *bytes = 0;
 	for (size_t i = 0; i < ch->nblocks; i++) {
 		const pmp_block_t *b = &ch->blocks[i];
 		if (b->state == PMP_BLOCK_LOST || b->state == PMP_BLOCK_DAMAGED || !pick(ch, i, user))
@@ -186,20 +182,40 @@ int cli_sites_table(struct cli_heap *ch, cli_pick_fn pick, void *user, uint64_t 
 		rows[n].pc = !rec ? 0 : role == ROLE_FREE ? (r.freed ? r.free_site : 0) : r.alloc_site;
 		rows[n].blocks = 1;
 		rows[n].bytes = b->size;
-		blocks++;
-		bytes += b->size;
+		*blocks += 1;
+		*bytes += b->size;
 		n++;
 	}
 	qsort(rows, n, sizeof *rows, by_key);
-	size_t m = 0;
+	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (m && rows[m - 1].role == rows[i].role && rows[m - 1].pc == rows[i].pc) {
-			rows[m - 1].blocks++;
-			rows[m - 1].bytes += rows[i].bytes;
+		if (k && rows[k - 1].role == rows[i].role && rows[k - 1].pc == rows[i].pc) {
+			rows[k - 1].blocks++;
+			rows[k - 1].bytes += rows[i].bytes;
 		} else {
-			rows[m++] = rows[i];
+			rows[k++] = rows[i];
 		}
 	}
+	*m = k;
+	return rows;
+}
+
+/* the table as text on stdout, as members of j, or as an HTML table on html */
+static int table(struct cli_heap *ch, cli_pick_fn pick, void *user, uint64_t limit, struct cli_json *j, FILE *html)
+{
+	if (!cli_sites_tracked(ch)) {
+		if (j)
+			json_bool(j, "tracked", 0);
+		else
+			fprintf(html ? html : stdout, "%sno call sites: the heap was made without tracking (run with "
+				"PMEMPRELOAD_TRACK=callsite)%s\n", html ? "<p>" : "", html ? "</p>" : "");
+		return 0;
+	}
+	size_t m;
+	uint64_t blocks, bytes;
+	struct row *rows = sum_rows(ch, pick, user, &m, &blocks, &bytes);
+	if (!rows)
+		return -1;
 	qsort(rows, m, sizeof *rows, by_weight);
 	size_t shown = m < limit ? m : (size_t)limit;
 	struct cli_sym *syms = calloc(shown ? shown : 1, sizeof *syms);
@@ -226,6 +242,18 @@ int cli_sites_table(struct cli_heap *ch, cli_pick_fn pick, void *user, uint64_t 
 			json_obj_end(j);
 		}
 		json_arr_end(j);
+	} else if (html) {
+		fputs("<table class=\"sites\">\n<tr><th>bytes</th><th>blocks</th><th>role</th><th>call site</th></tr>\n", html);
+		for (size_t i = 0; i < shown; i++) {
+			char text[600];
+			site_text(&syms[i], &ms, text, sizeof text);
+			fprintf(html, "<tr><td>%" PRIu64 "</td><td>%" PRIu64 "</td><td>%s</td><td>", rows[i].bytes,
+				rows[i].blocks, rows[i].role == ROLE_FREE ? "freed by" : "alloc by");
+			cli_html_text(html, text);
+			fputs("</td></tr>\n", html);
+		}
+		fprintf(html, "</table>\n<p>%zu of %zu sites shown; %" PRIu64 " blocks, %" PRIu64 " bytes in all</p>\n", shown,
+			m, blocks, bytes);
 	} else {
 		printf("%12s %9s  %s\n", "bytes", "blocks", "call site (heaviest first)");
 		for (size_t i = 0; i < shown; i++) {
@@ -240,6 +268,171 @@ int cli_sites_table(struct cli_heap *ch, cli_pick_fn pick, void *user, uint64_t 
 	}
 	free(syms);
 	free(rows);
+	return 0;
+}
+
+int cli_sites_table(struct cli_heap *ch, cli_pick_fn pick, void *user, uint64_t limit, struct cli_json *j)
+{
+	return table(ch, pick, user, limit, j, NULL);
+}
+
+static int used_block(const struct cli_heap *ch, size_t i, void *user)
+{
+	(void)user;
+	return ch->blocks[i].state == PMP_BLOCK_USED;
+}
+
+int cli_sites_html(FILE *f, struct cli_heap *ch, uint64_t limit)
+{
+	return table(ch, used_block, NULL, limit, NULL, f);
+}
+
+/* ---- growth between two images (diff, top) ---- */
+
+struct cli_sites {
+	struct row *rows; /* live bytes and blocks per allocating site, in by_key order */
+	size_t n;
+	struct mods *ms;  /* the writer's modules when the image was taken */
+};
+
+int cli_sites_take(struct cli_heap *ch, struct cli_sites **out)
+{
+	*out = NULL;
+	if (!cli_sites_tracked(ch))
+		return 0;
+	struct cli_sites *s = calloc(1, sizeof *s);
+	uint64_t blocks, bytes;
+	if (s)
+		s->ms = malloc(sizeof *s->ms);
+	if (!s || !s->ms) {
+		cli_errorf("out of memory");
+		cli_sites_drop(s);
+		return -1;
+	}
+	if (!(s->rows = sum_rows(ch, used_block, NULL, &s->n, &blocks, &bytes))) {
+		cli_sites_drop(s);
+		return -1;
+	}
+	load_modules(ch, s->ms);
+	*out = s;
+	return 0;
+}
+
+void cli_sites_drop(struct cli_sites *s)
+{
+	if (!s)
+		return;
+	free(s->rows);
+	free(s->ms);
+	free(s);
+}
+
+struct change {
+	uint64_t pc, a_blocks, b_blocks, a_bytes, b_bytes;
+};
+
+static int64_t grown(uint64_t a, uint64_t b)
+{
+	return (int64_t)(b - a);
+}
+
+/* heaviest growth first: by bytes gained (a shrinking site last), then blocks, then address */
+static int by_growth(const void *x, const void *y)
+{
+	const struct change *p = x, *q = y;
+	int64_t gp = grown(p->a_bytes, p->b_bytes), gq = grown(q->a_bytes, q->b_bytes);
+	if (gp != gq)
+		return gp < gq ? 1 : -1;
+	gp = grown(p->a_blocks, p->b_blocks), gq = grown(q->a_blocks, q->b_blocks);
+	if (gp != gq)
+		return gp < gq ? 1 : -1;
+	return p->pc < q->pc ? -1 : p->pc > q->pc;
+}
+
+int cli_sites_growth(const struct cli_sites *a, const struct cli_sites *b, uint64_t limit, struct cli_json *j,
+		     const char *a_label, const char *b_label)
+{
+	if (!a || !b) {
+		if (j)
+			json_bool(j, "tracked", 0);
+		return 0;
+	}
+	struct change *c = calloc(a->n + b->n + 1, sizeof *c);
+	if (!c) {
+		cli_errorf("out of memory");
+		return -1;
+	}
+	/* both in by_key order: the allocating rows of each, merged by site */
+	size_t i = 0, k = 0, n = 0;
+	for (;;) {
+		while (i < a->n && a->rows[i].role != ROLE_ALLOC)
+			i++;
+		while (k < b->n && b->rows[k].role != ROLE_ALLOC)
+			k++;
+		if (i == a->n && k == b->n)
+			break;
+		const struct row *x = i < a->n ? &a->rows[i] : NULL, *y = k < b->n ? &b->rows[k] : NULL;
+		struct change *t = &c[n];
+		if (x && (!y || x->pc <= y->pc)) {
+			t->pc = x->pc;
+			t->a_blocks = x->blocks;
+			t->a_bytes = x->bytes;
+			i++;
+		}
+		if (y && (!x || y->pc <= x->pc)) {
+			t->pc = y->pc;
+			t->b_blocks = y->blocks;
+			t->b_bytes = y->bytes;
+			k++;
+		}
+		if (t->a_blocks != t->b_blocks || t->a_bytes != t->b_bytes)
+			n++;
+		else
+			memset(t, 0, sizeof *t);
+	}
+	qsort(c, n, sizeof *c, by_growth);
+	size_t shown = n < limit ? n : (size_t)limit;
+	struct cli_sym *syms = calloc(shown ? shown : 1, sizeof *syms);
+	if (!syms) {
+		free(c);
+		cli_errorf("out of memory");
+		return -1;
+	}
+	for (size_t t = 0; t < shown; t++)
+		syms[t].pc = c[t].pc;
+	symbolise(syms, (unsigned)shown, b->ms); /* the later image's modules: they include every earlier one */
+	if (j) {
+		json_bool(j, "tracked", 1);
+		json_u64(j, "site_count", n);
+		json_arr(j, "sites");
+		for (size_t t = 0; t < shown; t++) {
+			json_obj(j, NULL);
+			site_json(j, &syms[t], b->ms);
+			json_u64(j, "a_blocks", c[t].a_blocks);
+			json_u64(j, "b_blocks", c[t].b_blocks);
+			json_u64(j, "a_bytes", c[t].a_bytes);
+			json_u64(j, "b_bytes", c[t].b_bytes);
+			json_i64(j, "growth_blocks", grown(c[t].a_blocks, c[t].b_blocks));
+			json_i64(j, "growth_bytes", grown(c[t].a_bytes, c[t].b_bytes));
+			json_obj_end(j);
+		}
+		json_arr_end(j);
+	} else {
+		printf("  %12s %9s  %10s    %-10s  %s\n", "bytes", "blocks", a_label, b_label, "call site");
+		for (size_t t = 0; t < shown; t++) {
+			char text[600];
+			site_text(&syms[t], b->ms, text, sizeof text);
+			printf("  %+12" PRId64 " %+9" PRId64 "  %10" PRIu64 " -> %-10" PRIu64 "  %s\n",
+			       grown(c[t].a_bytes, c[t].b_bytes), grown(c[t].a_blocks, c[t].b_blocks), c[t].a_bytes, c[t].b_bytes,
+			       text);
+		}
+		if (shown < n)
+			printf("  ... %zu more sites\n", n - shown);
+		if (!n)
+			printf("  none\n");
+	}
+	free(syms);
+	free(c);
 	return 0;
 }
 

@@ -1,7 +1,8 @@
 /* top.c: the `top` verb: a live view of a running program's heap. The heap file is shared, so a read-only view of
  * it sees the program's stores as they happen, and reading costs the program nothing (no lock, no signal). Every
- * tick: used and free blocks and bytes, operations per second from the heap's counters, and the growth of each size
- * class since the previous tick and since the first; in a terminal the screen is redrawn, with --json one record
+ * tick: used and free blocks and bytes, operations per second from the heap's counters, the growth of each size
+ * class since the previous tick and since the first, and on a heap that tracks call sites the growth of each
+ * allocating site (since the first tick in text, since the previous one in JSON; sites.c); in a terminal the screen is redrawn, with --json one record
  * per line per tick.
  *
  * Must never: write to the heap or take its owner lock, stop at a torn read (the program changes the chain while it
@@ -19,12 +20,14 @@
 #include "cli.h"
 
 #define SHOW_CLASSES 10
+#define SHOW_SITES 10
 #define WALK_TRIES 3
 
 struct tick {
 	struct cli_census c;
 	pmp_stats_t s;
 	int have_stats, complete, alive;
+	struct cli_sites *sites; /* live bytes per allocating site; NULL when the heap does not track them */
 	double t;         /* CLOCK_MONOTONIC seconds */
 	uint64_t mapped;
 	char why[160];
@@ -56,6 +59,10 @@ static int look(const char *path, struct tick *k)
 	}
 	k->complete = e == 0;
 	cli_census(&ch, &k->c);
+	if (cli_sites_take(&ch, &k->sites)) {
+		cli_close(&ch);
+		return CLI_ERR;
+	}
 	/* on an unclean view pmp_stats checks the whole chain, which a torn read can fail: the counters then wait */
 	k->have_stats = 0;
 	for (int i = 0; i < WALK_TRIES && !k->have_stats; i++)
@@ -136,6 +143,9 @@ static void show_json(const char *path, unsigned n, const struct tick *k, const 
 		json_obj_end(&j);
 	}
 	json_arr_end(&j);
+	json_obj(&j, "by_site");
+	cli_sites_growth(p ? p->sites : k->sites, k->sites, SHOW_SITES, &j, NULL, NULL);
+	json_obj_end(&j);
 	json_end(&j);
 }
 
@@ -175,6 +185,10 @@ static void show_text(const char *path, unsigned n, const struct tick *k, const 
 	}
 	if (!ng)
 		printf("  none\n");
+	if (k->sites) {
+		printf("\ngrowth by allocating site since the first tick, heaviest first:\n");
+		cli_sites_growth(first->sites, k->sites, SHOW_SITES, NULL, "first", "now");
+	}
 	if (!tty)
 		putchar('\n');
 }
@@ -214,6 +228,9 @@ int cli_top(int argc, char **argv)
 			cli_errorf("%s: the heap file is gone (the program ended and did not keep it)", pos[0]);
 			break;
 		}
+		if (cur->sites != first->sites)
+			cli_sites_drop(cur->sites); /* the first tick's stay: every text tick is compared with them */
+		cur->sites = NULL;
 		if (look(pos[0], cur)) {
 			rc = CLI_ERR;
 			break;
@@ -229,6 +246,10 @@ int cli_top(int argc, char **argv)
 		prev = cur;
 		cur = x;
 	}
+	for (int i = 0; i < 2; i++)
+		if (k[i].sites != first->sites)
+			cli_sites_drop(k[i].sites);
+	cli_sites_drop(first->sites);
 	free(k);
 	return rc;
 }

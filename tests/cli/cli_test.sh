@@ -487,6 +487,7 @@ group_crash() {
 	grep -q "^1 word in live blocks points into freed blocks" "$T/report.html" && ok || fail "report: dangling"
 	grep -q "^base: *$BASE\$" "$T/report.html" && ok || fail "report: info saw a moved view"
 	grep -Eq '<script|src="http|href="http' "$T/report.html" && fail "report: not self-contained" || ok
+	grep -q 'id="sites"\|class="sites"\|href="#sites"' "$T/report.html" && fail "report: a sites table on an untracked heap" || ok
 	python3 -c 'import html.parser,sys; html.parser.HTMLParser().feed(open(sys.argv[1]).read())' "$T/report.html" && ok ||
 		fail "report: HTML does not parse"
 	python3 "$MAPCHECK" "$T/report.html" "$(hex "$BIG + 50000")" >"$T/report.px" && has report px "^$(hex "$BIG + 50000") 3b7dd8$"
@@ -494,7 +495,7 @@ group_crash() {
 	has report_stdout out "^<!DOCTYPE html>"
 	run report_noout 2 "$CLI" report "$H"
 	run report_json 0 "$CLI" report --json "$H"
-	json report_json "d['verb']=='report' and d['info']['base']=='$BASE' and d['check']['consistent'] and d['stats']['used_bytes']==$USED_BYTES and d['leaks']['leaked_blocks']==3 and d['dangling']['count']==1 and d['crash']['signal']=='SIGSEGV' and d['crash']['fault_address']=='0xdead0'"
+	json report_json "d['verb']=='report' and d['info']['base']=='$BASE' and d['check']['consistent'] and d['stats']['used_bytes']==$USED_BYTES and d['leaks']['leaked_blocks']==3 and d['dangling']['count']==1 and d['crash']['signal']=='SIGSEGV' and d['crash']['fault_address']=='0xdead0' and d['sites']['tracked'] is False"
 	if [ -x /usr/bin/chromium ]; then
 		# rendered in a browser: the screenshot shows the map's used and free colours and the red crash summary
 		shoot "$T/report-1.png" "file://$T/report.html" 1200 1600 # as a reader sees it
@@ -586,6 +587,8 @@ group_diff() {
 	has diff out "^  \[256B, 512B\) +1 -> 4 +\(\+3\)"
 	run diff_json 1 "$CLI" diff --json "$A" "$B"
 	json diff_json "d['summary']['added']==$added and {'$MUT_ADDED0','$MUT_ADDED1','$MUT_ADDED2'}<=set(x['address'] for x in d['blocks'] if x['kind']=='added' and x['size']==$MUT_ADDED_SIZE) and [x for x in d['blocks'] if x['kind']=='changed'][0]=={'kind':'changed','address':'$MUT_CONFIG','size':[x for x in d['blocks'] if x['kind']=='changed'][0]['size'],'first_difference':$MUT_CONFIG_OFF} and d['b']['generation']>d['a']['generation'] and any(c['min_size']==256 and c['b_blocks']-c['a_blocks']==3 for c in d['classes'])"
+	json diff_json "d['by_site']=={'tracked':False}"
+	hasnt diff out "by allocating site"
 	run diff_limit 1 "$CLI" diff --limit 1 "$A" "$B"
 	eq diff_limit "$(grep -c '^+ ' "$T/diff_limit.out")" 1
 	has diff_limit out "^  \.\.\. $((added - 1)) more added$"
@@ -639,6 +642,108 @@ assert all(x["pages"] > 0 and x["free_slots"] <= x["free_blocks"] for x in r), "
 	run top_badint 2 "$CLI" top --interval 0 "$L"
 	run top_missing 2 "$CLI" top --count 1 "$T/nothing.heap"
 	one_error top_missing
+}
+
+# sites: diff, top and report by call site on a program under the preload with PMEMPRELOAD_TRACK=callsite whose
+# known functions grow (grow_a, grow_b) and shrink (shrink_c) by known counts in each phase, while steady does not
+group_sites() {
+	: "${PRELOAD:?}" "${MKGROW:?}"
+	local H=$T/grow.heap pid i
+	env LD_PRELOAD="$PRELOAD" PMEMPRELOAD_PATH="$H" PMEMPRELOAD_KEEP=always PMEMPRELOAD_TRACK=callsite \
+		PMEMPRELOAD_ADDR=0x629000000000 PMEMPRELOAD_SIZE=1G "$MKGROW" "$T" 4 >"$T/grow.manifest" &
+	pid=$!
+	# phase N: the program has printed PHASE=N and waits for $T/goN; a program that stopped ends the group
+	phase() {
+		for i in $(seq 400); do grep -q "^PHASE=$1\$" "$T/grow.manifest" && return 0; kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+		fail "mkgrow did not reach phase $1"
+		return 1
+	}
+	phase 1 || return
+	. "$T/grow.manifest"
+	local UA=$USABLE_A UB=$USABLE_B UC=$USABLE_C
+	cp "$H" "$T/p1.heap"
+	touch "$T/go1"
+	phase 2 || return
+	cp "$H" "$T/p2.heap"
+	# one phase: grow_a +GROW_A blocks, grow_b +GROW_B, shrink_c -SHRINK; rows "  +BYTES +BLOCKS  A -> B  SITE"
+	local ra rb rc
+	ra="^  +\+$((GROW_A * UA)) +\+$GROW_A +$((GROW_A1 * UA)) -> $(((GROW_A1 + GROW_A) * UA)) +grow_a \(mkgrow\.c:[0-9]+\) mkgrow\+0x[0-9a-f]+$"
+	rb="^  +\+$((GROW_B * UB)) +\+$GROW_B +0 -> $((GROW_B * UB)) +grow_b \(mkgrow\.c:[0-9]+\) mkgrow\+0x[0-9a-f]+$"
+	rc="^  +-$((SHRINK * UC)) +-$SHRINK +$((SHRINK_C * UC)) -> $(((SHRINK_C - SHRINK) * UC)) +shrink_c \("
+	run s_diff 1 "$CLI" diff "$T/p1.heap" "$T/p2.heap"
+	has s_diff out "^live bytes by allocating site, heaviest growth first:$"
+	has s_diff out "$ra"
+	has s_diff out "$rb"
+	has s_diff out "$rc"
+	hasnt s_diff out " steady "
+	# heaviest growth first: grow_b (+GROW_B * UB bytes), grow_a, then the shrinking shrink_c
+	eq s_diff_order "$(grep -Eo ' (grow_a|grow_b|shrink_c) \(' "$T/s_diff.out" | tr -d ' (' | tr '\n' ' ')" "grow_b grow_a shrink_c "
+	run s_diff_json 1 "$CLI" diff --json "$T/p1.heap" "$T/p2.heap"
+	json s_diff_json "d['by_site']['tracked'] and d['by_site']['site_count']==3 and [(x['function'],x['a_blocks'],x['b_blocks'],x['growth_blocks'],x['growth_bytes']) for x in d['by_site']['sites']]==[('grow_b',0,$GROW_B,$GROW_B,$((GROW_B * UB))),('grow_a',$GROW_A1,$((GROW_A1 + GROW_A)),$GROW_A,$((GROW_A * UA))),('shrink_c',$SHRINK_C,$((SHRINK_C - SHRINK)),-$SHRINK,-$((SHRINK * UC)))] and all(x['module'].endswith('/mkgrow') and x['line'].split(':')[0].endswith('mkgrow.c') for x in d['by_site']['sites'])"
+	run s_diff_same 0 "$CLI" diff --json "$T/p2.heap" "$T/p2.heap"
+	json s_diff_same "d['by_site']=={'tracked':True,'site_count':0,'sites':[]}"
+
+	# top --json: the tick after the next phase has grown each site by one phase's counts since the tick before
+	"$CLI" top --json --count 2 --interval 2 "$H" >"$T/s_top.out" 2>"$T/s_top.err" &
+	local top=$!
+	for i in $(seq 200); do [ -s "$T/s_top.out" ] && break; sleep 0.02; done
+	touch "$T/go2"
+	phase 3 || return
+	wait "$top" && ok || fail "top --json failed: $(cat "$T/s_top.err")"
+	if python3 -c '
+import json, sys
+ga, gb, sh, ua, ub, uc = map(int, sys.argv[2:])
+r = [json.loads(l) for l in open(sys.argv[1])]
+assert len(r) == 2, "ticks"
+assert r[0]["by_site"] == {"tracked": True, "site_count": 0, "sites": []}, r[0]["by_site"]
+s = r[1]["by_site"]
+got = [(x["function"], x["growth_blocks"], x["growth_bytes"]) for x in s["sites"]]
+assert got == [("grow_b", gb, gb * ub), ("grow_a", ga, ga * ua), ("shrink_c", -sh, -sh * uc)], got
+' "$T/s_top.out" "$GROW_A" "$GROW_B" "$SHRINK" "$UA" "$UB" "$UC" 2>"$T/s_top.py"; then ok; else fail "top --json by site: $(tail -1 "$T/s_top.py")"; fi
+
+	# top in text: growth by site since the first tick
+	"$CLI" top --count 2 --interval 2 "$H" >"$T/s_toptext.out" 2>"$T/s_toptext.err" &
+	top=$!
+	for i in $(seq 200); do grep -q '^growth by allocating site' "$T/s_toptext.out" && break; sleep 0.02; done
+	touch "$T/go3"
+	phase 4 || return
+	wait "$top" && ok || fail "top failed: $(cat "$T/s_toptext.err")"
+	eq s_toptext_heads "$(grep -c '^growth by allocating site since the first tick, heaviest first:$' "$T/s_toptext.out")" 2
+	# the first tick's table is "none"; the second one's rows are one phase's
+	has s_toptext out "^  +\+$((GROW_B * UB)) +\+$GROW_B +$((2 * GROW_B * UB)) -> $((3 * GROW_B * UB)) +grow_b \(mkgrow\.c:"
+	has s_toptext out "^  +-$((SHRINK * UC)) +-$SHRINK +$(((SHRINK_C - 2 * SHRINK) * UC)) -> $(((SHRINK_C - 3 * SHRINK) * UC)) +shrink_c \("
+	touch "$T/go4"
+	wait "$pid" && ok || fail "mkgrow failed"
+
+	# report: the heaviest sites as a table; the blocks of p2 by allocating site
+	run s_report 0 "$CLI" report "$T/p2.heap" -o "$T/s_report.html"
+	grep -q '<section id="sites"><h2>heaviest call sites' "$T/s_report.html" && ok || fail "report: no sites section"
+	python3 - "$T/s_report.html" "$(((SHRINK_C - SHRINK) * UC))" "$((SHRINK_C - SHRINK))" "$(((GROW_A1 + GROW_A) * UA))" \
+		"$((GROW_A1 + GROW_A))" "$((STEADY * USABLE_S))" "$STEADY" 2>"$T/s_report.py" <<'PY' && ok || fail "report: sites table: $(tail -1 "$T/s_report.py")"
+import html.parser, sys
+class P(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__(); self.rows = []; self.inside = False; self.cell = None
+    def handle_starttag(self, tag, a):
+        if tag == "table" and ("class", "sites") in a: self.inside = True
+        elif self.inside and tag == "tr": self.rows.append([])
+        elif self.inside and tag in ("td", "th"): self.cell = ""
+    def handle_endtag(self, tag):
+        if tag == "table": self.inside = False
+        elif self.inside and tag in ("td", "th"): self.rows[-1].append(self.cell); self.cell = None
+    def handle_data(self, d):
+        if self.cell is not None: self.cell += d
+p = P(); p.feed(open(sys.argv[1]).read())
+v = list(map(int, sys.argv[2:]))
+assert p.rows[0] == ["bytes", "blocks", "role", "call site"], p.rows[:1]
+fn = {r[3].split(" ")[0]: (int(r[0]), int(r[1])) for r in p.rows[1:] if r[2] == "alloc by"}
+assert fn["shrink_c"] == (v[0], v[1]) and fn["grow_a"] == (v[2], v[3]) and fn["steady"] == (v[4], v[5]), fn
+assert p.rows[1][3].startswith("shrink_c (mkgrow.c:"), p.rows[1]
+b = [int(r[0]) for r in p.rows[1:]]
+assert b == sorted(b, reverse=True), "not heaviest first"
+PY
+	run s_report_json 0 "$CLI" report --json "$T/p2.heap"
+	json s_report_json "d['sites']['tracked'] and [x['bytes'] for x in d['sites']['sites'] if x.get('function')=='grow_a']==[$(((GROW_A1 + GROW_A) * UA))]"
 }
 
 group_scale() {
