@@ -2,7 +2,8 @@
  *
  * Holds: malloc, free, calloc, realloc, reallocarray, aligned_alloc, memalign, posix_memalign, valloc, pvalloc,
  * malloc_usable_size, cfree and working stand-ins for malloc_trim, mallopt, mallinfo, mallinfo2, malloc_info,
- * malloc_stats. A pointer inside [lo, lo+len) belongs to the heap, anything else to jemalloc (one range compare).
+ * malloc_stats, and malloc, aligned allocation and free with the call site given, for the C++ allocation functions
+ * (cxx.c). A pointer inside [lo, lo+len) belongs to the heap, anything else to jemalloc (one range compare).
  * Every heap call carries the return address of the exported function (CALLER): a tracked heap records it as the
  * call site; the fast path of an untracked heap never reads it.
  * Must never: route by an "initialised" flag alone, hand a heap pointer to jemalloc or a jemalloc pointer to the
@@ -200,19 +201,31 @@ static __attribute__((noinline)) void free_cold(void *p)
 /* free keeps errno: the heap's paths keep it themselves (the fast one never touches it), the fallback's is kept
  * in free_cold. A heap block is freed only when this thread is not already inside the heap; the heap itself drops
  * the frees it may not do (read-only, sealed at exit), so the file stays as it was. */
+/* the one free sequence; pc is an expression evaluated in the slow branch only (free's return address would
+ * otherwise be loaded, and registers saved, before the fast path) */
+#define FREE_AT(p, pc)                                                                                                \
+	do {                                                                                                          \
+		struct pmp_heap *h_ = __atomic_load_n(&_pmp_default_heap, __ATOMIC_ACQUIRE);                         \
+		if (__builtin_expect(h_ != NULL && (uint64_t)((uint8_t *)(p) - h_->base) < h_->reserved, 1)) {        \
+			if (__builtin_expect(!_pmp_depth, 1)) {                                                       \
+				ENTER();                                                                              \
+				if (!_pmp_free_fast(h_, (p)))                                                         \
+					_pmp_free_slow(h_, (p), (pc));                                                \
+				LEAVE();                                                                              \
+			}                                                                                             \
+			return;                                                                                       \
+		}                                                                                                     \
+		free_cold(p);                                                                                         \
+	} while (0)
+
 EXPORT void free(void *p)
 {
-	struct pmp_heap *h = __atomic_load_n(&_pmp_default_heap, __ATOMIC_ACQUIRE);
-	if (__builtin_expect(h != NULL && (uint64_t)((uint8_t *)p - h->base) < h->reserved, 1)) {
-		if (__builtin_expect(!_pmp_depth, 1)) {
-			ENTER();
-			if (!_pmp_free_fast(h, p))
-				_pmp_free_slow(h, p, CALLER());
-			LEAVE();
-		}
-		return;
-	}
-	free_cold(p);
+	FREE_AT(p, CALLER());
+}
+
+void _pmp_shim_free(void *p, const void *pc)
+{
+	FREE_AT(p, pc);
 }
 
 EXPORT void cfree(void *p)
@@ -324,6 +337,16 @@ static void *aligned(size_t align, size_t n, const void *pc)
 		return NULL;
 	}
 	return fb_aligned(align, n);
+}
+
+void *_pmp_shim_malloc(size_t n, const void *pc)
+{
+	return malloc_at(n, pc);
+}
+
+void *_pmp_shim_aligned(size_t align, size_t n, const void *pc)
+{
+	return aligned(align, n, pc);
 }
 
 EXPORT void *aligned_alloc(size_t align, size_t n)

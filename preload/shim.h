@@ -95,6 +95,11 @@ static inline struct pmp_heap *_pmp_writable_heap(void)
 	return h && !h->readonly && !__atomic_load_n(&h->sealed, __ATOMIC_RELAXED) ? h : NULL;
 }
 
+/* ---- the malloc family with the call site given (entry.c), for the C++ allocation functions (cxx.c) ---- */
+PMP_HIDDEN void *_pmp_shim_malloc(size_t n, const void *pc);
+PMP_HIDDEN void *_pmp_shim_aligned(size_t align, size_t n, const void *pc); /* align: a power of two */
+PMP_HIDDEN void _pmp_shim_free(void *p, const void *pc);
+
 /* ---- fork (fork.c), ending and exec (exit.c), crash (crash.c) ---- */
 PMP_HIDDEN void _pmp_fork_install(void);
 PMP_HIDDEN void _pmp_crash_install(void);

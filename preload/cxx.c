@@ -1,0 +1,156 @@
+/* cxx.c: the C++ allocation functions, exported by their Itanium ABI names, so that a C++ program's new and delete
+ * come straight here (one call less than libstdc++'s operator new calling malloc) and a tracked heap records the
+ * call site in the program, not in the C++ runtime's operator new.
+ *
+ * Holds: operator new and new[] (plain, nothrow, aligned with std::align_val_t, aligned nothrow) and operator delete
+ * and delete[] (plain, sized, nothrow, aligned, sized aligned, aligned nothrow), and the C++ runtime's own
+ * definitions of the new forms, found once by dlsym(RTLD_NEXT) in a constructor (never inside malloc).
+ * A request the heap and the fallback cannot serve is handed to the runtime's definition of the same form: its
+ * std::new_handler loop calls malloc (ours) again after each handler, and it throws std::bad_alloc (a nothrow form
+ * returns NULL), which C cannot. The hand-over is the last thing a function here does (a tail call at -O2) and this
+ * file is built with -fexceptions, so the exception unwinds through it either way.
+ * Must never: link or load a C++ runtime (a program without one never calls these; one dlopen'd later is looked
+ * up again at its first failure), call dlsym inside an allocation, or return NULL from a throwing form.
+ */
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../src/os/os.h"
+#include "shim.h"
+
+#define EXPORT __attribute__((visibility("default")))
+#define CALLER() ((const void *)__builtin_return_address(0))
+
+typedef struct nothrow nothrow_t; /* std::nothrow_t: an empty tag, passed by reference and never read */
+
+typedef void *(*new_fn)(size_t);
+typedef void *(*new_nt_fn)(size_t, const nothrow_t *);
+typedef void *(*new_al_fn)(size_t, size_t);
+typedef void *(*new_al_nt_fn)(size_t, size_t, const nothrow_t *);
+
+enum { NEW, NEW_NT, NEW_AL, NEW_AL_NT, NEW_ARR, NEW_ARR_NT, NEW_ARR_AL, NEW_ARR_AL_NT, NFORMS };
+static const char *const form_name[NFORMS] = {
+	"_Znwm", "_ZnwmRKSt9nothrow_t", "_ZnwmSt11align_val_t", "_ZnwmSt11align_val_tRKSt9nothrow_t",
+	"_Znam", "_ZnamRKSt9nothrow_t", "_ZnamSt11align_val_t", "_ZnamSt11align_val_tRKSt9nothrow_t",
+};
+typedef void (*any_fn)(void);
+static any_fn next_form[NFORMS];
+
+static void resolve(void)
+{
+	for (int i = 0; i < NFORMS; i++) {
+		if (__atomic_load_n(&next_form[i], __ATOMIC_ACQUIRE))
+			continue;
+		void *sym = dlsym(RTLD_NEXT, form_name[i]);
+		any_fn f;
+		memcpy(&f, &sym, sizeof f); /* POSIX: a symbol's address converts to a function pointer */
+		__atomic_store_n(&next_form[i], f, __ATOMIC_RELEASE);
+	}
+}
+
+/* After our constructors' order does not matter: dlsym may allocate, and malloc is ready for that here. */
+__attribute__((constructor)) static void cxx_start(void)
+{
+	resolve();
+}
+
+/* the runtime's definition of a form, for a request that failed here; a runtime loaded after start is looked up now
+ * (a failed request is no allocation in progress: dlsym may allocate) */
+static any_fn next(int form)
+{
+	any_fn f = __atomic_load_n(&next_form[form], __ATOMIC_ACQUIRE);
+	if (!f) {
+		resolve();
+		f = __atomic_load_n(&next_form[form], __ATOMIC_ACQUIRE);
+	}
+	if (!f) {
+		_pmp_log(0, "operator new failed and no C++ runtime defines ", form_name[form], " to throw std::bad_alloc");
+		abort();
+	}
+	return f;
+}
+
+EXPORT void *_Znwm(size_t n);
+EXPORT void *_Znam(size_t n);
+EXPORT void *_ZnwmRKSt9nothrow_t(size_t n, const nothrow_t *tag);
+EXPORT void *_ZnamRKSt9nothrow_t(size_t n, const nothrow_t *tag);
+EXPORT void *_ZnwmSt11align_val_t(size_t n, size_t align);
+EXPORT void *_ZnamSt11align_val_t(size_t n, size_t align);
+EXPORT void *_ZnwmSt11align_val_tRKSt9nothrow_t(size_t n, size_t align, const nothrow_t *tag);
+EXPORT void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t align, const nothrow_t *tag);
+
+static int power_of_two(size_t a)
+{
+	return a && !(a & (a - 1));
+}
+
+EXPORT void *_Znwm(size_t n)
+{
+	void *p = _pmp_shim_malloc(n, CALLER());
+	return p ? p : ((new_fn)next(NEW))(n);
+}
+
+EXPORT void *_Znam(size_t n)
+{
+	void *p = _pmp_shim_malloc(n, CALLER());
+	return p ? p : ((new_fn)next(NEW_ARR))(n);
+}
+
+EXPORT void *_ZnwmRKSt9nothrow_t(size_t n, const nothrow_t *tag)
+{
+	void *p = _pmp_shim_malloc(n, CALLER());
+	return p ? p : ((new_nt_fn)next(NEW_NT))(n, tag);
+}
+
+EXPORT void *_ZnamRKSt9nothrow_t(size_t n, const nothrow_t *tag)
+{
+	void *p = _pmp_shim_malloc(n, CALLER());
+	return p ? p : ((new_nt_fn)next(NEW_ARR_NT))(n, tag);
+}
+
+/* an alignment that is no power of two is undefined behaviour: the runtime's definition decides what it does */
+EXPORT void *_ZnwmSt11align_val_t(size_t n, size_t align)
+{
+	void *p = power_of_two(align) ? _pmp_shim_aligned(align, n, CALLER()) : NULL;
+	return p ? p : ((new_al_fn)next(NEW_AL))(n, align);
+}
+
+EXPORT void *_ZnamSt11align_val_t(size_t n, size_t align)
+{
+	void *p = power_of_two(align) ? _pmp_shim_aligned(align, n, CALLER()) : NULL;
+	return p ? p : ((new_al_fn)next(NEW_ARR_AL))(n, align);
+}
+
+EXPORT void *_ZnwmSt11align_val_tRKSt9nothrow_t(size_t n, size_t align, const nothrow_t *tag)
+{
+	void *p = power_of_two(align) ? _pmp_shim_aligned(align, n, CALLER()) : NULL;
+	return p ? p : ((new_al_nt_fn)next(NEW_AL_NT))(n, align, tag);
+}
+
+EXPORT void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t align, const nothrow_t *tag)
+{
+	void *p = power_of_two(align) ? _pmp_shim_aligned(align, n, CALLER()) : NULL;
+	return p ? p : ((new_al_nt_fn)next(NEW_ARR_AL_NT))(n, align, tag);
+}
+
+/* every delete is a free: the block knows its size and alignment (the size and alignment arguments go unread) */
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#define DELETE(name, params)                                                                                         \
+	EXPORT void name params;                                                                                      \
+	EXPORT void name params                                                                                       \
+	{                                                                                                             \
+		_pmp_shim_free(p, CALLER());                                                                          \
+	}
+DELETE(_ZdlPv, (void *p))
+DELETE(_ZdaPv, (void *p))
+DELETE(_ZdlPvm, (void *p, size_t size))
+DELETE(_ZdaPvm, (void *p, size_t size))
+DELETE(_ZdlPvRKSt9nothrow_t, (void *p, const nothrow_t *tag))
+DELETE(_ZdaPvRKSt9nothrow_t, (void *p, const nothrow_t *tag))
+DELETE(_ZdlPvSt11align_val_t, (void *p, size_t align))
+DELETE(_ZdaPvSt11align_val_t, (void *p, size_t align))
+DELETE(_ZdlPvmSt11align_val_t, (void *p, size_t size, size_t align))
+DELETE(_ZdaPvmSt11align_val_t, (void *p, size_t size, size_t align))
+DELETE(_ZdlPvSt11align_val_tRKSt9nothrow_t, (void *p, size_t align, const nothrow_t *tag))
+DELETE(_ZdaPvSt11align_val_tRKSt9nothrow_t, (void *p, size_t align, const nothrow_t *tag))
