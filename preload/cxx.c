@@ -4,7 +4,8 @@
  *
  * Holds: operator new and new[] (plain, nothrow, aligned with std::align_val_t, aligned nothrow) and operator delete
  * and delete[] (plain, sized, nothrow, aligned, sized aligned, aligned nothrow), and the C++ runtime's own
- * definitions of the new forms, found once by dlsym(RTLD_NEXT) in a constructor (never inside malloc).
+ * definitions of the new forms, found by dlsym(RTLD_NEXT) in a constructor when a C++ runtime is loaded (never inside
+ * malloc), else at the first failed request (a runtime dlopen'd later; a failed request is no allocation).
  * A request the heap and the fallback cannot serve is handed to the runtime's definition of the same form: its
  * std::new_handler loop calls malloc (ours) again after each handler, and it throws std::bad_alloc (a nothrow form
  * returns NULL), which C cannot. The hand-over is the last thing a function here does (a tail call at -O2) and this
@@ -13,6 +14,7 @@
  * up again at its first failure), call dlsym inside an allocation, or return NULL from a throwing form.
  */
 #include <dlfcn.h>
+#include <link.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,10 +51,22 @@ static void resolve(void)
 	}
 }
 
-/* After our constructors' order does not matter: dlsym may allocate, and malloc is ready for that here. */
+/* a C++ runtime among the loaded objects: libstdc++ or LLVM's libc++/libc++abi */
+static int runtime_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	(void)arg;
+	const char *name = info->dlpi_name ? strrchr(info->dlpi_name, '/') : NULL;
+	name = name ? name + 1 : info->dlpi_name ? info->dlpi_name : "";
+	return !strncmp(name, "libstdc++.so", 12) || !strncmp(name, "libc++.so", 9) || !strncmp(name, "libc++abi.so", 12);
+}
+
+/* At start, outside any allocation, and only when a runtime is there to be found: a dlsym that fails allocates its
+ * error message, which would leave two blocks in the heap of every C program. */
 __attribute__((constructor)) static void cxx_start(void)
 {
-	resolve();
+	if (dl_iterate_phdr(runtime_object, NULL))
+		resolve();
 }
 
 /* the runtime's definition of a form, for a request that failed here; a runtime loaded after start is looked up now

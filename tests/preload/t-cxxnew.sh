@@ -9,7 +9,8 @@
 g++ -O0 -g -std=c++17 -o "$T/cxxnew" "$SRCDIR/cxxnew.cc" -ldl
 compare cxxnew "$T/cxxnew"
 grep -q '^inheap obj=1 arr=1 page=1 a256=1 nothrow=1$' "$T/cxxnew.pre.err" || { cat "$T/cxxnew.pre.err" >&2; fail "C++ blocks not in the heap"; }
-nm -D "$PRELOAD" | grep -q ' T _ZnwmSt11align_val_tRKSt9nothrow_t$' || fail "the preload does not export aligned nothrow new"
+nm -D "$PRELOAD" >"$T/nm"
+grep -q ' T _ZnwmSt11align_val_tRKSt9nothrow_t$' "$T/nm" || fail "the preload does not export aligned nothrow new"
 
 env LD_PRELOAD="$PRELOAD" PMEMPRELOAD_PATH="$HEAPS/t-%e.heap" PMEMPRELOAD_KEEP=always PMEMPRELOAD_TRACK=callsite \
 	"$T/cxxnew" >"$T/t.out" || fail "cxxnew failed under the tracked preload"
