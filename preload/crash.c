@@ -3,7 +3,9 @@
  *
  * Holds: installation for SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL (keeping the program's earlier handlers); what is
  * gathered outside signal context (the module list with extents, build-ids and writable segments, at init; each
- * thread's stack range, when it first gets a thread heap); the record (signal, si_code, fault address or sender,
+ * thread's stack range, when it first gets a thread heap); the objects loaded since init (dlopen, and libc's own
+ * loads of NSS and iconv modules), found in the handler by reading /proc/self/maps (open and pread into a static
+ * buffer) and the ELF headers in memory, then added as init adds them; the record (signal, si_code, fault address or sender,
  * time, pid, tid, registers, return addresses); the root set (the crashing thread's stack from its SP, the top of
  * every other known thread's stack, the modules' writable segments) written to the annex; and the re-raise.
  * Must never: allocate, lock, call dl_iterate_phdr from the handler, read a stack word without checking the page is
@@ -13,6 +15,7 @@
  */
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <link.h>
 #include <pthread.h>
 #include <signal.h>
@@ -47,6 +50,8 @@ static unsigned nsegments;
 static void note_build_id(const struct dl_phdr_info *info, const ElfW(Phdr) *ph, struct pmp_crash_modx *x)
 {
 	const uint8_t *p = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr), *end = p + ph->p_memsz;
+	if (!_pmp_os_mapped(p, 1))
+		return; /* an object found at crash time whose notes are in no loaded segment */
 	while (p + sizeof(ElfW(Nhdr)) <= end) {
 		const ElfW(Nhdr) *n = (const ElfW(Nhdr) *)(const void *)p;
 		const uint8_t *name = p + sizeof *n, *desc = name + ((n->n_namesz + 3) & ~3u);
@@ -108,6 +113,104 @@ static int add_module(struct dl_phdr_info *info, size_t size, void *arg)
 			segments[nsegments++] = (struct segment){info->dlpi_addr + ph->p_vaddr, ph->p_memsz, (int32_t)idx};
 	}
 	return 0;
+}
+
+/* ---- objects loaded since init, found at crash time (async-signal-safe: syscalls and checked reads only) ---- */
+
+/* The object whose ELF header is at base, the start of a mapping of offset 0 of the file path: added as init adds
+ * a module (its extent, build-id, writable segments), unless it is known. */
+static void add_mapped_object(uint64_t base, const char *path)
+{
+	const ElfW(Ehdr) *e = (const ElfW(Ehdr) *)(uintptr_t)base;
+	if (!_pmp_os_mapped(e, sizeof *e) || memcmp(e->e_ident, ELFMAG, SELFMAG) ||
+	    (e->e_type != ET_DYN && e->e_type != ET_EXEC) || e->e_phentsize != sizeof(ElfW(Phdr)) || !e->e_phnum ||
+	    e->e_phnum > 128 || e->e_phoff > 4096)
+		return;
+	const ElfW(Phdr) *ph = (const ElfW(Phdr) *)(uintptr_t)(base + e->e_phoff);
+	if (!_pmp_os_mapped(ph, e->e_phnum * sizeof *ph))
+		return;
+	uint64_t first = UINT64_MAX;
+	for (unsigned i = 0; i < e->e_phnum; i++)
+		if (ph[i].p_type == PT_LOAD && ph[i].p_vaddr < first)
+			first = ph[i].p_vaddr;
+	if (first == UINT64_MAX || (first & ~(uint64_t)4095) > base)
+		return;
+	uint64_t load = base - (first & ~(uint64_t)4095);
+	for (unsigned i = 0; i < rec.nmodules; i++)
+		if (rec.modules[i].load_addr == load)
+			return;
+	struct dl_phdr_info info;
+	memset(&info, 0, sizeof info);
+	info.dlpi_addr = load;
+	info.dlpi_name = path;
+	info.dlpi_phdr = ph;
+	info.dlpi_phnum = e->e_phnum;
+	add_module(&info, sizeof info, NULL);
+}
+
+static uint64_t hex_field(const char **s)
+{
+	uint64_t v = 0;
+	for (;; (*s)++) {
+		char c = **s;
+		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+		if (d < 0)
+			return v;
+		v = v << 4 | (uint64_t)d;
+	}
+}
+
+/* one line of /proc/self/maps: "lo-hi perms offset dev inode   path" (NUL-terminated) */
+static void maps_line(const char *s)
+{
+	uint64_t lo = hex_field(&s);
+	if (*s != '-')
+		return;
+	s++;
+	hex_field(&s);
+	if (*s++ != ' ' || s[0] != 'r')
+		return;
+	while (*s && *s != ' ')
+		s++;
+	if (*s)
+		s++;
+	if (hex_field(&s) != 0)
+		return; /* an object's ELF header is in the mapping of its offset 0 */
+	for (int field = 0; field < 2; field++) { /* dev, inode */
+		while (*s == ' ')
+			s++;
+		while (*s && *s != ' ')
+			s++;
+	}
+	while (*s == ' ')
+		s++;
+	if (*s == '/')
+		add_mapped_object(lo, s);
+}
+
+static char maps_buf[16384]; /* static: the handler may run on a small signal stack */
+
+static void refresh_modules(void)
+{
+	int fd;
+	if (_pmp_os_open("/proc/self/maps", O_RDONLY, 0, &fd))
+		return; /* no /proc: the modules of init stand */
+	uint64_t off = 0;
+	for (;;) {
+		size_t got;
+		if (_pmp_os_pread(fd, maps_buf, sizeof maps_buf - 1, off, &got) || !got)
+			break;
+		maps_buf[got] = 0;
+		size_t used = 0;
+		for (char *nl; (nl = memchr(maps_buf + used, '\n', got - used)) != NULL; used = (size_t)(nl - maps_buf) + 1) {
+			*nl = 0;
+			maps_line(maps_buf + used);
+		}
+		if (!used)
+			break; /* a line longer than the buffer: stop rather than loop */
+		off += used;
+	}
+	_pmp_os_close(fd);
 }
 
 /* ---- threads: each one's stack, learnt when it first gets a thread heap (outside signal context) ---- */
@@ -315,7 +418,7 @@ static void save_root_set(struct pmp_heap *h, const ucontext_t *uc)
 		put_region(h, PMP_ANNEX_STACK, 0, lo, t->hi, t->hi - lo, ttid, -1);
 	}
 	annex.threads_dropped += threads_dropped;
-	/* the writable segments of the executable and the libraries loaded at init */
+	/* the writable segments of the executable and the libraries (loaded at init or since) */
 	for (unsigned i = 0; i < nsegments && !annex.err; i++) {
 		const struct segment *s = &segments[i];
 		uint64_t len = s->len > PMP_ANNEX_SEGMENT ? PMP_ANNEX_SEGMENT : s->len;
@@ -356,6 +459,7 @@ static void on_fatal(int sig, siginfo_t *si, void *ucv)
 		save_registers(uc);
 		walk_frames(uc);
 		_pmp_crash_write(h, &rec); /* a record now, whatever happens below */
+		refresh_modules();        /* the objects dlopen'd since init: their frames and their data segments */
 		save_root_set(h, uc);
 		_pmp_crash_write(h, &rec);
 		if (rec.nframes)

@@ -87,6 +87,22 @@ for at in 64 0; do
 done
 echo "reopen keeps the root set; a damaged one is refused: $(head -1 "$T/bad.txt" | cut -c1-60)..."
 
+# ---- a plugin dlopen'd after start: its global is the only anchor of a block, and it crashes inside the plugin ----
+: "${DLROOT:?}" "${DLPLUG:?}"
+PROG=$DLROOT crash_run plugin "$DLPLUG"
+[ "$(cat "$T/plugin.rc")" -eq 139 ] || { cat "$T/plugin.err"; fail "dlroot: expected death by SIGSEGV, got $(cat "$T/plugin.rc")"; }
+H=$HEAPS/plugin.heap
+"$HEAPCHECK" "$H" >/dev/null || fail "the plugin's crashed heap fails pmp_check"
+kept=$(sed -n 's/^kept=//p' "$T/plugin.out")
+"$CLI" leaks --json "$H" >"$T/plugin.json"
+json "$T/plugin.json" "d['root_set']['complete'] and d['classes']['leaked']['blocks'] == 0 and '$kept' not in [l['address'] for l in d['leaks']]"
+"$CLI" refs --json "$H" "$kept" >"$T/plugin.refs"
+json "$T/plugin.refs" "[a['kind'] for a in d['anchors']] == ['global'] and 'libdlplug.so+0x' in d['anchors'][0]['where']"
+"$CLI" crash "$H" >"$T/crash.plugin"
+grep -q '^  #0  0x[0-9a-f]*  libdlplug.so+0x[0-9a-f]*  plugin_crash ' "$T/crash.plugin" ||
+	{ cat "$T/crash.plugin"; fail "crash: the frame in the plugin is not named"; }
+echo "plugin: the block only the dlopen'd plugin's global holds is anchored by it; the crash frame names plugin_crash"
+
 # ---- a second thread holds a block on its own stack while main crashes ----
 crash_run thread thread
 [ "$(cat "$T/thread.rc")" -eq 139 ] || fail "thread: expected death by SIGSEGV (139), got $(cat "$T/thread.rc")"
