@@ -7,7 +7,8 @@
  * reported version or a later one, intact, never lost, never torn.
  *
  * Knobs (environment): PMP_CRASH_KILLS (default 1000), PMP_CRASH_SEED (default: time), PMP_CRASH_MAX_US (longest
- * workload run before the kill, default 15000), PMP_CRASH_DIR (keep the heap there instead of a temporary dir).
+ * workload run before the kill, default 15000), PMP_CRASH_DIR (keep the heap there instead of a temporary dir),
+ * PMEMPRELOAD_TRACK=callsite (a heap that records call sites, as the preload makes it).
  * Exit 0 only when every kill left a valid heap and every root intact.
  * Must never: map the heap in the parent (the parent only forks, kills and counts), judge validity by anything but
  * pmp_check, or count a child that died of anything but our SIGKILL as a success.
@@ -56,6 +57,10 @@ static pmp_file_opts_t heap_opts(int mode)
 	o.reserve = (size_t)256 << 20;
 	o.initial = (size_t)256 << 10;
 	o.grow = (size_t)128 << 10;
+	/* PMEMPRELOAD_TRACK=callsite, as under the preload: the heap records call sites (each block's last 16 bytes) */
+	const char *track = getenv("PMEMPRELOAD_TRACK");
+	if (track && !strcmp(track, "callsite"))
+		o.flags |= PMP_FILE_TRACK;
 	return o;
 }
 
