@@ -95,6 +95,16 @@ static inline __attribute__((always_inline)) struct pmp_prt *_pmp_prt_of(const s
 	return &h->prt[off >> PMP_SLAB_SHIFT];
 }
 
+/* The shadow of a page's live bitmap: a process-local copy that the page's owner (or, for a page no thread owns,
+ * the lock holder) keeps equal to the bitmap in the heap. The fast paths test a slot's bit in the shadow and then
+ * store the whole new word into the heap, so that they never wait for the heap's bitmap line (page headers sit
+ * 64 KiB apart and so compete for the same cache sets): the store goes out on its own. A page new to this process
+ * gets its shadow from the heap (rebuild), a page just made an empty one (prt_init). */
+static inline __attribute__((always_inline)) uint64_t *_pmp_shadow_of(const struct pmp_heap *h, const struct pmp_prt *pg)
+{
+	return h->shadow + (size_t)(pg - h->prt) * PMP_PAGE_WORDS;
+}
+
 /* ---- fast paths ---- */
 
 /* a slot of class c, live; NULL with errno ENOMEM when no page can be had */
@@ -109,8 +119,10 @@ static inline __attribute__((always_inline)) void *_pmp_small_alloc(struct pmp_h
 		pg->free = *(uint8_t **)(void *)p;
 		pg->used++;
 		uint32_t i = _pmp_slot_index(d, pg->inv);
+		uint64_t *s = &_pmp_shadow_of(h, pg)[i >> 6], v = *s | (uint64_t)1 << (i & 63);
+		*s = v;
 		PMP_CRASHPOINT();
-		((struct pmp_page *)(void *)pg->start)->live[i >> 6] |= (uint64_t)1 << (i & 63);
+		((struct pmp_page *)(void *)pg->start)->live[i >> 6] = v;
 		if (__builtin_expect(++th->n_malloc == PMP_COUNT_BATCH, 0))
 			_pmp_theap_flush_counts(h, th);
 		return p;
@@ -132,11 +144,12 @@ static inline __attribute__((always_inline)) uint32_t _pmp_slot_of(const struct 
 static inline __attribute__((always_inline)) void _pmp_small_free_own(struct pmp_heap *h, struct pmp_theap *th, struct pmp_prt *pg, uint8_t *p)
 {
 	uint32_t i = _pmp_slot_of(h, pg, p);
-	uint64_t *w = &((struct pmp_page *)(void *)pg->start)->live[i >> 6], bit = (uint64_t)1 << (i & 63);
-	if (__builtin_expect(!(*w & bit), 0))
+	uint64_t *s = &_pmp_shadow_of(h, pg)[i >> 6], bit = (uint64_t)1 << (i & 63), v = *s;
+	if (__builtin_expect(!(v & bit), 0))
 		_pmp_small_fatal(h, p, "block is already free (double free?)");
+	*s = v &= ~bit;
 	PMP_CRASHPOINT();
-	*w &= ~bit;
+	((struct pmp_page *)(void *)pg->start)->live[i >> 6] = v;
 	/* every slot handed out came from a harvested bitmap word: its place is the free list */
 	*(uint8_t **)(void *)p = pg->free;
 	pg->free = p;
