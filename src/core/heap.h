@@ -110,8 +110,7 @@ struct pmp_heap {
 	struct pmp_decay decay;
 	/* process-local state of the slab pages and thread heaps (theap.c); NULL on a read-only view */
 	struct pmp_prt *prt;    /* one entry per PMP_SLAB region of the reservation */
-	uint64_t prt_bytes;     /* bytes of its mapping (the shadows follow the entries in it) */
-	uint64_t *shadow;       /* PMP_PAGE_WORDS words per region: the owner's copy of its page's live bitmap (theap.h) */
+	uint64_t prt_bytes;     /* bytes of its mapping */
 	struct pmp_theap *theaps;  /* every thread heap of this handle (in use or pooled), under the lock */
 	struct pmp_prt *abandoned[PMP_CLASSES]; /* pages no thread owns, by class, under the lock */
 	uint64_t id;            /* unique in the process: thread-local caches name the handle by it */

@@ -77,7 +77,7 @@ static void list_append(struct pmp_prt **head, struct pmp_prt *pg)
 /* push the slots of bitmap word w whose bits are clear (highest first, so the lowest pops first) */
 static int harvest_word(struct pmp_heap *h, struct pmp_prt *pg, uint32_t w)
 {
-	uint64_t free = ~_pmp_shadow_of(h, pg)[w];
+	uint64_t free = ~pg->shadow[w];
 	uint32_t first = w * 64, n = pg->capacity - first < 64 ? pg->capacity - first : 64;
 	if (n < 64)
 		free &= ((uint64_t)1 << n) - 1;
@@ -108,7 +108,7 @@ static int harvest(struct pmp_heap *h, struct pmp_prt *pg)
 static void collect(struct pmp_heap *h, struct pmp_prt *pg)
 {
 	struct pmp_page *page = hdr(pg);
-	uint64_t *shadow = _pmp_shadow_of(h, pg);
+	uint64_t *shadow = pg->shadow;
 	if (!__atomic_load_n(&page->remote, __ATOMIC_RELAXED))
 		return;
 	uint64_t x = __atomic_exchange_n(&page->remote, 0, __ATOMIC_ACQUIRE);
@@ -145,7 +145,7 @@ static void collect(struct pmp_heap *h, struct pmp_prt *pg)
 static void rebuild(struct pmp_heap *h, struct pmp_prt *pg)
 {
 	uint32_t used = 0;
-	uint64_t *shadow = _pmp_shadow_of(h, pg);
+	uint64_t *shadow = pg->shadow;
 	for (uint32_t w = 0; w < words_of(pg); w++)
 		used += (uint32_t)__builtin_popcountll(shadow[w] = __atomic_load_n(&hdr(pg)->live[w], __ATOMIC_RELAXED));
 	pg->used = used;
@@ -159,7 +159,7 @@ static void rebuild(struct pmp_heap *h, struct pmp_prt *pg)
 
 static void prt_init(struct pmp_heap *h, struct pmp_prt *pg, uint64_t off, unsigned c, int stale, uint8_t kind)
 {
-	memset(pg, 0, sizeof *pg);
+	memset(pg, 0, offsetof(struct pmp_prt, shadow));
 	pg->start = h->base + off;
 	pg->cls = (uint8_t)c;
 	pg->capacity = (uint16_t)_pmp_class_capacity(c);
@@ -168,7 +168,7 @@ static void prt_init(struct pmp_heap *h, struct pmp_prt *pg, uint64_t off, unsig
 	pg->slots_end = (uint32_t)pg->capacity * pg->slot_size;
 	pg->stale = (uint8_t)stale;
 	if (!stale) /* a page just made: its bitmap is empty (a stale one's shadow is read at its rebuild) */
-		memset(_pmp_shadow_of(h, pg), 0, PMP_PAGE_WORDS * sizeof(uint64_t));
+		memset(pg->shadow, 0, PMP_PAGE_WORDS * sizeof(uint64_t));
 	__atomic_store_n(&pg->kind, kind, __ATOMIC_RELEASE);
 }
 
@@ -461,15 +461,13 @@ int _pmp_theaps_attach(struct pmp_heap *h, const struct pmp_dir *dir)
 {
 	h->id = __atomic_add_fetch(&next_heap_id, 1, __ATOMIC_RELAXED);
 	uint64_t regions = (h->reserved + PMP_SLAB - 1) >> PMP_SLAB_SHIFT;
-	uint64_t entries = (regions * sizeof(struct pmp_prt) + PMP_PAGE - 1) & ~(uint64_t)(PMP_PAGE - 1);
-	uint64_t bytes = entries + regions * PMP_PAGE_WORDS * sizeof(uint64_t);
+	uint64_t bytes = (regions * sizeof(struct pmp_prt) + PMP_PAGE - 1) & ~(uint64_t)(PMP_PAGE - 1);
 	void *mem;
 	int e = _pmp_os_pages_alloc((size_t)bytes, &mem);
 	if (e)
 		return e;
 	h->prt = mem;
 	h->prt_bytes = bytes;
-	h->shadow = (uint64_t *)(void *)((uint8_t *)mem + entries);
 	h->has_key = pthread_key_create(&h->theap_key, thread_exit) == 0;
 	/* the pages the chain holds (or the seal record lists: not read before their first use), for any thread to
 	 * adopt; their state is built from the bitmap then */
@@ -508,7 +506,6 @@ void _pmp_theaps_detach(struct pmp_heap *h)
 	if (h->prt)
 		_pmp_os_pages_free(h->prt, (size_t)h->prt_bytes);
 	h->prt = NULL;
-	h->shadow = NULL;
 	memset(h->abandoned, 0, sizeof h->abandoned); /* entries of the page state just freed */
 	_pmp_heap_refresh(h);
 	if (_pmp_tls.heap_id == h->id)

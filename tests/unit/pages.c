@@ -107,7 +107,7 @@ static void assert_shadows_match(struct pmp_heap *h, const char *when)
 		for (unsigned k = 0; k < 2; k++)
 			for (struct pmp_prt *pg = lists[k]; pg; pg = pg->next) {
 				const struct pmp_page *page = (const void *)pg->start;
-				const uint64_t *s = _pmp_shadow_of(h, pg);
+				const uint64_t *s = pg->shadow;
 				uint32_t live = 0;
 				for (unsigned w = 0; w < (pg->capacity + 63u) / 64u; w++) {
 					cr_assert_eq(s[w], page->live[w], "%s: class %u word %u: shadow %#llx, heap %#llx", when,
