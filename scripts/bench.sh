@@ -105,6 +105,7 @@ stamp=$(date +%Y%m%d-%H%M%S)
 suffix=""; ((quick)) && suffix=-quick
 out=${out:-$PWD/$build/results/$stamp$suffix}
 mkdir -p "$out"
+mkdir -p "$PWD/$build/results"
 ln -sfn "$out" "$PWD/$build/results/latest"
 args=(--runs "$runs" --out "$out" --work "$work" --build "$PWD/$build" --procs "$(nproc 2>/dev/null || echo 2)"
       --alloc glibc=

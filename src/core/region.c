@@ -232,26 +232,60 @@ void *_pmp_alloc_locked(struct pmp_heap *h, size_t n, size_t align)
 
 /* ---- slab pages ---- */
 
-uint64_t _pmp_page_new_locked(struct pmp_heap *h, unsigned c, uint32_t owner_tag)
+/* where in free block b of s bytes a page's block would start (its payload aligned to PMP_SLAB, the gap before it
+ * none or a free block of its own), or 0 when no page fits so that what follows it is none or a block of its own */
+static uint64_t page_start_in(uint64_t b, uint64_t s)
 {
-	/* a block of PMP_SLAB bytes whose payload is aligned to PMP_SLAB: consecutive pages tile with no gap, the
-	 * first one after a gap of less than a page (which other blocks use) */
-	uint64_t want = PMP_SLAB, req = want + PMP_SLAB + PMP_MIN_BLOCK, s;
-	uint64_t b = take(h, req, &s);
-	if (!b) {
-		b = take(h, want, &s); /* an exact fit that happens to be aligned */
-		if (!b)
-			return 0;
-		if (((b + PMP_HDR) & (PMP_SLAB - 1)) != 0) {
-			_pmp_index_insert(h, b, s);
-			return 0;
-		}
-	}
 	uint64_t nb = ((b + PMP_HDR + PMP_SLAB - 1) & ~(uint64_t)(PMP_SLAB - 1)) - PMP_HDR;
 	if (nb != b && nb - b < PMP_MIN_BLOCK)
 		nb += PMP_SLAB;
+	if (nb + PMP_SLAB > b + s)
+		return 0;
+	uint64_t tail = b + s - (nb + PMP_SLAB);
+	return tail == 0 || tail >= PMP_MIN_BLOCK ? nb : 0;
+}
+
+/* A free block of less than two pages that holds a page, taken from the index, or 0: the pages retired lately are
+ * found again (their memory is backed and warm) before fresh space is carved. A few blocks per list are looked at. */
+static uint64_t take_page_fit(struct pmp_heap *h, uint64_t below, uint64_t *bs)
+{
+	const struct pmp_ctl *c = h->ctl;
+	unsigned fl, sl, fl_end, sl_end;
+	_pmp_map_insert(PMP_SLAB, &fl, &sl);
+	_pmp_map_insert(below, &fl_end, &sl_end);
+	for (; fl <= fl_end && fl < PMP_FL_COUNT; fl++, sl = 0) {
+		uint32_t slmap = c->sl_bitmap[fl] & (~0u << sl);
+		if (fl == fl_end)
+			slmap &= sl_end + 1 < 32 ? ~(~0u << (sl_end + 1)) : ~0u;
+		for (; slmap; slmap &= slmap - 1) {
+			uint64_t b = c->heads[fl][__builtin_ctz(slmap)];
+			for (unsigned n = 0; b && n < 4; n++, b = _pmp_links(h, b)->next) {
+				if (!_pmp_link_ok(h, b))
+					_pmp_fatal_pointer(h, "malloc", h->base + b, "a free list links outside the arena");
+				uint64_t s = _pmp_bsize(_pmp_head(h, checked_free(h, b)));
+				if (s < below && page_start_in(b, s)) {
+					_pmp_index_remove(h, b, s);
+					*bs = s;
+					return b;
+				}
+			}
+		}
+	}
+	return 0;
+}
+
+uint64_t _pmp_page_new_locked(struct pmp_heap *h, unsigned c, uint32_t owner_tag)
+{
+	/* a block of PMP_SLAB bytes whose payload is aligned to PMP_SLAB: consecutive pages tile with no gap, the
+	 * first one after a gap of less than a page (which other blocks use). A block of req bytes holds one wherever
+	 * it lies, with room for a free block on either side. */
+	uint64_t want = PMP_SLAB, req = want + PMP_SLAB + PMP_MIN_BLOCK + PMP_HDR, s;
+	uint64_t b = take_page_fit(h, req, &s);
+	if (!b && !(b = take(h, req, &s)))
+		return 0;
+	uint64_t nb = page_start_in(b, s);
 	int holes = _pmp_may_have_holes(h, b, s);
-	if ((holes && _pmp_back(h, nb, nb + want + 3 * PMP_HDR)) || nb + want > b + s) {
+	if (!nb || (holes && _pmp_back(h, nb, nb + want + 3 * PMP_HDR))) {
 		_pmp_index_insert(h, b, s);
 		return 0;
 	}

@@ -28,41 +28,48 @@ _Noreturn void _pmp_small_fatal(const struct pmp_heap *h, const void *p, const c
 	_pmp_fatal_pointer(h, "free", p, why);
 }
 
-/* ---- lists: a page is in exactly one (its owner's pages or full list of its class, or the abandoned list) ---- */
+/* ---- lists: a page is in exactly one (its owner's pages or full list of its class, or the abandoned list) ----
+ * Linked forward through next (NULL ends it) and backward through prev, where the head's prev is the last page, so
+ * that a page goes to either end at once. */
 
 static void list_remove(struct pmp_prt **head, struct pmp_prt *pg)
 {
-	if (pg->prev)
-		pg->prev->next = pg->next;
-	else
+	struct pmp_prt *first = *head;
+	if (first == pg)
 		*head = pg->next;
+	else
+		pg->prev->next = pg->next;
 	if (pg->next)
 		pg->next->prev = pg->prev;
+	else if (first != pg)
+		first->prev = pg->prev; /* pg was the last */
 	pg->next = pg->prev = NULL;
 }
 
 static void list_push(struct pmp_prt **head, struct pmp_prt *pg)
 {
-	pg->prev = NULL;
-	pg->next = *head;
-	if (*head)
-		(*head)->prev = pg;
+	struct pmp_prt *first = *head;
+	pg->prev = first ? first->prev : pg;
+	pg->next = first;
+	if (first)
+		first->prev = pg;
 	*head = pg;
 }
 
-/* second place: the current page stays current */
-static void list_insert_second(struct pmp_prt **head, struct pmp_prt *pg)
+/* last place: a page that got room again is used after the pages that had room already (it had one slot free,
+ * they likely more), so that a class with many nearly full pages does not take the slow path at every malloc */
+static void list_append(struct pmp_prt **head, struct pmp_prt *pg)
 {
-	if (!*head) {
+	struct pmp_prt *first = *head;
+	if (!first) {
 		list_push(head, pg);
 		return;
 	}
-	struct pmp_prt *first = *head;
-	pg->prev = first;
-	pg->next = first->next;
-	if (first->next)
-		first->next->prev = pg;
-	first->next = pg;
+	struct pmp_prt *last = first->prev;
+	last->next = pg;
+	pg->prev = last;
+	pg->next = NULL;
+	first->prev = pg;
 }
 
 /* ---- a page's free slots ---- */
@@ -70,7 +77,7 @@ static void list_insert_second(struct pmp_prt **head, struct pmp_prt *pg)
 /* push the slots of bitmap word w whose bits are clear (highest first, so the lowest pops first) */
 static int harvest_word(struct pmp_heap *h, struct pmp_prt *pg, uint32_t w)
 {
-	uint64_t live = __atomic_load_n(&hdr(pg)->live[w], __ATOMIC_RELAXED), free = ~live;
+	uint64_t free = ~pg->shadow[w];
 	uint32_t first = w * 64, n = pg->capacity - first < 64 ? pg->capacity - first : 64;
 	if (n < 64)
 		free &= ((uint64_t)1 << n) - 1;
@@ -101,6 +108,7 @@ static int harvest(struct pmp_heap *h, struct pmp_prt *pg)
 static void collect(struct pmp_heap *h, struct pmp_prt *pg)
 {
 	struct pmp_page *page = hdr(pg);
+	uint64_t *shadow = pg->shadow;
 	if (!__atomic_load_n(&page->remote, __ATOMIC_RELAXED))
 		return;
 	uint64_t x = __atomic_exchange_n(&page->remote, 0, __ATOMIC_ACQUIRE);
@@ -111,13 +119,14 @@ static void collect(struct pmp_heap *h, struct pmp_prt *pg)
 		if (n >= pg->capacity || x < off || d >= PMP_SLOTS_BYTES || i >= pg->capacity || (uint64_t)i * pg->slot_size != d)
 			_pmp_fatal_pointer(h, "free", h->base + x, "a page's list of frees from other threads is damaged");
 		uint8_t *p = h->base + x;
-		uint64_t next = *(uint64_t *)(void *)p, *w = &page->live[i >> 6], bit = (uint64_t)1 << (i & 63);
-		if (!(*w & bit))
+		uint64_t next = *(uint64_t *)(void *)p, *s = &shadow[i >> 6], bit = (uint64_t)1 << (i & 63);
+		if (!(*s & bit))
 			_pmp_small_fatal(h, p, "block is already free (double free?)");
 		if (h->check_level >= 2)
 			memset(p, _pmp_poison_byte(h), pg->slot_size - _pmp_trail(h));
+		*s &= ~bit;
 		PMP_CRASHPOINT();
-		*w &= ~bit;
+		page->live[i >> 6] = *s;
 		*(uint8_t **)(void *)p = pg->free; /* it was handed out: its word was harvested */
 		pg->free = p;
 		pg->used--;
@@ -136,8 +145,9 @@ static void collect(struct pmp_heap *h, struct pmp_prt *pg)
 static void rebuild(struct pmp_heap *h, struct pmp_prt *pg)
 {
 	uint32_t used = 0;
+	uint64_t *shadow = pg->shadow;
 	for (uint32_t w = 0; w < words_of(pg); w++)
-		used += (uint32_t)__builtin_popcountll(__atomic_load_n(&hdr(pg)->live[w], __ATOMIC_RELAXED));
+		used += (uint32_t)__builtin_popcountll(shadow[w] = __atomic_load_n(&hdr(pg)->live[w], __ATOMIC_RELAXED));
 	pg->used = used;
 	pg->free = NULL;
 	pg->scan = 0;
@@ -149,7 +159,7 @@ static void rebuild(struct pmp_heap *h, struct pmp_prt *pg)
 
 static void prt_init(struct pmp_heap *h, struct pmp_prt *pg, uint64_t off, unsigned c, int stale, uint8_t kind)
 {
-	memset(pg, 0, sizeof *pg);
+	memset(pg, 0, offsetof(struct pmp_prt, shadow));
 	pg->start = h->base + off;
 	pg->cls = (uint8_t)c;
 	pg->capacity = (uint16_t)_pmp_class_capacity(c);
@@ -157,6 +167,8 @@ static void prt_init(struct pmp_heap *h, struct pmp_prt *pg, uint64_t off, unsig
 	pg->inv = _pmp_class_inv(c);
 	pg->slots_end = (uint32_t)pg->capacity * pg->slot_size;
 	pg->stale = (uint8_t)stale;
+	if (!stale) /* a page just made: its bitmap is empty (a stale one's shadow is read at its rebuild) */
+		memset(pg->shadow, 0, PMP_PAGE_WORDS * sizeof(uint64_t));
 	__atomic_store_n(&pg->kind, kind, __ATOMIC_RELEASE);
 }
 
@@ -283,7 +295,7 @@ static void recheck_full(struct pmp_heap *h, struct pmp_theap *th)
 			if (pg->free || harvest(h, pg)) {
 				list_remove(&th->full[c], pg);
 				pg->full = 0;
-				list_insert_second(&th->pages[c], pg);
+				list_append(&th->pages[c], pg);
 			}
 		}
 	}
@@ -354,7 +366,7 @@ void _pmp_small_page_changed(struct pmp_heap *h, struct pmp_theap *th, struct pm
 	if (pg->full) { /* a free made room: back among the pages with free slots */
 		list_remove(&th->full[c], pg);
 		pg->full = 0;
-		list_insert_second(&th->pages[c], pg);
+		list_append(&th->pages[c], pg);
 	}
 	/* an empty page that is not the class's only one goes back to the chain */
 	if (pg->used == 0 && (th->pages[c] != pg || pg->next)) {

@@ -1,9 +1,10 @@
 /* theap.h: thread heaps and the process-local state of slab pages: the small-block fast paths (inline).
  *
  * Holds: struct pmp_prt (what this process knows of each 64 KiB region: is it a page, its free list, its owner, its
- * count of live slots) and struct pmp_theap (a thread's pages per size class and its operation counters), and the
- * fast paths: a malloc that pops the current page's free list and sets the slot's live bit, a free that clears the
- * bit and pushes the slot when this thread owns the page, or hands it to the owner through the page's remote list.
+ * count of live slots, the shadow of its live bitmap) and struct pmp_theap (a thread's pages per size class and its
+ * operation counters), and the fast paths: a malloc that pops the current page's free list and sets the slot's live
+ * bit, a free that clears the bit and pushes the slot when this thread owns the page, or hands it to the owner
+ * through the page's remote list.
  * Neither takes a lock or writes a cache line another thread writes.
  * Must never: be stored in the heap (pointers, owners and free lists are this process's), write a live bit of a
  * page this thread does not own, or trust an address before its page and slot are checked.
@@ -11,6 +12,7 @@
 #ifndef PMP_THEAP_H
 #define PMP_THEAP_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "page.h"
@@ -34,8 +36,16 @@ struct pmp_prt {
 	uint8_t cls;
 	uint8_t stale;            /* used and the free list are not built from the bitmap yet (first use here) */
 	uint8_t full;             /* in the owner's full list */
+	/* The shadow of the page's live bitmap: a copy that the owner (or, for a page no thread owns, the lock holder)
+	 * keeps equal to the bitmap in the heap. The fast paths test a slot's bit here and then store the whole new
+	 * word into the heap, so that they never wait for the heap's bitmap line (page headers sit 64 KiB apart and
+	 * compete for the same cache sets): the store goes out on its own. A page new to this process gets its
+	 * shadow from the heap (rebuild), a page just made an empty one (prt_init). Its first words sit on the line
+	 * after the fields above. */
+	uint64_t shadow[PMP_PAGE_WORDS];
 };
-_Static_assert(sizeof(struct pmp_prt) <= 64, "a region's entry fits a cache line");
+_Static_assert(offsetof(struct pmp_prt, shadow) == 64, "a region's fields fit a cache line, its shadow follows");
+_Static_assert(sizeof(struct pmp_prt) % 64 == 0, "entries of two regions share no cache line");
 
 struct pmp_theap {
 	struct pmp_heap *heap;
@@ -109,8 +119,10 @@ static inline __attribute__((always_inline)) void *_pmp_small_alloc(struct pmp_h
 		pg->free = *(uint8_t **)(void *)p;
 		pg->used++;
 		uint32_t i = _pmp_slot_index(d, pg->inv);
+		uint64_t *s = &pg->shadow[i >> 6], v = *s | (uint64_t)1 << (i & 63);
+		*s = v;
 		PMP_CRASHPOINT();
-		((struct pmp_page *)(void *)pg->start)->live[i >> 6] |= (uint64_t)1 << (i & 63);
+		((struct pmp_page *)(void *)pg->start)->live[i >> 6] = v;
 		if (__builtin_expect(++th->n_malloc == PMP_COUNT_BATCH, 0))
 			_pmp_theap_flush_counts(h, th);
 		return p;
@@ -132,11 +144,12 @@ static inline __attribute__((always_inline)) uint32_t _pmp_slot_of(const struct 
 static inline __attribute__((always_inline)) void _pmp_small_free_own(struct pmp_heap *h, struct pmp_theap *th, struct pmp_prt *pg, uint8_t *p)
 {
 	uint32_t i = _pmp_slot_of(h, pg, p);
-	uint64_t *w = &((struct pmp_page *)(void *)pg->start)->live[i >> 6], bit = (uint64_t)1 << (i & 63);
-	if (__builtin_expect(!(*w & bit), 0))
+	uint64_t *s = &pg->shadow[i >> 6], bit = (uint64_t)1 << (i & 63), v = *s;
+	if (__builtin_expect(!(v & bit), 0))
 		_pmp_small_fatal(h, p, "block is already free (double free?)");
+	*s = v &= ~bit;
 	PMP_CRASHPOINT();
-	*w &= ~bit;
+	((struct pmp_page *)(void *)pg->start)->live[i >> 6] = v;
 	/* every slot handed out came from a harvested bitmap word: its place is the free list */
 	*(uint8_t **)(void *)p = pg->free;
 	pg->free = p;

@@ -44,7 +44,7 @@ int _pmp_os_lock(int fd, int exclusive);
 int _pmp_os_map(void *addr, size_t len, int fd, uint64_t off, int shared, int writable, void **out);
 int _pmp_os_unmap(void *addr, size_t len);
 int _pmp_os_msync(void *addr, size_t len);                   /* MS_SYNC; addr page-aligned */
-int _pmp_os_pages_alloc(size_t len, void **out);             /* private anonymous zeroed memory */
+int _pmp_os_pages_alloc(size_t len, void **out);             /* private anonymous zeroed memory, committed as touched */
 int _pmp_os_pages_free(void *p, size_t len);
 /* the pages of [p, p+len) may be taken back by the kernel (MADV_FREE); the range stays mapped, reads zero if taken */
 int _pmp_os_pages_lazyfree(void *p, size_t len);

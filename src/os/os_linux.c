@@ -230,7 +230,7 @@ int _pmp_os_msync(void *addr, size_t len)
 
 int _pmp_os_pages_alloc(size_t len, void **out)
 {
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return errno;
 	*out = p;

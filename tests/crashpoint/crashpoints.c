@@ -226,6 +226,21 @@ static void op_page_retire(pmp_heap_t *h) /* a page of its own: emptied, it goes
 	for (int i = 0; i < 40; i++)
 		pmp_free(h, p[i]);
 }
+/* pages of one class between pages of another, the first of them emptied (it goes back to the chain): the page a
+ * third class needs next is made in its place, split from the free block it left */
+static void op_page_reuse(pmp_heap_t *h)
+{
+	void *a[30];
+	for (int k = 0; k < 2; k++) {
+		for (int i = 0; i < 15; i++)
+			a[k * 15 + i] = pmp_malloc(h, 4000);
+		for (int i = 0; i < 12; i++)
+			pmp_malloc(h, 5000);
+	}
+	for (int i = 0; i < 15; i++)
+		pmp_free(h, a[i]);
+	fill(pmp_malloc(h, 3000), 3000, 96);
+}
 static void *thread_allocs(void *arg)
 {
 	pmp_heap_t *h = arg;
@@ -350,6 +365,7 @@ static const struct scenario page_scenarios[] = {
 	{"remote-free", 1u << 20, -2, op_remote_free, 0, 0},
 	{"collect-remote-frees", 1u << 20, -3, op_collect, 0, 0},
 	{"page-retire", 1u << 20, -1, op_page_retire, 0, 0},
+	{"page-in-retired-place", 1u << 20, -1, op_page_reuse, 0, 0},
 	{"thread-exit", 1u << 20, -1, op_thread_exit, 0, 0},
 	{"close", 1u << 20, -1, op_close, 0, 0},
 	{"reset", 1u << 20, -1, op_reset, 0, 0},

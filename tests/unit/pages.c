@@ -1,0 +1,150 @@
+/* pages.c: unit tests of the slab pages' placement and of a thread's page lists: where a new page goes, which page
+ * a malloc takes its slot from after frees gave room back, and the owner's shadow of a page's live bitmap.
+ *
+ * Holds: tests over the internal page state (theap.h) of heaps on anonymous memory; pmp_check is the oracle of
+ * validity after each scenario.
+ * Must never: write the heap or the page state other than through the public calls.
+ */
+#include "unit.h"
+
+#include <pthread.h>
+
+#include "core/theap.h"
+
+#define MEM ((size_t)16 << 20)
+#define REGION(p) ((uintptr_t)(p) & ~(uintptr_t)(PMP_SLAB - 1))
+
+/* Pages of one class emptied between pages of another: the page a third class needs next takes the place of one
+ * of them (backed, warm memory) instead of being carved from the untouched rest of the arena. */
+Test(pages, a_new_page_takes_a_retired_pages_place)
+{
+	void *mem = u_map(MEM);
+	struct pmp_heap *h = u_heap(mem, MEM);
+	void *a[45], *b[36];
+	unsigned ca = _pmp_class_of(4000), cb = _pmp_class_of(5000);
+	cr_assert_neq(ca, cb);
+	uint32_t na = _pmp_class_capacity(ca), nb = _pmp_class_capacity(cb);
+	cr_assert_leq(3 * na, 45);
+	cr_assert_leq(3 * nb, 36);
+	for (unsigned k = 0; k < 3; k++) { /* A B A B A B: each page full before the next is made */
+		for (unsigned i = 0; i < na; i++)
+			cr_assert_not_null(a[k * na + i] = pmp_malloc(h, 4000));
+		for (unsigned i = 0; i < nb; i++)
+			cr_assert_not_null(b[k * nb + i] = pmp_malloc(h, 5000));
+	}
+	uintptr_t retired[2] = {REGION(a[0]), REGION(a[na])}, highest = 0;
+	for (unsigned i = 0; i < 3 * nb; i++)
+		if (REGION(b[i]) > highest)
+			highest = REGION(b[i]);
+	cr_assert_lt(retired[0], highest);
+	cr_assert_lt(retired[1], highest);
+	for (unsigned i = 0; i < 3 * na; i++)
+		pmp_free(h, a[i]);
+	/* two of the three pages went back to the chain (the class keeps one) */
+	pmp_stats_t st;
+	cr_assert_eq(pmp_stats(h, &st), 0);
+	cr_assert_eq(st.pages, 4);
+	void *c = pmp_malloc(h, 3000);
+	cr_assert_not_null(c);
+	cr_assert(REGION(c) == retired[0] || REGION(c) == retired[1] || REGION(c) == REGION(a[2 * na]),
+		  "the new page lies in an emptied page's place, not past the used pages");
+	u_assert_check(h, "after the reuse");
+	pmp_close(h);
+	munmap(mem, MEM);
+}
+
+/* Many nearly full pages of one class, a slot freed in each: the page that got one slot back goes to the end of the
+ * class's list, so the mallocs after it use up the current page first, and the slow path runs once per page, not
+ * once per malloc. Observed through the order of the pages the slots come from. */
+Test(pages, a_page_with_room_again_is_used_after_the_current_one)
+{
+	void *mem = u_map(MEM);
+	struct pmp_heap *h = u_heap(mem, MEM);
+	unsigned c = _pmp_class_of(1000);
+	uint32_t n = _pmp_class_capacity(c);
+	enum { PAGES = 6 };
+	void *p[PAGES * 70];
+	cr_assert_leq(n, 70);
+	for (unsigned i = 0; i < PAGES * n; i++)
+		cr_assert_not_null(p[i] = pmp_malloc(h, 1000));
+	/* half of the first page freed (the page with most room), then one slot in each of the next four; the
+	 * current page (the last one made) has none */
+	for (unsigned i = 0; i < n / 2; i++)
+		pmp_free(h, p[i * 2]);
+	for (unsigned k = 1; k < PAGES - 1; k++)
+		pmp_free(h, p[k * n + 1]);
+	/* the first page's room is used before any page that got a single slot back */
+	for (unsigned i = 0; i < n / 2; i++) {
+		void *r = pmp_malloc(h, 1000);
+		cr_assert_eq(REGION(r), REGION(p[0]), "malloc %u took a page with one slot before the page with room", i);
+	}
+	u_assert_check(h, "after the mallocs");
+	pmp_close(h);
+	munmap(mem, MEM);
+}
+
+/* The shadow of each owned page equals its live bitmap in the heap, and both say which slots are handed out, after
+ * mallocs, frees, frees from another thread and their collection. */
+struct remote_arg {
+	pmp_heap_t *h;
+	void **p;
+};
+
+static void *free_odd(void *arg)
+{
+	struct remote_arg *ra = arg;
+	for (unsigned i = 1; i < 400; i += 2)
+		pmp_free(ra->h, ra->p[i]);
+	return NULL;
+}
+
+static void assert_shadows_match(struct pmp_heap *h, const char *when)
+{
+	struct pmp_theap *th = _pmp_tls.theap;
+	cr_assert_not_null(th);
+	for (unsigned c = 0; c < PMP_CLASSES; c++) {
+		struct pmp_prt *lists[2] = {th->pages[c], th->full[c]};
+		for (unsigned k = 0; k < 2; k++)
+			for (struct pmp_prt *pg = lists[k]; pg; pg = pg->next) {
+				const struct pmp_page *page = (const void *)pg->start;
+				const uint64_t *s = pg->shadow;
+				uint32_t live = 0;
+				for (unsigned w = 0; w < (pg->capacity + 63u) / 64u; w++) {
+					cr_assert_eq(s[w], page->live[w], "%s: class %u word %u: shadow %#llx, heap %#llx", when,
+						     c, w, (unsigned long long)s[w], (unsigned long long)page->live[w]);
+					live += (uint32_t)__builtin_popcountll(page->live[w]);
+				}
+				/* the bitmap marks live every slot handed out and not collected back, and no free one */
+				cr_assert_eq(live, pg->used, "%s: class %u: %u live bits, %u slots in use", when, c, live, pg->used);
+				for (const uint8_t *f = pg->free; f; f = *(const uint8_t *const *)(const void *)f) {
+					uint32_t i = (uint32_t)((uint64_t)(f - pg->start - sizeof(struct pmp_page)) / pg->slot_size);
+					cr_assert(!(page->live[i >> 6] & ((uint64_t)1 << (i & 63))), "%s: free slot %u is marked live",
+						  when, i);
+				}
+			}
+	}
+}
+
+Test(pages, the_owners_shadow_equals_the_live_bitmap)
+{
+	void *mem = u_map(MEM);
+	struct pmp_heap *h = u_heap(mem, MEM);
+	void *p[400];
+	for (unsigned i = 0; i < 400; i++)
+		cr_assert_not_null(p[i] = pmp_malloc(h, i < 300 ? 1000 : 16 + (i % 7) * 100));
+	assert_shadows_match(h, "after the mallocs");
+	struct remote_arg ra = {h, p};
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, free_odd, &ra), 0);
+	pthread_join(t, NULL);
+	assert_shadows_match(h, "after the frees from another thread");
+	for (unsigned i = 0; i < 20; i++) /* the current page runs out of free slots: its remote frees are collected */
+		cr_assert_not_null(pmp_malloc(h, 1000));
+	assert_shadows_match(h, "after the remote frees were collected");
+	for (unsigned i = 0; i < 400; i += 4)
+		pmp_free(h, p[i]);
+	assert_shadows_match(h, "after the frees");
+	u_assert_check(h, "at the end");
+	pmp_close(h);
+	munmap(mem, MEM);
+}
