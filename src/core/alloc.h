@@ -38,10 +38,10 @@ static inline __attribute__((always_inline)) int _pmp_free_fast(struct pmp_heap 
 	uint64_t off = (uint64_t)((uint8_t *)p - h->base);
 	if (__builtin_expect(h->fast_ok && off < h->end, 1)) {
 		struct pmp_prt *pg = _pmp_prt_of(h, off);
-		struct pmp_theap *th = _pmp_tls.heap_id == h->id ? _pmp_tls.theap : NULL;
-		/* a page this thread owns (a region that is no page has no owner) */
-		if (__builtin_expect(th != NULL && pg->owner == th, 1)) {
-			_pmp_small_free_own(h, th, pg, (uint8_t *)p);
+		/* a page this thread owns (a region that is no page has no owner; the cached theap is never NULL while
+		 * its heap's id is cached with it) */
+		if (__builtin_expect(_pmp_tls.heap_id == h->id && pg->owner == _pmp_tls.theap, 1)) {
+			_pmp_small_free_own(h, _pmp_tls.theap, pg, (uint8_t *)p);
 			return 1;
 		}
 		if (pg->kind == PMP_PRT_PAGE) {
