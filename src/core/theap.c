@@ -108,7 +108,6 @@ static int harvest(struct pmp_heap *h, struct pmp_prt *pg)
 static void collect(struct pmp_heap *h, struct pmp_prt *pg)
 {
 	struct pmp_page *page = hdr(pg);
-	uint64_t *shadow = pg->shadow;
 	if (!__atomic_load_n(&page->remote, __ATOMIC_RELAXED))
 		return;
 	uint64_t x = __atomic_exchange_n(&page->remote, 0, __ATOMIC_ACQUIRE);
@@ -119,14 +118,12 @@ static void collect(struct pmp_heap *h, struct pmp_prt *pg)
 		if (n >= pg->capacity || x < off || d >= PMP_SLOTS_BYTES || i >= pg->capacity || (uint64_t)i * pg->slot_size != d)
 			_pmp_fatal_pointer(h, "free", h->base + x, "a page's list of frees from other threads is damaged");
 		uint8_t *p = h->base + x;
-		uint64_t next = *(uint64_t *)(void *)p, *s = &shadow[i >> 6], bit = (uint64_t)1 << (i & 63);
-		if (!(*s & bit))
+		uint64_t next = *(uint64_t *)(void *)p, v = pg->shadow[i >> 6], bit = (uint64_t)1 << (i & 63);
+		if (!(v & bit))
 			_pmp_small_fatal(h, p, "block is already free (double free?)");
 		if (h->check_level >= 2)
 			memset(p, _pmp_poison_byte(h), pg->slot_size - _pmp_trail(h));
-		*s &= ~bit;
-		PMP_CRASHPOINT();
-		page->live[i >> 6] = *s;
+		_pmp_live_store(pg, i >> 6, v & ~bit);
 		*(uint8_t **)(void *)p = pg->free; /* it was handed out: its word was harvested */
 		pg->free = p;
 		pg->used--;

@@ -107,6 +107,15 @@ static inline __attribute__((always_inline)) struct pmp_prt *_pmp_prt_of(const s
 
 /* ---- fast paths ---- */
 
+/* the one store sequence of a live-bitmap word: the shadow, then (the crash point between them) the heap's word,
+ * written whole and never read */
+static inline __attribute__((always_inline)) void _pmp_live_store(struct pmp_prt *pg, uint32_t w, uint64_t v)
+{
+	pg->shadow[w] = v;
+	PMP_CRASHPOINT();
+	((struct pmp_page *)(void *)pg->start)->live[w] = v;
+}
+
 /* a slot of class c, live; NULL with errno ENOMEM when no page can be had */
 static inline __attribute__((always_inline)) void *_pmp_small_alloc(struct pmp_heap *h, struct pmp_theap *th, unsigned c)
 {
@@ -119,10 +128,7 @@ static inline __attribute__((always_inline)) void *_pmp_small_alloc(struct pmp_h
 		pg->free = *(uint8_t **)(void *)p;
 		pg->used++;
 		uint32_t i = _pmp_slot_index(d, pg->inv);
-		uint64_t *s = &pg->shadow[i >> 6], v = *s | (uint64_t)1 << (i & 63);
-		*s = v;
-		PMP_CRASHPOINT();
-		((struct pmp_page *)(void *)pg->start)->live[i >> 6] = v;
+		_pmp_live_store(pg, i >> 6, pg->shadow[i >> 6] | (uint64_t)1 << (i & 63));
 		if (__builtin_expect(++th->n_malloc == PMP_COUNT_BATCH, 0))
 			_pmp_theap_flush_counts(h, th);
 		return p;
@@ -144,12 +150,10 @@ static inline __attribute__((always_inline)) uint32_t _pmp_slot_of(const struct 
 static inline __attribute__((always_inline)) void _pmp_small_free_own(struct pmp_heap *h, struct pmp_theap *th, struct pmp_prt *pg, uint8_t *p)
 {
 	uint32_t i = _pmp_slot_of(h, pg, p);
-	uint64_t *s = &pg->shadow[i >> 6], bit = (uint64_t)1 << (i & 63), v = *s;
+	uint64_t bit = (uint64_t)1 << (i & 63), v = pg->shadow[i >> 6];
 	if (__builtin_expect(!(v & bit), 0))
 		_pmp_small_fatal(h, p, "block is already free (double free?)");
-	*s = v &= ~bit;
-	PMP_CRASHPOINT();
-	((struct pmp_page *)(void *)pg->start)->live[i >> 6] = v;
+	_pmp_live_store(pg, i >> 6, v & ~bit);
 	/* every slot handed out came from a harvested bitmap word: its place is the free list */
 	*(uint8_t **)(void *)p = pg->free;
 	pg->free = p;
