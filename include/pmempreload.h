@@ -242,13 +242,22 @@ PMP_API int pmp_check(pmp_heap_t *h, pmp_report_t *r);
 #define PMP_CHECK_EVERY_DEFAULT 10
 PMP_API int pmp_set_check(pmp_heap_t *h, int level, unsigned every_log2);
 
-/* A free block of 1 MiB or more keeps its disk blocks (and memory) for about a second, as long as such blocks hold
- * less than max(64 MiB, twice the used bytes), so that its reuse costs no fallocate and no page faults; then
- * its interior pages go back to the file system. pmp_trim returns every empty slab page to the chain (a thread keeps
+/* A free block of 1 MiB or more keeps its disk blocks (and memory) for the heap's decay time (pmp_set_decay), as
+ * long as such blocks hold less than max(64 MiB, twice the used bytes), so that its reuse costs no fallocate and no
+ * page faults; then its interior pages go back to the file system (at the next free of such a block). pmp_trim returns every empty slab page to the chain (a thread keeps
  * one per class for reuse; a page no thread owns stays until one adopts it) and gives every such block's pages
  * back now (malloc_trim under
  * the preload; close does it too). Returns the bytes given back; 0 for NULL or a heap that cannot give pages back. */
 PMP_API size_t pmp_trim(pmp_heap_t *h);
+
+/* The decay time of h and of its pools, in milliseconds: how long a free block of 1 MiB or more stays backed
+ * before its pages go back (jemalloc's dirty_decay_ms). 0 gives them back at once; every heap starts at
+ * PMP_DECAY_DEFAULT_MS (PMEMPRELOAD_DECAY under the preload). Blocks that have waited longer than the new time go
+ * now. 0, or EINVAL for NULL or more than PMP_DECAY_MAX_MS. The setting is this handle's, not the file's. */
+#define PMP_DECAY_DEFAULT_MS 10000ul
+#define PMP_DECAY_MAX_MS 86400000ul /* a day */
+PMP_API int pmp_set_decay(pmp_heap_t *h, unsigned long ms);
+PMP_API unsigned long pmp_get_decay(pmp_heap_t *h); /* 0 for NULL */
 
 /* ---- walk ---- */
 /* LOST: a used block that recovery made over a stretch of the chain damaged by a power loss (kept, never reused).

@@ -334,6 +334,7 @@ static int become_copy(struct pmp_heap *h)
 		return e;
 	}
 	pmp_set_check(nh, h->check_level, h->check_every_log2);
+	pmp_set_decay(nh, pmp_get_decay(h));
 	_pmp_os_pages_free(aside, len);
 	h->ops->disown(h); /* the parent's descriptor; its mapping is gone already */
 	_pmp_heap_discard(h);

@@ -170,6 +170,7 @@ static int open_process_heap(void)
 		return 0;
 	}
 	pmp_set_check(h, _pmp_opts.check, _pmp_opts.check_every_log2);
+	pmp_set_decay(h, (unsigned long)_pmp_opts.decay_ms);
 	if (h->track != (_pmp_opts.track == TRACK_CALLSITE))
 		_pmp_log(1, "PMEMPRELOAD_TRACK: the heap was made ", h->track ? "with" : "without",
 			 " call-site tracking and keeps it");

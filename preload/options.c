@@ -67,6 +67,7 @@ static const struct opt table[] = {
 	{"PMEMPRELOAD_CRASH", K_LEVEL, OFF(crash), NULL, 0, 1, "0 or 1"},
 	{"PMEMPRELOAD_LOG", K_LEVEL, OFF(log), NULL, 0, 3, "0, 1, 2 or 3"},
 	{"PMEMPRELOAD_STATS", K_LEVEL, OFF(stats), NULL, 0, 1, "0 or 1"},
+	{"PMEMPRELOAD_DECAY", K_LEVEL, OFF(decay_ms), NULL, 0, (int)PMP_DECAY_MAX_MS, "milliseconds, 0 to 86400000"},
 };
 
 static void defaults(struct shim_opts *o)
@@ -86,6 +87,7 @@ static void defaults(struct shim_opts *o)
 	o->zero = 0;
 	o->crash = 1;
 	o->log = 1;
+	o->decay_ms = (int)PMP_DECAY_DEFAULT_MS;
 }
 
 /* ---- parsers: 0 = accepted ---- */

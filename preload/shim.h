@@ -40,6 +40,7 @@ struct shim_opts {
 	int check;                /* 0, 1, 2 */
 	unsigned check_every_log2;/* level 2: full pmp_check every 2^N heap operations */
 	int zero, crash, log, stats;
+	int decay_ms;             /* PMEMPRELOAD_DECAY: pmp_set_decay's milliseconds */
 	char exe[1024];           /* PMEMPRELOAD_EXE globs, comma separated; empty = all */
 };
 PMP_HIDDEN extern struct shim_opts _pmp_opts;

@@ -2,19 +2,19 @@
  *
  * Holds: the process-local list of free blocks of PMP_PUNCH_MIN bytes or more that are still backed (oldest first),
  * and the one punch sequence (mark the block as holed, then give its interior pages back). A block is punched when it
- * has been free for PMP_DECAY_NS, when the list holds more than the keep limit (max(PMP_DECAY_KEEP_MIN, twice the
+ * has been free for the heap's decay time (pmp_set_decay: 10 s unless set), when the list holds more than the keep limit (max(PMP_DECAY_KEEP_MIN, twice the
  * used bytes)) or is full, and at seal. A free block that leaves the free index leaves this list in the same
  * step (_pmp_index_remove), so a punch never reaches a block that is in use. A stop at any point loses nothing: the
  * list is not in the file, an unpunched free block is backed, a marked one is backed again before reuse.
  * Must never: punch a block that is not in the free index, or run without the heap lock.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "../os/os.h"
 #include "block.h"
 #include "theap.h"
 
-#define PMP_DECAY_NS ((uint64_t)1000000000)     /* a large free block stays backed this long */
 #define PMP_DECAY_KEEP_MIN ((uint64_t)64 << 20) /* and the list may hold this many bytes at least */
 
 /* 0 or the bytes given back */
@@ -50,7 +50,7 @@ static uint64_t trim(struct pmp_heap *h, uint64_t now, int all)
 	if (keep < PMP_DECAY_KEEP_MIN)
 		keep = PMP_DECAY_KEEP_MIN;
 	while (d->count &&
-	       (all || d->count == PMP_DECAY_SLOTS || d->bytes > keep || now - d->e[0].t >= PMP_DECAY_NS)) {
+	       (all || d->count == PMP_DECAY_SLOTS || d->bytes > keep || now - d->e[0].t >= d->ns)) {
 		uint64_t b = d->e[0].off, s = d->e[0].size;
 		drop(d, 0);
 		given += punch(h, b, s);
@@ -103,6 +103,25 @@ size_t _pmp_trim_one(struct pmp_heap *h)
 	}
 	_pmp_unlock(h);
 	return (size_t)given;
+}
+
+int pmp_set_decay(pmp_heap_t *h, unsigned long ms)
+{
+	if (!h || ms > PMP_DECAY_MAX_MS)
+		return EINVAL;
+	_pmp_lock(h);
+	h->decay.ns = (uint64_t)ms * 1000000;
+	if (!h->readonly && !h->sealed) /* what waits longer than the new time goes now */
+		trim(h, _pmp_os_mono_ns(), 0);
+	_pmp_unlock(h);
+	for (unsigned i = 0, n = __atomic_load_n(&h->npools, __ATOMIC_ACQUIRE); i < n; i++)
+		pmp_set_decay(h->pools[i], ms);
+	return 0;
+}
+
+unsigned long pmp_get_decay(pmp_heap_t *h)
+{
+	return h ? (unsigned long)(h->decay.ns / 1000000) : 0;
 }
 
 void _pmp_decay_reset(struct pmp_heap *h)

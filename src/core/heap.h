@@ -74,6 +74,7 @@ struct pmp_decay {
 	struct { uint64_t off, size, t; } e[PMP_DECAY_SLOTS];
 	unsigned count;
 	uint64_t bytes;
+	uint64_t ns;            /* how long a block stays backed (pmp_set_decay) */
 };
 
 struct pmp_heap {

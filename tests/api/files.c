@@ -472,7 +472,63 @@ Test(files, large_free_blocks_kept_up_to_twice_the_used_bytes)
 	t_rmtree(dir);
 }
 
-/* Large blocks freed keep their pages for a while and give them back later (pmp_trim, a second's decay, the keep
+static long disk_kib(const char *path)
+{
+	struct stat st;
+	cr_assert_eq(stat(path, &st), 0);
+	return (long)st.st_blocks / 2;
+}
+
+/* The decay time: a large free block stays backed for it (10 s unless set), a shorter time set later gives back at
+ * once what has waited longer, 0 gives back at the free itself; a bad value is refused and changes nothing. */
+Test(files, decay_time_keeps_and_gives_back)
+{
+	char *dir = t_tmpdir(), *path = t_path(dir, "h");
+	pmp_file_opts_t o = t_opts(PMP_OPEN_CREATE, T_ADDR(43), (size_t)1 << 30);
+	pmp_heap_t *h;
+	cr_assert_eq(pmp_file_open(path, &o, &h), 0);
+	cr_assert_eq(pmp_get_decay(h), PMP_DECAY_DEFAULT_MS);
+	cr_assert_eq(pmp_set_decay(h, PMP_DECAY_MAX_MS + 1), EINVAL);
+	cr_assert_eq(pmp_set_decay(NULL, 5), EINVAL);
+	cr_assert_eq(pmp_get_decay(h), PMP_DECAY_DEFAULT_MS, "a refused value changed the decay time");
+	cr_assert_eq(pmp_get_decay(NULL), 0);
+	enum { A = 8 << 20, B = 2 << 20, C = 3 << 20 };
+	char *a = pmp_malloc(h, A), *ga = pmp_malloc(h, 64), *b = pmp_malloc(h, B), *gb = pmp_malloc(h, 64);
+	cr_assert(a && ga && b && gb);
+	memset(a, 'a', A);
+	memset(b, 'b', B);
+	long start = disk_kib(path);
+	pmp_free(h, a);
+	usleep(300 * 1000);
+	pmp_free(h, b); /* the default time has not run out for a: both stay backed */
+	long kept = disk_kib(path);
+	cr_assert_eq(kept, start, "a large block free for 0.3 s was given back under the 10 s default (%ld -> %ld KiB)",
+		     start, kept);
+	cr_assert_eq(pmp_set_decay(h, 200), 0);
+	cr_assert_eq(pmp_get_decay(h), 200);
+	long after_a = disk_kib(path);
+	cr_assert(kept - after_a >= 7 * 1024 && kept - after_a < 9 * 1024,
+		  "a decay time of 0.2 s gave back %ld KiB (a's 8 MiB, waiting 0.3 s, and not b's 2 MiB, just freed)",
+		  kept - after_a);
+	t_check(h, "after the shorter decay time");
+	cr_assert_eq(pmp_set_decay(h, 0), 0);
+	long after_b = disk_kib(path);
+	cr_assert(after_a - after_b >= 1024 && after_a - after_b < 3 * 1024, "decay 0 gave back %ld KiB of b's 2 MiB",
+		  after_a - after_b);
+	char *c = pmp_malloc(h, C), *gc = pmp_malloc(h, 64);
+	cr_assert(c && gc);
+	memset(c, 'c', C);
+	long with_c = disk_kib(path);
+	pmp_free(h, c);
+	long after_c = disk_kib(path);
+	cr_assert(with_c - after_c >= 2 * 1024, "decay 0: the free of a 3 MiB block gave back %ld KiB", with_c - after_c);
+	t_check(h, "after decay 0");
+	cr_assert_eq(pmp_close(h), 0);
+	free(path);
+	t_rmtree(dir);
+}
+
+/* Large blocks freed keep their pages for a while and give them back later (pmp_trim, a short decay, the keep
  * limit): a shadow of live blocks proves no punch ever reaches a block in use, and pmp_check holds throughout. */
 Test(files, large_blocks_survive_decay_and_trim)
 {
@@ -481,6 +537,7 @@ Test(files, large_blocks_survive_decay_and_trim)
 	o.grow = (size_t)4 << 20;
 	pmp_heap_t *h;
 	cr_assert_eq(pmp_file_open(path, &o, &h), 0);
+	cr_assert_eq(pmp_set_decay(h, 300), 0);
 	enum { SLOTS = 40, OPS = 600 };
 	void *p[SLOTS] = {0};
 	size_t n[SLOTS] = {0};
@@ -512,7 +569,7 @@ Test(files, large_blocks_survive_decay_and_trim)
 		if (op % 97 == 96)
 			given += pmp_trim(h);
 		if (op == OPS / 2)
-			usleep(1100 * 1000); /* the next large free gives back every block older than a second */
+			usleep(400 * 1000); /* the next large free gives back every block older than the decay time */
 		if (op % 100 == 99)
 			t_check(h, "large blocks");
 	}

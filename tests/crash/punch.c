@@ -1,9 +1,9 @@
 /* punch.c: large freed blocks keep their disk blocks for a while (reuse costs nothing, even on a full disk), then
- * give them back (hole punching: pmp_trim, or a second of decay) and are backed again before reuse, so a full disk
+ * give them back (hole punching: pmp_trim, or the decay time) and are backed again before reuse, so a full disk
  * turns the reuse into ENOMEM, never SIGBUS. On a 16 MiB tmpfs of its own: free an 8 MiB block and see the file keep
  * its blocks; fill the disk and reuse the block; pmp_trim and see the blocks drop; fill the disk again: a large
  * malloc fails with ENOMEM and the heap stays valid while small ones still work; free the disk; the large malloc
- * succeeds and every byte of it can be written; free it and see its blocks go after a second; reopen and check.
+ * succeeds and every byte of it can be written; free it and see its blocks go after the decay time; reopen and check.
  * The whole sequence runs in a child: a SIGBUS there is a failure the parent reports, not a crash of the suite.
  * Must never: leave its tmpfs mounted, or pass without having seen the blocks go back (a build without punching).
  */
@@ -116,16 +116,17 @@ static void run(void)
 	for (size_t i = 0; i < BIG; i += 4096)
 		REQUIRE(((char *)again)[i] == 'C', "byte %zu", i);
 	check(h, "after reuse");
-	/* decay: a block free for a second goes back at the next large free */
+	/* decay: a block free for longer than the decay time goes back at the next large free */
+	REQUIRE(pmp_set_decay(h, 300) == 0, "decay time");
 	char *other = pmp_malloc(h, (size_t)2 << 20), *guard2 = pmp_malloc(h, 64);
 	REQUIRE(other && guard2, "2 MiB malloc: %s", strerror(errno));
 	memset(other, 'o', (size_t)2 << 20);
 	before = blocks_kib(path);
 	pmp_free(h, again);
-	usleep(1100 * 1000);
+	usleep(400 * 1000);
 	pmp_free(h, other);
 	after = blocks_kib(path);
-	printf("punch: 8 MiB free for 1.1 s, then a 2 MiB free: heap file %ld KiB -> %ld KiB on disk\n", before, after);
+	printf("punch: 8 MiB free for 0.4 s (decay 0.3 s), then a 2 MiB free: heap file %ld KiB -> %ld KiB on disk\n", before, after);
 	REQUIRE(before - after >= 7 * 1024 && before - after < 9 * 1024,
 		"decay gave back %ld KiB (the 8 MiB block's, not the fresh 2 MiB one's)", before - after);
 	check(h, "after decay");

@@ -13,6 +13,29 @@ grep -q 'PMEMPRELOAD_FORK=sometimes is not valid' "$T/warn" || fail "no warning 
 echo "bad values: warned, defaults used: $(head -1 "$T/warn")"
 rm -f "$HEAPS"/*
 
+# PMEMPRELOAD_DECAY: the disk blocks of a freed 8 MiB buffer stay under the default and go at once with 0
+decay_kib() {
+	base PMEMPRELOAD_PATH="$HEAPS/%e.%p.heap" PMEMPRELOAD_KEEP=crash "$@" python3 -c '
+import os, sys
+heaps = sys.argv[1]
+me = [f for f in os.listdir(heaps) if f.endswith(".%d.heap" % os.getpid())][0]
+kib = lambda: os.stat(os.path.join(heaps, me)).st_blocks // 2
+b = bytearray(8 << 20)
+for i in range(0, len(b), 4096):
+    b[i] = 1
+before = kib()
+del b
+print(before - kib())' "$HEAPS"
+}
+kept=$(decay_kib) || fail "python3 under the default decay"
+[ "$kept" -lt 1024 ] || fail "a freed 8 MiB buffer gave back $kept KiB at once under the default decay time"
+given=$(decay_kib PMEMPRELOAD_DECAY=0) || fail "python3 under PMEMPRELOAD_DECAY=0"
+[ "$given" -ge 7168 ] || fail "PMEMPRELOAD_DECAY=0: a freed 8 MiB buffer gave back only $given KiB"
+base PMEMPRELOAD_PATH="$HEAPS/%e.%p.heap" PMEMPRELOAD_KEEP=never PMEMPRELOAD_DECAY=soon true 2>"$T/warn"
+grep -q 'PMEMPRELOAD_DECAY=soon is not valid (expected milliseconds' "$T/warn" || { cat "$T/warn"; fail "no warning for a bad decay"; }
+echo "decay: a freed 8 MiB buffer gave back $kept KiB under the default, $given KiB with PMEMPRELOAD_DECAY=0"
+rm -f "$HEAPS"/*
+
 # PMEMPRELOAD_EXE: only matching executables get a heap
 base PMEMPRELOAD_PATH="$HEAPS/%e.%p.heap" PMEMPRELOAD_KEEP=always PMEMPRELOAD_EXE='ca[st],nothing*' \
 	bash -c 'cat /etc/hostname | wc -l' >/dev/null
