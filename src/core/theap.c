@@ -365,9 +365,16 @@ void _pmp_small_page_changed(struct pmp_heap *h, struct pmp_theap *th, struct pm
 		pg->full = 0;
 		list_append(&th->pages[c], pg);
 	}
-	/* an empty page that is not the class's only one goes back to the chain */
+	/* an empty page that is not the class's only one waits at the end of the list, as the class's spare, unless
+	 * the page there is a spare already: then it goes back to the chain. A class whose pages empty and fill in
+	 * turn (the large ones hold 4 to 7 slots) reuses its spare instead of taking the lock twice per page. */
 	if (pg->used == 0 && (th->pages[c] != pg || pg->next)) {
+		struct pmp_prt *last = th->pages[c]->prev;
 		list_remove(&th->pages[c], pg);
+		if (last != pg && last->used != 0) {
+			list_append(&th->pages[c], pg);
+			return;
+		}
 		_pmp_lock(h);
 		retire_locked(h, pg);
 		_pmp_unlock(h);

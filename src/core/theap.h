@@ -159,7 +159,7 @@ static inline __attribute__((always_inline)) void _pmp_small_free_own(struct pmp
 	pg->free = p;
 	if (__builtin_expect(++th->n_free == PMP_COUNT_BATCH, 0))
 		_pmp_theap_flush_counts(h, th);
-	/* a full page has room again, or an empty page that is not the class's only one can go */
+	/* a full page has room again, or an empty page that is not the class's only one can go (or wait as the spare) */
 	uint32_t used = --pg->used;
 	if (__builtin_expect(pg->full, 0) || (__builtin_expect(used == 0, 0) && (th->pages[pg->cls] != pg || pg->next)))
 		_pmp_small_page_changed(h, th, pg);

@@ -83,6 +83,52 @@ Test(pages, a_page_with_room_again_is_used_after_the_current_one)
 	munmap(mem, MEM);
 }
 
+/* A page emptied while another page of its class still has slots in use stays as the class's spare (no lock, no
+ * new page at the next fill); a second page emptied while the spare waits goes back to the chain. */
+Test(pages, an_emptied_page_waits_as_the_spare_and_only_one_does)
+{
+	void *mem = u_map(MEM);
+	struct pmp_heap *h = u_heap(mem, MEM);
+	unsigned c = _pmp_class_of(16000);
+	uint32_t n = _pmp_class_capacity(c);
+	void *p[3][8];
+	cr_assert_leq(n, 8);
+	for (unsigned k = 0; k < 3; k++)
+		for (unsigned i = 0; i < n; i++)
+			cr_assert_not_null(p[k][i] = pmp_malloc(h, 16000));
+	for (unsigned k = 0; k < 3; k++)
+		for (unsigned i = 1; i < n; i++)
+			cr_assert_eq(REGION(p[k][i]), REGION(p[k][0]), "one page per row");
+	pmp_stats_t st;
+	cr_assert_eq(pmp_stats(h, &st), 0);
+	cr_assert_eq(st.pages, 3);
+	pmp_free(h, p[0][0]); /* room in the first page, then in the second: both in the class's list */
+	pmp_free(h, p[1][0]);
+	for (unsigned i = 1; i < n; i++) /* the first page empties while the second holds n - 1 */
+		pmp_free(h, p[0][i]);
+	cr_assert_eq(pmp_stats(h, &st), 0);
+	cr_assert_eq(st.pages, 3, "the emptied page left (%llu pages): it should wait as the spare",
+		     (unsigned long long)st.pages);
+	struct pmp_prt *first = _pmp_tls.theap->pages[c];
+	cr_assert_eq(first->prev->start, (uint8_t *)REGION(p[0][0]), "the spare waits at the end of the list");
+	cr_assert_eq(first->prev->used, 0);
+	u_assert_check(h, "with a spare");
+	for (unsigned i = 1; i < n; i++) /* the second page empties too: the spare is there already */
+		pmp_free(h, p[1][i]);
+	cr_assert_eq(pmp_stats(h, &st), 0);
+	cr_assert_eq(st.pages, 2, "a second empty page stayed (%llu pages)", (unsigned long long)st.pages);
+	/* the next mallocs fill the spare, then the full third page stays full: no new page */
+	for (unsigned i = 0; i < n; i++) {
+		void *r = pmp_malloc(h, 16000);
+		cr_assert_eq(REGION(r), REGION(p[0][0]), "malloc %u did not take the spare's slot", i);
+	}
+	cr_assert_eq(pmp_stats(h, &st), 0);
+	cr_assert_eq(st.pages, 2);
+	u_assert_check(h, "after the spare filled");
+	pmp_close(h);
+	munmap(mem, MEM);
+}
+
 /* The shadow of each owned page equals its live bitmap in the heap, and both say which slots are handed out, after
  * mallocs, frees, frees from another thread and their collection. */
 struct remote_arg {
