@@ -96,7 +96,7 @@ PMP_HIDDEN unsigned _pmp_theaps_shed_locked(struct pmp_heap *h, struct pmp_theap
 
 /* the thread's operation counts into the heap's counters (in the file): every PMP_COUNT_BATCH operations, at
  * page changes and at the end, so that a heap left by a crash counts all but the last batch of each thread */
-#define PMP_COUNT_BATCH 64
+#define PMP_COUNT_BATCH 256
 PMP_HIDDEN void _pmp_theap_flush_counts(struct pmp_heap *h, struct pmp_theap *th);
 
 /* the region entry of heap offset off */
