@@ -352,7 +352,7 @@ void _pmp_small_free_remote(struct pmp_heap *h, struct pmp_prt *pg, uint8_t *p, 
 	 * its heap is open, so a stale owner pointer only costs that theap a needless look) */
 	if (__atomic_load_n(&pg->full, __ATOMIC_RELAXED)) {
 		struct pmp_theap *o = __atomic_load_n(&pg->owner, __ATOMIC_RELAXED);
-		if (o)
+		if (o && !__atomic_load_n(&o->remote_hint, __ATOMIC_RELAXED))
 			__atomic_store_n(&o->remote_hint, 1, __ATOMIC_RELAXED);
 	}
 }

@@ -52,13 +52,15 @@ struct pmp_theap {
 	uint64_t heap_id;                      /* the heap's id: a thread-local cache naming another handle misses */
 	struct pmp_prt *pages[PMP_CLASSES];    /* pages with free slots (or not known to be full), current first */
 	struct pmp_prt *full[PMP_CLASSES];     /* pages found full */
-	int remote_hint;                       /* a full page got a remote free (set by other threads) */
 	int in_use;                            /* a thread owns this theap (else pooled for the next thread) */
 	uint32_t tag;                          /* the owning thread's id, recorded in its pages (forensics) */
 	uint64_t n_malloc, n_free, n_realloc;  /* operations not yet added to the heap's counters */
 	uint64_t seq_next, seq_end;            /* call-site tracking: the batch of sequence numbers taken (track.c) */
 	struct pmp_theap *next;                /* in the heap's list, under the heap lock */
 	struct pmp_theap *thread_next;         /* in the owning thread's list (its exit releases them) */
+	/* a full page got a remote free: set by other threads (only when clear), so on a line of its own, away from
+	 * the counters the owner writes at every operation */
+	_Alignas(64) int remote_hint;
 };
 
 /* ---- the thread's state: one cached (heap id, theap) pair, and the preload's re-entry depth ----
