@@ -152,19 +152,28 @@ static void *malloc_at(size_t n, const void *pc)
 	return malloc_cold(n, pc);
 }
 
-/* malloc_at's sequence with the call site taken in the slow branch only: the fast path does not load it */
+/* malloc's slow half: the heap's slow path (a new page, a chain block, an empty free list), or the fallback */
+static __attribute__((noinline)) void *malloc_slow(struct pmp_heap *h, size_t n, const void *pc)
+{
+	ENTER();
+	void *p = _pmp_malloc_slow(h, n, pc);
+	LEAVE();
+	return p ? p : heap_failed(n, 0, 0);
+}
+
+/* malloc_at's sequence with the call site taken in the slow branch only: the fast path does not load it, and calls
+ * nothing, so it saves no register (the slow halves are tail calls) */
 EXPORT void *malloc(size_t n)
 {
 	struct pmp_heap *h = __atomic_load_n(&_pmp_default_heap, __ATOMIC_ACQUIRE);
 	if (__builtin_expect(h != NULL && !_pmp_depth, 1)) {
 		ENTER();
 		void *p;
-		if (!_pmp_malloc_fast(h, n, &p))
-			p = _pmp_malloc_slow(h, n, CALLER());
+		int got = _pmp_malloc_fast(h, n, &p);
 		LEAVE();
-		if (__builtin_expect(p != NULL, 1))
+		if (__builtin_expect(got, 1))
 			return p;
-		return heap_failed(n, 0, 0);
+		return malloc_slow(h, n, CALLER());
 	}
 	return malloc_cold(n, CALLER());
 }

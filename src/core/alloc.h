@@ -26,10 +26,8 @@ PMP_HIDDEN void _pmp_free_at(struct pmp_heap *h, void *p, const void *pc);
  * fast path of an untracked heap never even loads it. */
 static inline __attribute__((always_inline)) int _pmp_malloc_fast(struct pmp_heap *h, size_t n, void **out)
 {
-	if (__builtin_expect(n <= PMP_SMALL_MAX && h->fast_ok, 1) && __builtin_expect(_pmp_tls.heap_id == h->id, 1)) {
-		*out = _pmp_small_alloc(h, _pmp_tls.theap, _pmp_class_of(n));
-		return 1;
-	}
+	if (__builtin_expect(n <= PMP_SMALL_MAX && h->fast_ok, 1) && __builtin_expect(_pmp_tls.heap_id == h->id, 1))
+		return (*out = _pmp_small_pop(h, _pmp_tls.theap, _pmp_class_of(n))) != NULL;
 	return 0;
 }
 

@@ -240,14 +240,6 @@ static void own(struct pmp_theap *th, struct pmp_prt *pg)
 	list_push(&th->pages[pg->cls], pg);
 }
 
-void _pmp_theap_flush_counts(struct pmp_heap *h, struct pmp_theap *th)
-{
-	/* atomic adds: threads flush without the lock, every PMP_COUNT_BATCH operations */
-	__atomic_add_fetch(&h->ctl->n_malloc, th->n_malloc, __ATOMIC_RELAXED);
-	__atomic_add_fetch(&h->ctl->n_free, th->n_free, __ATOMIC_RELAXED);
-	__atomic_add_fetch(&h->ctl->n_realloc, th->n_realloc, __ATOMIC_RELAXED);
-	th->n_malloc = th->n_free = th->n_realloc = 0;
-}
 #define flush_counts_locked _pmp_theap_flush_counts
 
 /* Under the lock: a page for class c that has a free slot, now first in th's list: adopted, or made. */

@@ -99,7 +99,15 @@ PMP_HIDDEN unsigned _pmp_theaps_shed_locked(struct pmp_heap *h, struct pmp_theap
 /* the thread's operation counts into the heap's counters (in the file): every PMP_COUNT_BATCH operations, at
  * page changes and at the end, so that a heap left by a crash counts all but the last batch of each thread */
 #define PMP_COUNT_BATCH 256
-PMP_HIDDEN void _pmp_theap_flush_counts(struct pmp_heap *h, struct pmp_theap *th);
+/* inline: the fast paths call nothing, so they save no register */
+static inline __attribute__((always_inline)) void _pmp_theap_flush_counts(struct pmp_heap *h, struct pmp_theap *th)
+{
+	/* atomic adds: threads flush without the lock */
+	__atomic_add_fetch(&h->ctl->n_malloc, th->n_malloc, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&h->ctl->n_free, th->n_free, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&h->ctl->n_realloc, th->n_realloc, __ATOMIC_RELAXED);
+	th->n_malloc = th->n_free = th->n_realloc = 0;
+}
 
 /* the region entry of heap offset off */
 static inline __attribute__((always_inline)) struct pmp_prt *_pmp_prt_of(const struct pmp_heap *h, uint64_t off)
@@ -118,8 +126,8 @@ static inline __attribute__((always_inline)) void _pmp_live_store(struct pmp_prt
 	((struct pmp_page *)(void *)pg->start)->live[w] = v;
 }
 
-/* a slot of class c, live; NULL with errno ENOMEM when no page can be had */
-static inline __attribute__((always_inline)) void *_pmp_small_alloc(struct pmp_heap *h, struct pmp_theap *th, unsigned c)
+/* a slot of class c from the current page's free list, live; NULL (nothing changed) when that list is empty */
+static inline __attribute__((always_inline)) void *_pmp_small_pop(struct pmp_heap *h, struct pmp_theap *th, unsigned c)
 {
 	struct pmp_prt *pg = th->pages[c];
 	uint8_t *p;
@@ -135,7 +143,14 @@ static inline __attribute__((always_inline)) void *_pmp_small_alloc(struct pmp_h
 			_pmp_theap_flush_counts(h, th);
 		return p;
 	}
-	return _pmp_small_alloc_slow(h, th, c);
+	return NULL;
+}
+
+/* a slot of class c, live; NULL with errno ENOMEM when no page can be had */
+static inline __attribute__((always_inline)) void *_pmp_small_alloc(struct pmp_heap *h, struct pmp_theap *th, unsigned c)
+{
+	void *p = _pmp_small_pop(h, th, c);
+	return __builtin_expect(p != NULL, 1) ? p : _pmp_small_alloc_slow(h, th, c);
 }
 
 /* the slot index of p in page pg, or abort on a pointer that is no slot's start */
