@@ -125,17 +125,20 @@ static void *heap_failed(size_t n, size_t align, int zero)
 	return zero ? fb_calloc(1, n) : fb_malloc(n);
 }
 
+/* malloc's slow half: the heap's slow path (a new page, a chain block, an empty free list), or the fallback */
+static __attribute__((noinline)) void *malloc_slow(struct pmp_heap *h, size_t n, const void *pc)
+{
+	ENTER();
+	void *p = _pmp_malloc_slow(h, n, pc);
+	LEAVE();
+	return p ? p : heap_failed(n, 0, 0);
+}
+
 /* everything but the heap's fast path: the first call (init), a nested call, an inert or read-only process */
 static __attribute__((noinline)) void *malloc_cold(size_t n, const void *pc)
 {
 	struct pmp_heap *h = alloc_heap();
-	if (h) {
-		ENTER();
-		void *p = _pmp_malloc_inline(h, n, pc);
-		LEAVE();
-		return p ? p : heap_failed(n, 0, 0);
-	}
-	return fb_malloc(n);
+	return h ? malloc_slow(h, n, pc) : fb_malloc(n);
 }
 
 /* The process heap is set once init made it (and never while it is inert): then the heap decides, its fast path
@@ -150,15 +153,6 @@ static void *malloc_at(size_t n, const void *pc)
 		return p ? p : heap_failed(n, 0, 0);
 	}
 	return malloc_cold(n, pc);
-}
-
-/* malloc's slow half: the heap's slow path (a new page, a chain block, an empty free list), or the fallback */
-static __attribute__((noinline)) void *malloc_slow(struct pmp_heap *h, size_t n, const void *pc)
-{
-	ENTER();
-	void *p = _pmp_malloc_slow(h, n, pc);
-	LEAVE();
-	return p ? p : heap_failed(n, 0, 0);
 }
 
 /* malloc_at's sequence with the call site taken in the slow branch only: the fast path does not load it, and calls
