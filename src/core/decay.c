@@ -3,9 +3,10 @@
  * Holds: the process-local list of free blocks of PMP_PUNCH_MIN bytes or more that are still backed (oldest first),
  * and the one punch sequence (mark the block as holed, then give its interior pages back). A block is punched when it
  * has been free for the heap's decay time (pmp_set_decay: 10 s unless set), when the list holds more than the keep
- * limit (max(PMP_DECAY_KEEP_MIN, twice the used bytes)) or is full, and at seal. A free block that leaves the free index leaves this list in the same
- * step (_pmp_index_remove), so a punch never reaches a block that is in use. A stop at any point loses nothing: the
- * list is not in the file, an unpunched free block is backed, a marked one is backed again before reuse.
+ * limit (max(PMP_DECAY_KEEP_MIN, twice the used bytes)) or is full, and at seal. A free block that leaves the free
+ * index leaves this list in the same step (_pmp_index_remove), so a punch never reaches a block that is in use. A
+ * stop at any point loses nothing: the list is not in the file, an unpunched free block is backed, a marked one is
+ * backed again before reuse.
  * Must never: punch a block that is not in the free index, or run without the heap lock.
  */
 #include <errno.h>

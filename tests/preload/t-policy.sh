@@ -13,19 +13,25 @@ grep -q 'PMEMPRELOAD_FORK=sometimes is not valid' "$T/warn" || fail "no warning 
 echo "bad values: warned, defaults used: $(head -1 "$T/warn")"
 rm -f "$HEAPS"/*
 
-# PMEMPRELOAD_DECAY: the disk blocks of a freed 8 MiB buffer stay under the default and go at once with 0
+# PMEMPRELOAD_DECAY: the disk blocks of a freed 8 MiB buffer stay under the default and go at once with 0; each
+# heap passes pmp_check afterwards
 decay_kib() {
-	base PMEMPRELOAD_PATH="$HEAPS/%e.%p.heap" PMEMPRELOAD_KEEP=crash "$@" python3 -c '
+	base PMEMPRELOAD_PATH="$HEAPS/%e.%p.heap" PMEMPRELOAD_KEEP=always "$@" python3 -c '
 import os, sys
 heaps = sys.argv[1]
-me = [f for f in os.listdir(heaps) if f.endswith(".%d.heap" % os.getpid())][0]
+me = [f for f in os.listdir(heaps) if f.startswith("python") and f.endswith(".%d.heap" % os.getpid())][0]
 kib = lambda: os.stat(os.path.join(heaps, me)).st_blocks // 2
 b = bytearray(8 << 20)
 for i in range(0, len(b), 4096):
     b[i] = 1
 before = kib()
 del b
-print(before - kib())' "$HEAPS"
+print(before - kib())' "$HEAPS" || return 1
+	local f
+	for f in "$HEAPS"/*.heap; do
+		"$HEAPCHECK" "$f" >"$T/c" 2>&1 || { cat "$T/c" >&2; return 1; }
+	done
+	rm -f "$HEAPS"/*
 }
 kept=$(decay_kib) || fail "python3 under the default decay"
 [ "$kept" -lt 1024 ] || fail "a freed 8 MiB buffer gave back $kept KiB at once under the default decay time"
