@@ -355,7 +355,7 @@ static void child_work(struct fork_level *l)
 		if (__atomic_load_n(&je_registered, __ATOMIC_ACQUIRE))
 			je_jemalloc_postfork_child();
 		if (h) /* the lock was taken by the forking thread, which is this one; start it afresh */
-			pthread_mutex_init(&h->lock, NULL);
+			_pmp_lock_init(h);
 		/* the stdio list lock: glibc resets it in a child forked from several threads (the only case we took it) */
 	}
 	if (kept) { /* the parent's spare copy memory (a copy-on-write view of it, here): not the child's to keep */

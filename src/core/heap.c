@@ -78,7 +78,7 @@ static void handle_init(struct pmp_heap *h, uint8_t *base, const struct pmp_sb *
 	h->check_every_log2 = PMP_CHECK_EVERY_DEFAULT;
 	h->decay.ns = (uint64_t)PMP_DECAY_DEFAULT_MS * 1000000;
 	_pmp_sites_load(h);
-	pthread_mutex_init(&h->lock, NULL);
+	_pmp_lock_init(h);
 }
 
 /* ---- format and load ---- */

@@ -330,6 +330,16 @@ PMP_HIDDEN void _pmp_heap_set_default(struct pmp_heap *h);
 
 /* The heap's one lock. PMP_HEAP_SINGLE_THREAD (set before the handle is handed out, never changed after) leaves
  * it untaken: the caller promised that one thread at a time uses the heap. */
+/* the heap lock, made (or made again in a forked child): adaptive, as what it guards is short (a chain operation,
+ * a page made or retired), so a thread that finds it taken spins a little before it sleeps */
+static inline void _pmp_lock_init(struct pmp_heap *h)
+{
+	pthread_mutexattr_t a;
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP);
+	pthread_mutex_init(&h->lock, &a);
+	pthread_mutexattr_destroy(&a);
+}
 static inline void _pmp_lock(struct pmp_heap *h)
 {
 	if (!(h->flags & PMP_HEAP_SINGLE_THREAD))
