@@ -224,9 +224,14 @@ struct pmp_free_links {
 #define PMP_PAGE_WORDS 64u                       /* bitmap words: 4,096 slots at most */
 struct pmp_page {
 	uint64_t magic;         /* keyed check of (salt, page offset): this region is a page */
-	uint16_t cls;           /* size class, < PMP_CLASSES */
-	uint16_t capacity;      /* slots; fixed by the class */
-	uint32_t slot_size;     /* bytes per slot; fixed by the class */
+	union {
+		struct {
+			uint16_t cls;       /* size class, < PMP_CLASSES */
+			uint16_t capacity;  /* slots; fixed by the class */
+			uint32_t slot_size; /* bytes per slot; fixed by the class */
+		};
+		uint64_t shape; /* the three in one word: an empty page changes class with one store (page.h) */
+	};
 	uint32_t first_slot;    /* offset of slot 0 from the page start (sizeof(struct pmp_page)) */
 	uint32_t owner_tag;     /* thread id of the process thread that last owned the page (forensics); 0 none */
 	uint64_t acquired_ns;   /* CLOCK_REALTIME when the page was made (forensics) */
@@ -236,6 +241,7 @@ struct pmp_page {
 	uint64_t live[PMP_PAGE_WORDS]; /* bit i of word i/64: slot i is live. Ground truth. */
 };
 _Static_assert(sizeof(struct pmp_page) == 640, "page header is 640 bytes");
+_Static_assert(offsetof(struct pmp_page, shape) == 8 && offsetof(struct pmp_page, slot_size) == 12, "page shape");
 _Static_assert(offsetof(struct pmp_page, remote) == 64, "the remote list has a cache line of its own");
 _Static_assert(offsetof(struct pmp_page, live) == 128, "page layout");
 _Static_assert((PMP_SLAB - 16 - sizeof(struct pmp_page)) / 16 <= PMP_PAGE_WORDS * 64, "bitmap covers the slots");

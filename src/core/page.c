@@ -1,8 +1,9 @@
 /* page.c: the persistent header of a slab page: made, and checked (see format.h and page.h).
  *
- * Holds: the header's formatting (the magic written last) and the two checks recovery, pmp_check and the walk share:
- * the remote list as a set of slots, and the consistency of a page.
- * Must never: write anything but the header of a page being made, or follow a link it has not range-checked.
+ * Holds: the header's formatting (the magic written last), an empty page's change of class, and the two checks
+ * recovery, pmp_check and the walk share: the remote list as a set of slots, and the consistency of a page.
+ * Must never: write anything but the header of a page being made or of an empty page changing class, or follow a
+ * link it has not range-checked.
  */
 #include <string.h>
 
@@ -23,14 +24,21 @@ void _pmp_page_format(struct pmp_heap *h, uint64_t off, unsigned c, uint32_t own
 	PMP_CRASHPOINT();
 	__atomic_store_n(&pg->magic, 0, __ATOMIC_RELAXED); /* a page of a layout long gone is no page while made */
 	memset((char *)pg + sizeof pg->magic, 0, sizeof *pg - sizeof pg->magic);
-	pg->cls = (uint16_t)c;
-	pg->capacity = (uint16_t)_pmp_class_capacity(c);
-	pg->slot_size = _pmp_class_size(c);
+	pg->shape = _pmp_class_shape(c);
 	pg->first_slot = sizeof(struct pmp_page);
 	pg->owner_tag = owner_tag;
 	pg->acquired_ns = _pmp_os_now_ns();
 	PMP_CRASHPOINT();
 	__atomic_store_n(&pg->magic, _pmp_page_magic(h, off), __ATOMIC_RELEASE);
+}
+
+void _pmp_page_reshape(struct pmp_heap *h, uint64_t off, unsigned c)
+{
+	struct pmp_page *pg = _pmp_page_at(h, off);
+	PMP_CRASHPOINT();
+	__atomic_store_n(&pg->shape, _pmp_class_shape(c), __ATOMIC_RELEASE);
+	PMP_CRASHPOINT();
+	pg->acquired_ns = _pmp_os_now_ns();
 }
 
 const char *_pmp_page_remote_set(const struct pmp_heap *h, uint64_t off, uint64_t *words)

@@ -47,6 +47,11 @@ static inline uint32_t _pmp_class_size(unsigned c)
 }
 #define PMP_SLOTS_BYTES (PMP_SLAB - PMP_HDR - (uint32_t)sizeof(struct pmp_page)) /* the next header ends a region */
 static inline uint32_t _pmp_class_capacity(unsigned c) { return PMP_SLOTS_BYTES / _pmp_class_size(c); }
+/* a page header's class, capacity and slot size, as the one word that struct pmp_page's shape overlays */
+static inline uint64_t _pmp_class_shape(unsigned c)
+{
+	return (uint64_t)c | (uint64_t)_pmp_class_capacity(c) << 16 | (uint64_t)_pmp_class_size(c) << 32;
+}
 /* ceil(2^32 / size): (d * inv) >> 32 == d / size for every d < PMP_SLAB (the error d * (inv - 2^32 / size) / 2^32
  * stays below 2^-16 <= 1/size, as size < 2^16) */
 static inline uint32_t _pmp_class_inv(unsigned c)
@@ -81,6 +86,9 @@ static inline __attribute__((always_inline)) uint32_t _pmp_slot_index(uint64_t d
  * used) a page of class c: header fields and an empty bitmap first, the magic last; the caller's store of the used
  * head then commits it. */
 PMP_HIDDEN void _pmp_page_format(struct pmp_heap *h, uint64_t off, unsigned c, uint32_t owner_tag);
+/* The empty page at off (no live bit, no remote free: its owner's, so no other thread changes it) becomes a page of
+ * class c: its shape in one store, so that a stop anywhere leaves a page of one class or the other, both empty. */
+PMP_HIDDEN void _pmp_page_reshape(struct pmp_heap *h, uint64_t off, unsigned c);
 /* The slots on the page's remote list, as a bitmap (words[PMP_PAGE_WORDS]); NULL when the list is damaged (a link
  * outside the page's slots, not at a slot start, or a slot listed twice: the list is bounded by the capacity). */
 PMP_HIDDEN const char *_pmp_page_remote_set(const struct pmp_heap *h, uint64_t off, uint64_t *words);

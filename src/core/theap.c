@@ -3,8 +3,8 @@
  * Holds: binding a thread to a heap (a theap per thread and heap, pooled for the next thread when one exits),
  * the page state built from the chain at open, harvesting a page's free slots from its bitmap (a word at a time,
  * so a new page is not touched all at once), collecting remote frees, switching pages, adopting abandoned pages,
- * making and retiring pages, a thread's exit (its pages are abandoned for others to adopt), a forked child's
- * pages, and the counters kept per thread and summed on demand.
+ * making and retiring pages, the emptied pages a thread keeps for any class, a thread's exit (its pages are
+ * abandoned for others to adopt), a forked child's pages, and the counters kept per thread and summed on demand.
  * Must never: touch the live bits of a page it does not own, take the heap lock on a fast path, or keep a page's
  * free list once the page is not the theap's.
  */
@@ -154,15 +154,21 @@ static void rebuild(struct pmp_heap *h, struct pmp_prt *pg)
 	collect(h, pg);
 }
 
-static void prt_init(struct pmp_heap *h, struct pmp_prt *pg, uint64_t off, unsigned c, int stale, uint8_t kind)
+/* the class of a page, as this process keeps it (the header's shape is page.c's) */
+static void prt_shape(struct pmp_prt *pg, unsigned c)
 {
-	memset(pg, 0, offsetof(struct pmp_prt, shadow));
-	pg->start = h->base + off;
 	pg->cls = (uint8_t)c;
 	pg->capacity = (uint16_t)_pmp_class_capacity(c);
 	pg->slot_size = _pmp_class_size(c);
 	pg->inv = _pmp_class_inv(c);
 	pg->slots_end = (uint32_t)pg->capacity * pg->slot_size;
+}
+
+static void prt_init(struct pmp_heap *h, struct pmp_prt *pg, uint64_t off, unsigned c, int stale, uint8_t kind)
+{
+	memset(pg, 0, offsetof(struct pmp_prt, shadow));
+	pg->start = h->base + off;
+	prt_shape(pg, c);
 	pg->stale = (uint8_t)stale;
 	if (!stale) /* a page just made: its bitmap is empty (a stale one's shadow is read at its rebuild) */
 		memset(pg->shadow, 0, PMP_PAGE_WORDS * sizeof(uint64_t));
@@ -242,6 +248,48 @@ static void own(struct pmp_theap *th, struct pmp_prt *pg)
 
 #define flush_counts_locked _pmp_theap_flush_counts
 
+/* ---- emptied pages kept for reuse: owned, in no class list, their bitmap clear ---- */
+
+/* pg (taken out of its list, used 0) waits among th's emptied pages; when they are many, the oldest goes back to
+ * the chain */
+static void park(struct pmp_heap *h, struct pmp_theap *th, struct pmp_prt *pg)
+{
+	pg->full = 0;
+	list_push(&th->empty, pg);
+	if (++th->n_empty <= PMP_THEAP_EMPTY_MAX)
+		return;
+	struct pmp_prt *old = th->empty->prev;
+	list_remove(&th->empty, old);
+	th->n_empty--;
+	_pmp_lock(h);
+	retire_locked(h, old);
+	_pmp_unlock(h);
+}
+
+/* an emptied page, one of class c if th keeps one, becomes the current page of class c (in the heap first: its
+ * shape, one store) */
+static void unpark(struct pmp_heap *h, struct pmp_theap *th, unsigned c)
+{
+	struct pmp_prt *pg = th->empty;
+	for (struct pmp_prt *q = pg; q; q = q->next)
+		if (q->cls == c) {
+			pg = q;
+			break;
+		}
+	list_remove(&th->empty, pg);
+	th->n_empty--;
+	collect(h, pg); /* nothing waits there but a free of a slot that is not live: it aborts */
+	if (pg->cls != c) {
+		_pmp_page_reshape(h, (uint64_t)(pg->start - h->base), c);
+		prt_shape(pg, c);
+		pg->free = NULL;
+		pg->scan = 0;
+	}
+	list_push(&th->pages[c], pg);
+	if (!pg->free)
+		harvest(h, pg);
+}
+
 /* Under the lock: a page for class c that has a free slot, now first in th's list: adopted, or made. */
 static struct pmp_prt *acquire_locked(struct pmp_heap *h, struct pmp_theap *th, unsigned c)
 {
@@ -281,7 +329,10 @@ static void recheck_full(struct pmp_heap *h, struct pmp_theap *th)
 			if (!__atomic_load_n(&hdr(pg)->remote, __ATOMIC_ACQUIRE))
 				continue;
 			collect(h, pg);
-			if (pg->free || harvest(h, pg)) {
+			if (pg->used == 0) {
+				list_remove(&th->full[c], pg);
+				park(h, th, pg);
+			} else if (pg->free || harvest(h, pg)) {
 				list_remove(&th->full[c], pg);
 				pg->full = 0;
 				list_append(&th->pages[c], pg);
@@ -310,6 +361,12 @@ void *_pmp_small_alloc_slow(struct pmp_heap *h, struct pmp_theap *th, unsigned c
 			recheck_full(h, th);
 			if (th->pages[c])
 				continue;
+		}
+		/* an emptied page of this thread's, unless another thread left pages of the class (their slots first) */
+		if (th->empty && !__atomic_load_n(&h->abandoned[c], __ATOMIC_RELAXED) &&
+		    !__atomic_load_n(&h->sealed, __ATOMIC_RELAXED)) {
+			unpark(h, th, c);
+			continue;
 		}
 		_pmp_lock(h);
 		flush_counts_locked(h, th);
@@ -357,19 +414,10 @@ void _pmp_small_page_changed(struct pmp_heap *h, struct pmp_theap *th, struct pm
 		pg->full = 0;
 		list_append(&th->pages[c], pg);
 	}
-	/* an empty page that is not the class's only one waits at the end of the list, as the class's spare, unless
-	 * the page there is a spare already: then it goes back to the chain. A class whose pages empty and fill in
-	 * turn (the large ones hold 4 to 7 slots) reuses its spare instead of taking the lock twice per page. */
+	/* an empty page that is not the class's only one waits among the thread's emptied pages, for any class */
 	if (pg->used == 0 && (th->pages[c] != pg || pg->next)) {
-		struct pmp_prt *last = th->pages[c]->prev;
 		list_remove(&th->pages[c], pg);
-		if (last != pg && last->used != 0) {
-			list_append(&th->pages[c], pg);
-			return;
-		}
-		_pmp_lock(h);
-		retire_locked(h, pg);
-		_pmp_unlock(h);
+		park(h, th, pg);
 	}
 }
 
@@ -396,6 +444,19 @@ static void release_locked(struct pmp_heap *h, struct pmp_theap *th, int stale)
 			}
 		}
 	}
+	struct pmp_prt *pg;
+	while ((pg = th->empty) != NULL) {
+		list_remove(&th->empty, pg);
+		if (!stale) {
+			retire_locked(h, pg);
+			continue;
+		}
+		/* a forked-away thread's: its process state may be half-changed, the header's shape is whole */
+		uint64_t off = (uint64_t)(pg->start - h->base);
+		prt_init(h, pg, off, _pmp_page_at(h, off)->cls, 1, PMP_PRT_PAGE);
+		list_push(&h->abandoned[pg->cls], pg);
+	}
+	th->n_empty = 0;
 	flush_counts_locked(h, th);
 	th->in_use = 0;
 }
@@ -550,6 +611,11 @@ unsigned _pmp_theaps_shed_locked(struct pmp_heap *h, struct pmp_theap *mine)
 	unsigned n = shed_abandoned_locked(h);
 	for (unsigned c = 0; mine && c < PMP_CLASSES; c++) /* the caller's own pages kept empty for reuse */
 		n += shed_list_locked(h, &mine->pages[c]);
+	if (mine) {
+		unsigned k = shed_list_locked(h, &mine->empty);
+		mine->n_empty -= k;
+		n += k;
+	}
 	return n;
 }
 

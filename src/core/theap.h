@@ -47,11 +47,17 @@ struct pmp_prt {
 _Static_assert(offsetof(struct pmp_prt, shadow) == 64, "a region's fields fit a cache line, its shadow follows");
 _Static_assert(sizeof(struct pmp_prt) % 64 == 0, "entries of two regions share no cache line");
 
+/* A thread keeps this many emptied pages for its next pages of any class (512 KiB): a class whose pages empty and
+ * fill in turn, or a program whose sizes shift, takes no lock for them; more go back to the chain. */
+#define PMP_THEAP_EMPTY_MAX 8u
+
 struct pmp_theap {
 	struct pmp_heap *heap;
 	uint64_t heap_id;                      /* the heap's id: a thread-local cache naming another handle misses */
 	struct pmp_prt *pages[PMP_CLASSES];    /* pages with free slots (or not known to be full), current first */
 	struct pmp_prt *full[PMP_CLASSES];     /* pages found full */
+	struct pmp_prt *empty;                 /* pages emptied, kept for any class, last emptied first */
+	uint32_t n_empty;                      /* their number, PMP_THEAP_EMPTY_MAX at most */
 	int in_use;                            /* a thread owns this theap (else pooled for the next thread) */
 	uint32_t tag;                          /* the owning thread's id, recorded in its pages (forensics) */
 	uint64_t n_malloc, n_free, n_realloc;  /* operations not yet added to the heap's counters */
@@ -176,7 +182,7 @@ static inline __attribute__((always_inline)) void _pmp_small_free_own(struct pmp
 	pg->free = p;
 	if (__builtin_expect(++th->n_free == PMP_COUNT_BATCH, 0))
 		_pmp_theap_flush_counts(h, th);
-	/* a full page has room again, or an empty page that is not the class's only one can go (or wait as the spare) */
+	/* a full page has room again, or an empty page that is not the class's only one goes to the emptied ones */
 	uint32_t used = --pg->used;
 	if (__builtin_expect(pg->full, 0) || (__builtin_expect(used == 0, 0) && (th->pages[pg->cls] != pg || pg->next)))
 		_pmp_small_page_changed(h, th, pg);

@@ -1,9 +1,10 @@
 /* crashpoints.c: crash-point enumeration. For every allocator operation (chain blocks: alloc with and without
  * split, free with merges, realloc in place and moving, memalign, arena growth; slab pages: a slot's alloc and free,
- * a free from another thread, the owner's collection of those, a page made, adopted and retired, a thread's exit;
- * a large block's disk blocks given back by pmp_trim or the close; root set/replace/remove, commit, close with
- * its seal record and the reopen that trusts it, recovery, a reset; the crash record and its root set as the
- * preload's signal handler writes them; on a heap that tracks call sites, the record each operation writes), and
+ * a free from another thread, the owner's collection of those, a page made, adopted, retired and reshaped for
+ * another class, a thread's exit; a large block's disk blocks given back by pmp_trim or the close; root
+ * set/replace/remove, commit, close with its seal record and the reopen that trusts it, recovery, a reset; the crash
+ * record and its root set as the preload's signal handler writes them; on a heap that tracks call sites, the record
+ * each operation writes), and
  * for every N, a child prepares a heap file, arms the Nth store point and runs the operation; the point sends
  * SIGKILL to the child as kill -9 would. The parent reopens the file, requires pmp_check == 0, the
  * untouched blocks intact through the "table" root, and the operation's root either old or new. N grows until the
@@ -23,6 +24,7 @@
 
 #include "core/heap.h"
 #include "core/page.h"
+#include "core/theap.h"
 #include "core/heap.h"
 #include "pmempreload.h"
 
@@ -218,18 +220,31 @@ static void op_collect(pmp_heap_t *h)
 	for (int i = 0; i < 300; i++) /* more than a page of the class holds: its free slots run out */
 		pmp_malloc(h, 24 + 12 * 40);
 }
-static void op_page_retire(pmp_heap_t *h) /* a page of its own: emptied, it goes back to the chain */
+/* pages of their own emptied: the class keeps one, the thread PMP_THEAP_EMPTY_MAX, the rest go back to the chain */
+static void op_page_retire(pmp_heap_t *h)
 {
-	void *p[40];
-	for (int i = 0; i < 40; i++)
-		p[i] = pmp_malloc(h, 4000);
-	for (int i = 0; i < 40; i++)
+	enum { N = 4 * (PMP_THEAP_EMPTY_MAX + 3) }; /* 16,000-byte slots: 4 a page */
+	void *p[N];
+	for (int i = 0; i < N; i++)
+		p[i] = pmp_malloc(h, 16000);
+	for (int i = 0; i < N; i++)
 		pmp_free(h, p[i]);
 }
-/* pages of one class between pages of another, the first of them emptied (it goes back to the chain): the page a
- * third class needs next is made in its place, split from the free block it left */
-static void op_page_reuse(pmp_heap_t *h)
+/* a page emptied while its class has another waits; a class never used takes it: its shape changes in one store */
+static void op_page_reshape(pmp_heap_t *h)
 {
+	void *p[8];
+	for (int i = 0; i < 8; i++) /* two pages */
+		p[i] = pmp_malloc(h, 16000);
+	for (int i = 0; i < 4; i++)
+		pmp_free(h, p[i]);
+	fill(pmp_malloc(h, 3000), 3000, 95);
+}
+/* pages of one class between pages of another, made by a thread that empties them and exits (they go back to the
+ * chain): the page a third class needs next is made in the place of one of them, split from the free block it left */
+static void *pages_between(void *arg)
+{
+	pmp_heap_t *h = arg;
 	void *a[30];
 	for (int k = 0; k < 2; k++) {
 		for (int i = 0; i < 15; i++)
@@ -237,8 +252,15 @@ static void op_page_reuse(pmp_heap_t *h)
 		for (int i = 0; i < 12; i++)
 			pmp_malloc(h, 5000);
 	}
-	for (int i = 0; i < 15; i++)
+	for (int i = 0; i < 30; i++)
 		pmp_free(h, a[i]);
+	return NULL;
+}
+static void op_page_reuse(pmp_heap_t *h)
+{
+	pthread_t th;
+	pthread_create(&th, NULL, pages_between, h);
+	pthread_join(th, NULL);
 	fill(pmp_malloc(h, 3000), 3000, 96);
 }
 static void *thread_allocs(void *arg)
@@ -365,6 +387,7 @@ static const struct scenario page_scenarios[] = {
 	{"remote-free", 1u << 20, -2, op_remote_free, 0, 0},
 	{"collect-remote-frees", 1u << 20, -3, op_collect, 0, 0},
 	{"page-retire", 1u << 20, -1, op_page_retire, 0, 0},
+	{"page-reshaped-for-another-class", 1u << 20, -1, op_page_reshape, 0, 0},
 	{"page-in-retired-place", 1u << 20, -1, op_page_reuse, 0, 0},
 	{"thread-exit", 1u << 20, -1, op_thread_exit, 0, 0},
 	{"close", 1u << 20, -1, op_close, 0, 0},

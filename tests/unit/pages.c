@@ -14,40 +14,66 @@
 #define MEM ((size_t)16 << 20)
 #define REGION(p) ((uintptr_t)(p) & ~(uintptr_t)(PMP_SLAB - 1))
 
-/* Pages of one class emptied between pages of another: the page a third class needs next takes the place of one
- * of them (backed, warm memory) instead of being carved from the untouched rest of the arena. */
-Test(pages, a_new_page_takes_a_retired_pages_place)
+/* Pages of one class emptied between pages of another: the class keeps its current page, PMP_THEAP_EMPTY_MAX of
+ * the others wait among the thread's emptied pages and the older ones go back to the chain. The page a new class
+ * needs next is the last one emptied, changed to that class (no lock, no new page); when the emptied ones are used
+ * up, the next page takes a retired page's place (backed, warm memory) instead of being carved from the untouched
+ * rest of the arena. */
+Test(pages, emptied_pages_serve_any_class_and_the_surplus_goes_back_to_the_chain)
 {
 	void *mem = u_map(MEM);
 	struct pmp_heap *h = u_heap(mem, MEM);
-	void *a[45], *b[36];
-	unsigned ca = _pmp_class_of(4000), cb = _pmp_class_of(5000);
-	cr_assert_neq(ca, cb);
-	uint32_t na = _pmp_class_capacity(ca), nb = _pmp_class_capacity(cb);
-	cr_assert_leq(3 * na, 45);
-	cr_assert_leq(3 * nb, 36);
-	for (unsigned k = 0; k < 3; k++) { /* A B A B A B: each page full before the next is made */
+	enum { PAGES = PMP_THEAP_EMPTY_MAX + 3 };
+	void *a[PAGES][8], *b[PAGES][8];
+	unsigned ca = _pmp_class_of(16000), cb = _pmp_class_of(12000), cc = _pmp_class_of(3000);
+	cr_assert(ca != cb && ca != cc && cb != cc);
+	uint32_t na = _pmp_class_capacity(ca), nb = _pmp_class_capacity(cb), ncc = _pmp_class_capacity(cc);
+	cr_assert_leq(na, 8);
+	cr_assert_leq(nb, 8);
+	for (unsigned k = 0; k < PAGES; k++) { /* A B A B ...: each page full before the next is made */
 		for (unsigned i = 0; i < na; i++)
-			cr_assert_not_null(a[k * na + i] = pmp_malloc(h, 4000));
+			cr_assert_not_null(a[k][i] = pmp_malloc(h, 16000));
 		for (unsigned i = 0; i < nb; i++)
-			cr_assert_not_null(b[k * nb + i] = pmp_malloc(h, 5000));
+			cr_assert_not_null(b[k][i] = pmp_malloc(h, 12000));
 	}
-	uintptr_t retired[2] = {REGION(a[0]), REGION(a[na])}, highest = 0;
-	for (unsigned i = 0; i < 3 * nb; i++)
-		if (REGION(b[i]) > highest)
-			highest = REGION(b[i]);
-	cr_assert_lt(retired[0], highest);
-	cr_assert_lt(retired[1], highest);
-	for (unsigned i = 0; i < 3 * na; i++)
-		pmp_free(h, a[i]);
-	/* two of the three pages went back to the chain (the class keeps one) */
+	uintptr_t highest = 0;
+	for (unsigned k = 0; k < PAGES; k++)
+		if (REGION(b[k][0]) > highest)
+			highest = REGION(b[k][0]);
+	for (unsigned k = 0; k < PAGES; k++)
+		for (unsigned i = 0; i < na; i++)
+			pmp_free(h, a[k][i]);
+	/* A's last page stays its current one, PMP_THEAP_EMPTY_MAX wait, the two emptied first went back */
+	struct pmp_theap *th = _pmp_tls.theap;
 	pmp_stats_t st;
 	cr_assert_eq(pmp_stats(h, &st), 0);
-	cr_assert_eq(st.pages, 4);
-	void *c = pmp_malloc(h, 3000);
-	cr_assert_not_null(c);
-	cr_assert(REGION(c) == retired[0] || REGION(c) == retired[1] || REGION(c) == REGION(a[2 * na]),
-		  "the new page lies in an emptied page's place, not past the used pages");
+	cr_assert_eq(st.pages, 2 * PAGES - 2, "%llu pages", (unsigned long long)st.pages);
+	cr_assert_eq(th->n_empty, PMP_THEAP_EMPTY_MAX);
+	cr_assert_eq(th->empty->start, (uint8_t *)REGION(a[PAGES - 2][0]), "the last emptied waits first");
+	cr_assert_eq(th->empty->prev->start, (uint8_t *)REGION(a[2][0]), "the oldest of those kept waits last");
+	u_assert_check(h, "with emptied pages waiting");
+	/* class C's pages: the emptied ones, last emptied first, changed to class C in the heap */
+	void *c[PMP_THEAP_EMPTY_MAX + 1];
+	for (unsigned k = 0; k < PMP_THEAP_EMPTY_MAX; k++) {
+		for (unsigned i = 0; i < ncc; i++) {
+			void *r = pmp_malloc(h, 3000);
+			cr_assert_not_null(r);
+			if (i == 0)
+				c[k] = r;
+			cr_assert_eq(REGION(r), REGION(a[PAGES - 2 - k][0]), "page %u of class C is not A's page %u", k,
+				     PAGES - 2 - k);
+		}
+		cr_assert_eq(_pmp_page_at(h, (uint64_t)((uint8_t *)REGION(c[k]) - h->base))->cls, cc);
+	}
+	cr_assert_eq(th->n_empty, 0);
+	cr_assert_eq(pmp_stats(h, &st), 0);
+	cr_assert_eq(st.pages, 2 * PAGES - 2, "no page was made for class C");
+	u_assert_check(h, "after class C took the emptied pages");
+	/* the next one comes from the chain, in a retired page's place */
+	cr_assert_not_null(c[PMP_THEAP_EMPTY_MAX] = pmp_malloc(h, 3000));
+	uintptr_t r = REGION(c[PMP_THEAP_EMPTY_MAX]);
+	cr_assert(r == REGION(a[0][0]) || r == REGION(a[1][0]), "the new page lies in a retired page's place");
+	cr_assert_lt(r, highest);
 	u_assert_check(h, "after the reuse");
 	pmp_close(h);
 	munmap(mem, MEM);
@@ -83,9 +109,9 @@ Test(pages, a_page_with_room_again_is_used_after_the_current_one)
 	munmap(mem, MEM);
 }
 
-/* A page emptied while another page of its class still has slots in use stays as the class's spare (no lock, no
- * new page at the next fill); a second page emptied while the spare waits goes back to the chain. */
-Test(pages, an_emptied_page_waits_as_the_spare_and_only_one_does)
+/* Pages emptied while another page of their class still has slots in use wait among the thread's emptied pages;
+ * the class's next page is the last one emptied (no lock, no new page). */
+Test(pages, an_emptied_page_waits_and_is_the_classs_next_page)
 {
 	void *mem = u_map(MEM);
 	struct pmp_heap *h = u_heap(mem, MEM);
@@ -106,25 +132,27 @@ Test(pages, an_emptied_page_waits_as_the_spare_and_only_one_does)
 	pmp_free(h, p[1][0]);
 	for (unsigned i = 1; i < n; i++) /* the first page empties while the second holds n - 1 */
 		pmp_free(h, p[0][i]);
+	struct pmp_theap *th = _pmp_tls.theap;
 	cr_assert_eq(pmp_stats(h, &st), 0);
-	cr_assert_eq(st.pages, 3, "the emptied page left (%llu pages): it should wait as the spare",
-		     (unsigned long long)st.pages);
-	struct pmp_prt *first = _pmp_tls.theap->pages[c];
-	cr_assert_eq(first->prev->start, (uint8_t *)REGION(p[0][0]), "the spare waits at the end of the list");
-	cr_assert_eq(first->prev->used, 0);
-	u_assert_check(h, "with a spare");
-	for (unsigned i = 1; i < n; i++) /* the second page empties too: the spare is there already */
+	cr_assert_eq(st.pages, 3, "the emptied page left (%llu pages): it should wait", (unsigned long long)st.pages);
+	cr_assert_eq(th->n_empty, 1);
+	cr_assert_eq(th->empty->start, (uint8_t *)REGION(p[0][0]));
+	cr_assert_eq(th->empty->used, 0);
+	u_assert_check(h, "with an emptied page");
+	for (unsigned i = 1; i < n; i++) /* the second page empties too */
 		pmp_free(h, p[1][i]);
 	cr_assert_eq(pmp_stats(h, &st), 0);
-	cr_assert_eq(st.pages, 2, "a second empty page stayed (%llu pages)", (unsigned long long)st.pages);
-	/* the next mallocs fill the spare, then the full third page stays full: no new page */
-	for (unsigned i = 0; i < n; i++) {
+	cr_assert_eq(st.pages, 3, "an emptied page left (%llu pages)", (unsigned long long)st.pages);
+	cr_assert_eq(th->n_empty, 2);
+	/* the third page is full: the next mallocs fill the page emptied last, then the other one; no new page */
+	for (unsigned i = 0; i < 2 * n; i++) {
 		void *r = pmp_malloc(h, 16000);
-		cr_assert_eq(REGION(r), REGION(p[0][0]), "malloc %u did not take the spare's slot", i);
+		cr_assert_eq(REGION(r), REGION(p[i < n][0]), "malloc %u took no slot of the emptied page", i);
 	}
 	cr_assert_eq(pmp_stats(h, &st), 0);
-	cr_assert_eq(st.pages, 2);
-	u_assert_check(h, "after the spare filled");
+	cr_assert_eq(st.pages, 3);
+	cr_assert_eq(th->n_empty, 0);
+	u_assert_check(h, "after the emptied pages filled");
 	pmp_close(h);
 	munmap(mem, MEM);
 }
