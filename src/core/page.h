@@ -86,8 +86,8 @@ static inline __attribute__((always_inline)) uint32_t _pmp_slot_index(uint64_t d
  * used) a page of class c: header fields and an empty bitmap first, the magic last; the caller's store of the used
  * head then commits it. */
 PMP_HIDDEN void _pmp_page_format(struct pmp_heap *h, uint64_t off, unsigned c, uint32_t owner_tag);
-/* The empty page at off (no live bit, no remote free: its owner's, so no other thread changes it) becomes a page of
- * class c: its shape in one store, so that a stop anywhere leaves a page of one class or the other, both empty. */
+/* Under the lock: the empty page at off (no live bit, no remote free; its owner calls) becomes a page of class c:
+ * its shape in one store, so that a stop anywhere leaves a page of one class or the other, both empty. */
 PMP_HIDDEN void _pmp_page_reshape(struct pmp_heap *h, uint64_t off, unsigned c);
 /* The slots on the page's remote list, as a bitmap (words[PMP_PAGE_WORDS]); NULL when the list is damaged (a link
  * outside the page's slots, not at a slot start, or a slot listed twice: the list is bounded by the capacity). */

@@ -266,9 +266,10 @@ static void park(struct pmp_heap *h, struct pmp_theap *th, struct pmp_prt *pg)
 	_pmp_unlock(h);
 }
 
-/* an emptied page, one of class c if th keeps one, becomes the current page of class c (in the heap first: its
- * shape, one store) */
-static void unpark(struct pmp_heap *h, struct pmp_theap *th, unsigned c)
+/* an emptied page, one of class c if th keeps one, becomes the current page of class c; 0 when none can (the
+ * heap is sealed). A change of class is made under the lock, as every change of a page's shape is: the checks
+ * and a fork's copy of the heap, which hold it, never see a page's shape change under them. */
+static int unpark(struct pmp_heap *h, struct pmp_theap *th, unsigned c)
 {
 	struct pmp_prt *pg = th->empty;
 	for (struct pmp_prt *q = pg; q; q = q->next)
@@ -276,18 +277,25 @@ static void unpark(struct pmp_heap *h, struct pmp_theap *th, unsigned c)
 			pg = q;
 			break;
 		}
-	list_remove(&th->empty, pg);
-	th->n_empty--;
 	collect(h, pg); /* nothing waits there but a free of a slot that is not live: it aborts */
 	if (pg->cls != c) {
+		_pmp_lock(h);
+		if (h->sealed) {
+			_pmp_unlock(h);
+			return 0;
+		}
 		_pmp_page_reshape(h, (uint64_t)(pg->start - h->base), c);
 		prt_shape(pg, c);
 		pg->free = NULL;
 		pg->scan = 0;
+		_pmp_unlock(h);
 	}
+	list_remove(&th->empty, pg);
+	th->n_empty--;
 	list_push(&th->pages[c], pg);
 	if (!pg->free)
 		harvest(h, pg);
+	return 1;
 }
 
 /* Under the lock: a page for class c that has a free slot, now first in th's list: adopted, or made. */
@@ -364,10 +372,8 @@ void *_pmp_small_alloc_slow(struct pmp_heap *h, struct pmp_theap *th, unsigned c
 		}
 		/* an emptied page of this thread's, unless another thread left pages of the class (their slots first) */
 		if (th->empty && !__atomic_load_n(&h->abandoned[c], __ATOMIC_RELAXED) &&
-		    !__atomic_load_n(&h->sealed, __ATOMIC_RELAXED)) {
-			unpark(h, th, c);
+		    !__atomic_load_n(&h->sealed, __ATOMIC_RELAXED) && unpark(h, th, c))
 			continue;
-		}
 		_pmp_lock(h);
 		flush_counts_locked(h, th);
 		pg = h->sealed ? NULL : acquire_locked(h, th, c);
