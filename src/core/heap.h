@@ -328,10 +328,10 @@ PMP_HIDDEN void _pmp_heap_set_thread_hook(struct pmp_heap *h, void (*fn)(void));
 PMP_HIDDEN extern pmp_heap_t *_pmp_default_heap;
 PMP_HIDDEN void _pmp_heap_set_default(struct pmp_heap *h);
 
-/* The heap's one lock. PMP_HEAP_SINGLE_THREAD (set before the handle is handed out, never changed after) leaves
- * it untaken: the caller promised that one thread at a time uses the heap. */
-/* the heap lock, made (or made again in a forked child): adaptive, as what it guards is short (a chain operation,
- * a page made or retired), so a thread that finds it taken spins a little before it sleeps */
+/* The heap's one lock, made at the open (and again in a forked child) adaptive: what it guards is short (a chain
+ * operation, a page made, retired or reshaped), so a thread that finds it taken spins a little before it sleeps.
+ * PMP_HEAP_SINGLE_THREAD (set before the handle is handed out, never changed after) leaves it untaken: the caller
+ * promised that one thread at a time uses the heap. */
 static inline void _pmp_lock_init(struct pmp_heap *h)
 {
 	pthread_mutexattr_t a;

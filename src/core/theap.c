@@ -429,38 +429,38 @@ void _pmp_small_page_changed(struct pmp_heap *h, struct pmp_theap *th, struct pm
 
 /* ---- a thread's end: its pages are abandoned ---- */
 
-static void release_locked(struct pmp_heap *h, struct pmp_theap *th, int stale)
+/* pg, out of its list: back to the chain when empty (the frees other threads made collected first, so that an empty
+ * page goes), else abandoned for another thread to adopt; a forked-away thread's page is abandoned as it is, to be
+ * rebuilt from its bitmap */
+static void let_go_locked(struct pmp_heap *h, struct pmp_prt *pg, int stale)
 {
-	for (unsigned c = 0; c < PMP_CLASSES; c++) {
-		struct pmp_prt **lists[2] = {&th->pages[c], &th->full[c]};
-		for (unsigned k = 0; k < 2; k++) {
-			struct pmp_prt *pg;
-			while ((pg = *lists[k]) != NULL) {
-				list_remove(lists[k], pg);
-				if (!stale) /* frees from other threads may wait: collected now, so an empty page goes */
-					collect(h, pg);
-				if (!stale && pg->used == 0) {
-					retire_locked(h, pg);
-					continue;
-				}
-				__atomic_store_n(&pg->owner, NULL, __ATOMIC_RELEASE);
-				pg->full = 0;
-				pg->stale = (uint8_t)(pg->stale | stale);
-				list_push(&h->abandoned[c], pg);
-			}
+	if (!stale) {
+		collect(h, pg);
+		if (pg->used == 0) {
+			retire_locked(h, pg);
+			return;
 		}
 	}
+	__atomic_store_n(&pg->owner, NULL, __ATOMIC_RELEASE);
+	pg->full = 0;
+	pg->stale = (uint8_t)(pg->stale | stale);
+	list_push(&h->abandoned[pg->cls], pg);
+}
+
+static void release_locked(struct pmp_heap *h, struct pmp_theap *th, int stale)
+{
 	struct pmp_prt *pg;
+	for (unsigned c = 0; c < PMP_CLASSES; c++) {
+		struct pmp_prt **lists[2] = {&th->pages[c], &th->full[c]};
+		for (unsigned k = 0; k < 2; k++)
+			while ((pg = *lists[k]) != NULL) {
+				list_remove(lists[k], pg);
+				let_go_locked(h, pg, stale);
+			}
+	}
 	while ((pg = th->empty) != NULL) {
 		list_remove(&th->empty, pg);
-		if (!stale) {
-			retire_locked(h, pg);
-			continue;
-		}
-		/* a forked-away thread's: its process state may be half-changed, the header's shape is whole */
-		uint64_t off = (uint64_t)(pg->start - h->base);
-		prt_init(h, pg, off, _pmp_page_at(h, off)->cls, 1, PMP_PRT_PAGE);
-		list_push(&h->abandoned[pg->cls], pg);
+		let_go_locked(h, pg, stale);
 	}
 	th->n_empty = 0;
 	flush_counts_locked(h, th);
