@@ -54,8 +54,8 @@ uint64_t _pmp_fallback_allocs;
 /* Every call into an allocator, the heap or the fallback, runs at depth > 0: a fork from a signal handler then
  * knows this thread may hold an allocator lock, and a nested call (a signal handler's malloc) goes to the
  * fallback instead of re-entering the heap. */
-#define ENTER() (_pmp_depth++)
-#define LEAVE() (_pmp_depth--)
+#define ENTER() _pmp_enter()
+#define LEAVE() _pmp_leave()
 
 static void *fb_malloc(size_t n)
 {
@@ -143,7 +143,7 @@ static __attribute__((noinline)) void *malloc_cold(size_t n, const void *pc)
 
 /* The process heap is set once init made it (and never while it is inert): then the heap decides, its fast path
  * inline; it refuses itself what it may not do (sealed, read-only: EROFS), which heap_failed sends to the fallback. */
-static void *malloc_at(size_t n, const void *pc)
+static inline void *malloc_at(size_t n, const void *pc)
 {
 	struct pmp_heap *h = __atomic_load_n(&_pmp_default_heap, __ATOMIC_ACQUIRE);
 	if (h != NULL && !_pmp_depth) {
@@ -155,21 +155,34 @@ static void *malloc_at(size_t n, const void *pc)
 	return malloc_cold(n, pc);
 }
 
-/* malloc_at's sequence with the call site taken in the slow branch only: the fast path does not load it, and calls
- * nothing, so it saves no register (the slow halves are tail calls) */
+/* malloc_at, out of line: what malloc's fast path does not serve */
+static __attribute__((noinline)) void *malloc_other(size_t n, const void *pc)
+{
+	return malloc_at(n, pc);
+}
+
+/* malloc_at's sequence with the call site taken in the slow branch only (pc is an expression evaluated there): the
+ * fast path does not load it, and calls nothing, so it saves no register (the slow halves are tail calls). One
+ * compare of the thread's key with the heap's fast_id says that the thread's theap is the heap's, that the heap
+ * takes the fast path, and that the thread is not inside an allocator already (theap.h); the depth raised (ENTER)
+ * marks the fast path itself. malloc's, and operator new's (_pmp_shim_malloc). */
+#define MALLOC_AT(n, pc)                                                                                              \
+	do {                                                                                                          \
+		struct pmp_heap *h_ = __atomic_load_n(&_pmp_default_heap, __ATOMIC_ACQUIRE);                         \
+		if (__builtin_expect(h_ != NULL && _pmp_tls.key == h_->fast_id && (n) <= PMP_SMALL_MAX, 1)) {       \
+			ENTER();                                                                                      \
+			void *p_ = _pmp_malloc_fast_bound(h_, (n));                                                   \
+			LEAVE();                                                                                      \
+			if (__builtin_expect(p_ != NULL, 1))                                                          \
+				return p_;                                                                            \
+			return malloc_slow(h_, (n), (pc));                                                            \
+		}                                                                                                     \
+		return malloc_other((n), (pc));                                                                       \
+	} while (0)
+
 EXPORT void *malloc(size_t n)
 {
-	struct pmp_heap *h = __atomic_load_n(&_pmp_default_heap, __ATOMIC_ACQUIRE);
-	if (__builtin_expect(h != NULL && !_pmp_depth, 1)) {
-		ENTER();
-		void *p;
-		int got = _pmp_malloc_fast(h, n, &p);
-		LEAVE();
-		if (__builtin_expect(got, 1))
-			return p;
-		return malloc_slow(h, n, CALLER());
-	}
-	return malloc_cold(n, CALLER());
+	MALLOC_AT(n, CALLER());
 }
 
 EXPORT void *calloc(size_t nmemb, size_t size)
@@ -201,21 +214,50 @@ static __attribute__((noinline)) void free_cold(void *p)
 	errno = saved;
 }
 
+/* a heap block that free's fast path did not take (another thread's page, a chain block, no theap yet, a heap
+ * that takes the slow paths); a nested free (this thread is inside an allocator already) leaves it in place */
+static __attribute__((noinline)) void free_heap(struct pmp_heap *h, void *p, const void *pc)
+{
+	if (!_pmp_depth) {
+		ENTER();
+		_pmp_free_inline(h, p, pc);
+		LEAVE();
+	}
+}
+
+/* free's fast path freed a slot of a page whose lists change: done here, out of line, still inside the heap (a
+ * tail call, so that the fast path saves no register) */
+static __attribute__((noinline)) void free_page_changed(struct pmp_heap *h, struct pmp_prt *pg)
+{
+	_pmp_small_page_changed(h, _pmp_tls.theap, pg);
+	LEAVE();
+}
+
 /* free keeps errno: the heap's paths keep it themselves (the fast one never touches it), the fallback's is kept
  * in free_cold. A heap block is freed only when this thread is not already inside the heap; the heap itself drops
  * the frees it may not do (read-only, sealed at exit), so the file stays as it was. */
 /* the one free sequence; pc is an expression evaluated in the slow branch only (free's return address would
- * otherwise be loaded, and registers saved, before the fast path) */
+ * otherwise be loaded, and registers saved, before the fast path). The key test is malloc's; the fast path is a
+ * free into a page this thread owns. */
 #define FREE_AT(p, pc)                                                                                                \
 	do {                                                                                                          \
 		struct pmp_heap *h_ = __atomic_load_n(&_pmp_default_heap, __ATOMIC_ACQUIRE);                         \
-		if (__builtin_expect(h_ != NULL && (uint64_t)((uint8_t *)(p) - h_->base) < h_->reserved, 1)) {        \
-			if (__builtin_expect(!_pmp_depth, 1)) {                                                       \
+		uint64_t off_;                                                                                        \
+		if (__builtin_expect(h_ != NULL && (off_ = (uint64_t)((uint8_t *)(p) - h_->base)) < h_->reserved, 1)) { \
+			if (__builtin_expect(_pmp_tls.key == h_->fast_id, 1)) {                                       \
 				ENTER();                                                                              \
-				if (!_pmp_free_fast(h_, (p)))                                                         \
-					_pmp_free_slow(h_, (p), (pc));                                                \
+				struct pmp_prt *pg_ = _pmp_own_page(h_, off_);                                        \
+				if (__builtin_expect(pg_ != NULL, 1)) {                                               \
+					if (__builtin_expect(!_pmp_small_release(h_, _pmp_tls.theap, pg_, (p)), 1)) { \
+						LEAVE();                                                              \
+						return;                                                               \
+					}                                                                             \
+					free_page_changed(h_, pg_); /* LEAVEs */                                      \
+					return;                                                                       \
+				}                                                                                     \
 				LEAVE();                                                                              \
 			}                                                                                             \
+			free_heap(h_, (p), (pc));                                                                     \
 			return;                                                                                       \
 		}                                                                                                     \
 		free_cold(p);                                                                                         \
@@ -344,7 +386,7 @@ static void *aligned(size_t align, size_t n, const void *pc)
 
 void *_pmp_shim_malloc(size_t n, const void *pc)
 {
-	return malloc_at(n, pc);
+	MALLOC_AT(n, pc);
 }
 
 void *_pmp_shim_aligned(size_t align, size_t n, const void *pc)

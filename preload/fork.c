@@ -208,7 +208,7 @@ static void prepare(void)
 	struct fork_level *l = &levels[fork_depth < FORK_NEST ? fork_depth : FORK_NEST - 1];
 	int nested = fork_depth > 0, busy = _pmp_depth > 0 || nested;
 	fork_depth++;
-	_pmp_depth++; /* whatever runs from here to the child or parent handler allocates from the fallback */
+	_pmp_enter(); /* whatever runs from here to the child or parent handler allocates from the fallback */
 	memset(l, 0, sizeof *l);
 	l->h = guarded_heap();
 	int multi = __libc_single_threaded == 0;
@@ -244,7 +244,7 @@ static struct fork_level *current_level(void)
 static void leave_level(void)
 {
 	fork_depth--;
-	_pmp_depth--;
+	_pmp_leave();
 }
 
 /* the fork window closes on either side */

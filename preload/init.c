@@ -196,10 +196,10 @@ void _pmp_shim_init(void)
 	if (!__atomic_compare_exchange_n(&_pmp_state, &expect, ST_INIT, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		return; /* another thread initialises: this call uses the fallback */
 	int saved = errno; /* the malloc that got here must not see errno changed by the probing below */
-	_pmp_depth++; /* whatever the init path calls that allocates goes to the fallback */
+	_pmp_enter(); /* whatever the init path calls that allocates goes to the fallback */
 	int ok = open_process_heap();
 	__atomic_store_n(&_pmp_state, ok ? ST_ACTIVE : ST_INERT, __ATOMIC_RELEASE);
-	_pmp_depth--;
+	_pmp_leave();
 	errno = saved;
 }
 

@@ -67,8 +67,12 @@ PMP_HIDDEN char *_pmp_fmt_str(char *o, char *end, const char *s);
 /* ---- state (init.c) ---- */
 enum { ST_UNINIT = 0, ST_INIT = 1, ST_ACTIVE = 2, ST_INERT = 3 };
 PMP_HIDDEN extern int _pmp_state;
-/* the thread's re-entry depth, in the core's thread-local object (one address for the fast paths) */
-#define _pmp_depth (_pmp_tls.depth)
+/* the thread's re-entry depth, the low bits of the core's thread-local key (theap.h): a fast path that finds
+ * the key equal to the heap's fast_id knows it is 0 */
+#define _pmp_depth ((unsigned)(_pmp_tls.key & PMP_TLS_DEPTH_MASK))
+/* the compiler keeps every access of the heap between the two (a signal handler must see the raised depth) */
+#define _pmp_enter() (_pmp_tls.key++, __atomic_signal_fence(__ATOMIC_SEQ_CST))
+#define _pmp_leave() (__atomic_signal_fence(__ATOMIC_SEQ_CST), _pmp_tls.key--)
 PMP_HIDDEN extern uintptr_t _pmp_lo, _pmp_len; /* routing range: [lo, lo+len) belongs to the heap */
 PMP_HIDDEN void _pmp_shim_init(void);
 PMP_HIDDEN extern uint64_t _pmp_fallback_allocs; /* allocations served by jemalloc (statistics for the log) */

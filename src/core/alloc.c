@@ -70,7 +70,7 @@ static void *chain_alloc(struct pmp_heap *h, size_t n, size_t align)
 	_pmp_lock(h);
 	void *p = h->sealed ? sealed_fail() : _pmp_alloc_locked(h, n, align);
 	/* no room: the pages kept empty for reuse go back to the chain first */
-	if (!p && !h->sealed && _pmp_theaps_shed_locked(h, _pmp_tls.heap_id == h->id ? _pmp_tls.theap : NULL))
+	if (!p && !h->sealed && _pmp_theaps_shed_locked(h, _pmp_theap_cached(h)))
 		p = _pmp_alloc_locked(h, n, align);
 	_pmp_check_tick(h);
 	_pmp_unlock(h);
@@ -140,7 +140,7 @@ void _pmp_free_slow(struct pmp_heap *h, void *p, const void *pc)
 	if (pg && __atomic_load_n(&pg->kind, __ATOMIC_ACQUIRE) == PMP_PRT_UNVERIFIED)
 		_pmp_page_verify(h, pg); /* its first use in this process: a page, or (its header is no page's) none */
 	if (pg && pg->kind == PMP_PRT_PAGE) {
-		struct pmp_theap *th = _pmp_tls.heap_id == h->id ? _pmp_tls.theap : NULL;
+		struct pmp_theap *th = _pmp_theap_cached(h);
 		if (h->track && h->check_level < 2 && !(h->flags & PMP_HEAP_ZERO_FREED)) {
 			/* tracked, nothing else: the checks of the fast path (a slot's start; its live bit, by the
 			 * owner now or when it collects a remote free), the record, the fast path's free */

@@ -98,7 +98,7 @@ static int page_foreign(const struct pmp_heap *h, uint64_t off)
 		return 0;
 	const struct pmp_prt *pg = _pmp_prt_of(h, off);
 	struct pmp_theap *o = __atomic_load_n(&pg->owner, __ATOMIC_ACQUIRE);
-	struct pmp_theap *self = _pmp_tls.heap_id == h->id ? _pmp_tls.theap : NULL;
+	struct pmp_theap *self = _pmp_theap_cached(h);
 	return __atomic_load_n(&pg->kind, __ATOMIC_ACQUIRE) == PMP_PRT_PAGE && o && o != self;
 }
 

@@ -99,7 +99,7 @@ size_t _pmp_trim_one(struct pmp_heap *h)
 		/* empty slab pages first (the caller's kept ones, and abandoned pages emptied by frees from other threads
 		 * or after a reopen): back to the chain, where they merge and can be given back too */
 		if (h->prt)
-			_pmp_theaps_shed_locked(h, _pmp_tls.heap_id == h->id ? _pmp_tls.theap : NULL);
+			_pmp_theaps_shed_locked(h, _pmp_theap_cached(h));
 		given = trim(h, 0, 1);
 	}
 	_pmp_unlock(h);

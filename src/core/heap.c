@@ -124,8 +124,9 @@ int _pmp_heap_format(struct pmp_heap *h, uint8_t *base, uint64_t mapped, uint64_
 
 void _pmp_heap_refresh(struct pmp_heap *h)
 {
-	__atomic_store_n(&h->fast_ok, h->prt && !h->readonly && !h->sealed && h->check_level < 2 &&
-				      !(h->flags & PMP_HEAP_ZERO_FREED) && !h->track, __ATOMIC_RELEASE);
+	int ok = h->prt && !h->readonly && !h->sealed && h->check_level < 2 && !(h->flags & PMP_HEAP_ZERO_FREED) &&
+		 !h->track;
+	__atomic_store_n(&h->fast_id, ok ? PMP_TLS_KEY(h->id) : PMP_NOT_FAST, __ATOMIC_RELEASE);
 }
 
 void _pmp_heap_set_flags(struct pmp_heap *h, unsigned flags)

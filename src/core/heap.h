@@ -117,8 +117,9 @@ struct pmp_heap {
 	uint64_t id;            /* unique in the process: thread-local caches name the handle by it */
 	pthread_key_t theap_key; /* its value: the calling thread's theap (the key's destructor releases it) */
 	int has_key;
-	int fast_ok;            /* the small-block fast path applies (writable, not sealed, check level < 2, no zeroing,
-				 * not tracked) */
+	/* the id as a thread's key (theap.h) while the small-block fast path applies (writable, not sealed, check
+	 * level < 2, no zeroing, not tracked), else PMP_NOT_FAST: what a thread's key is compared with */
+	uint64_t fast_id;
 	int track;              /* call sites tracked (PMP_LAYOUT_TRACK): every block ends in a trailer (track.h) */
 	struct pmp_sites *sites; /* the site table in this view, NULL when untracked or damaged */
 	uint64_t sites_block;   /* its chain block's offset (not a block of the program's), 0 when none */
@@ -162,7 +163,7 @@ PMP_HIDDEN int _pmp_heap_format(struct pmp_heap *h, uint8_t *base, uint64_t mapp
 /* open an existing heap whose superblock was validated; recovers when it was not closed cleanly (unless readonly) */
 PMP_HIDDEN int _pmp_heap_load(struct pmp_heap *h, uint8_t *base, const struct pmp_sb *sb, int readonly,
 			       const struct pmp_identity *id);
-/* fast_ok from what it depends on (call after any of them changed) */
+/* fast_id from what it depends on (call after any of them, or the id, changed) */
 PMP_HIDDEN void _pmp_heap_refresh(struct pmp_heap *h);
 PMP_HIDDEN void _pmp_heap_set_flags(struct pmp_heap *h, unsigned flags);
 /* a formatted or loaded handle that its layer will not hand out after all: its process state goes (the layer

@@ -10,13 +10,27 @@
 #include "../os/os.h"
 #include "page.h"
 
-/* _pmp_class_compute of the largest request of each 16-byte step: every n with (n + 15) / 16 == k shares class
- * _pmp_class_table[k] (class sizes are multiples of 16 up to 1 KiB), checked by the unit suite */
-const uint8_t _pmp_class_table[65] = {
-	0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15,
-	15, 15, 16, 16, 16, 16, 16, 16, 16, 16, 17, 17, 17, 17, 17, 17, 17, 17, 18, 18, 18, 18, 18, 18, 18, 18, 19, 19,
-	19, 19, 19, 19, 19, 19,
-};
+/* _pmp_class_compute of the largest request of each 16-byte step, as a constant expression: every n with
+ * (n + 15) / 16 == k shares class _pmp_class_table[k] (class sizes are multiples of 16), checked against the
+ * computation for every request up to PMP_SMALL_MAX by the unit suite. The steps past PMP_SMALL_MAX / 16 are
+ * never read. */
+#define CLS_FLS(x) ((x) >= 4096 ? 12 : (x) >= 2048 ? 11 : (x) >= 1024 ? 10 : (x) >= 512 ? 9 : (x) >= 256 ? 8 : 7)
+#define CLS_OF(n)                                                                                                     \
+	((n) > 8192 ? 32 + ((n) > PMP_CLASS_BIG0) + ((n) > PMP_CLASS_BIG1) + ((n) > PMP_CLASS_BIG2)                   \
+	 : (n) <= 128 ? ((n) ? ((n) - 1) >> 4 : 0)                                                                    \
+		      : 8 + (CLS_FLS((n) - 1) - 7) * 4 + ((((n) - 1) >> (CLS_FLS((n) - 1) - 2)) & 3))
+#define CLS_1(k) CLS_OF(16u * (k))
+#define CLS_2(k) CLS_1(k), CLS_1((k) + 1)
+#define CLS_4(k) CLS_2(k), CLS_2((k) + 2)
+#define CLS_8(k) CLS_4(k), CLS_4((k) + 4)
+#define CLS_16(k) CLS_8(k), CLS_8((k) + 8)
+#define CLS_32(k) CLS_16(k), CLS_16((k) + 16)
+#define CLS_64(k) CLS_32(k), CLS_32((k) + 32)
+#define CLS_128(k) CLS_64(k), CLS_64((k) + 64)
+#define CLS_256(k) CLS_128(k), CLS_128((k) + 128)
+#define CLS_512(k) CLS_256(k), CLS_256((k) + 256)
+_Static_assert(PMP_CLASS_STEPS == 1024 && PMP_SMALL_MAX / 16 < PMP_CLASS_STEPS, "the table covers the small sizes");
+const uint8_t _pmp_class_table[PMP_CLASS_STEPS] = {CLS_512(0u), CLS_512(512u)};
 
 void _pmp_page_format(struct pmp_heap *h, uint64_t off, unsigned c, uint32_t owner_tag)
 {

@@ -28,11 +28,12 @@ static inline unsigned _pmp_class_compute(size_t n)
 	unsigned f = _pmp_fls((uint64_t)(n - 1)); /* 2^f <= n-1 < 2^(f+1), f >= 7 */
 	return 8 + (f - 7) * 4 + (unsigned)(((n - 1) >> (f - 2)) & 3);
 }
-/* requests up to 1 KiB by table (the fast path), larger ones computed */
-PMP_HIDDEN extern const uint8_t _pmp_class_table[65];
+/* every small request by table (one load on the fast path); the computation is the table's definition */
+#define PMP_CLASS_STEPS 1024u
+PMP_HIDDEN extern const uint8_t _pmp_class_table[PMP_CLASS_STEPS];
 static inline __attribute__((always_inline)) unsigned _pmp_class_of(size_t n)
 {
-	if (__builtin_expect(n <= 1024, 1))
+	if (__builtin_expect(n <= PMP_SMALL_MAX, 1))
 		return _pmp_class_table[(n + 15) >> 4];
 	return _pmp_class_compute(n);
 }
@@ -80,6 +81,13 @@ static inline int _pmp_page_block(const struct pmp_heap *h, uint64_t b, uint64_t
 	       pg->first_slot == sizeof(struct pmp_page);
 }
 static inline __attribute__((always_inline)) uint32_t _pmp_slot_index(uint64_t d, uint32_t inv) { return (uint32_t)((d * inv) >> 32); }
+/* Is d (< PMP_SLAB) a multiple of the size whose reciprocal is inv? The same product's low 32 bits tell: with
+ * d = i * size + r they are r * 2^32 / size + d * (inv - 2^32 / size), that is below d < 2^16 when r == 0 and at
+ * least 2^32 / size > 2^16 when r > 0 (size < 2^16). One multiply gives the index and the check. */
+static inline __attribute__((always_inline)) int _pmp_slot_exact(uint64_t d, uint32_t inv)
+{
+	return ((d * inv) & 0xffffffffu) < ((uint64_t)1 << 16);
+}
 
 /* hidden helpers of page.c */
 /* Make the chain block at b (size PMP_SLAB, aligned payload, taken from the index by the caller, not yet marked

@@ -16,9 +16,9 @@
 #include "theap.h"
 #include "track.h"
 
-__thread struct pmp_tls _pmp_tls __attribute__((tls_model("initial-exec")));
+__thread struct pmp_tls _pmp_tls __attribute__((tls_model("initial-exec"))) = {.key = PMP_TLS_KEY(PMP_TLS_NO_ID)};
 
-static uint64_t next_heap_id;
+static uint64_t next_heap_id; /* below PMP_TLS_NO_ID: 2^48 - 2 opens */
 
 static uint32_t words_of(const struct pmp_prt *pg) { return ((uint32_t)pg->capacity + 63) / 64; }
 static struct pmp_page *hdr(const struct pmp_prt *pg) { return (struct pmp_page *)(void *)pg->start; }
@@ -112,7 +112,8 @@ static void collect(struct pmp_heap *h, struct pmp_prt *pg)
 		return;
 	uint64_t x = __atomic_exchange_n(&page->remote, 0, __ATOMIC_ACQUIRE);
 	uint64_t off = (uint64_t)(pg->start - h->base);
-	for (uint32_t n = 0; x; n++) {
+	uint32_t n = 0;
+	for (; x; n++) {
 		uint64_t d = x - off - sizeof(struct pmp_page);
 		uint32_t i = _pmp_slot_index(d, pg->inv);
 		if (n >= pg->capacity || x < off || d >= PMP_SLOTS_BYTES || i >= pg->capacity || (uint64_t)i * pg->slot_size != d)
@@ -128,12 +129,10 @@ static void collect(struct pmp_heap *h, struct pmp_prt *pg)
 		pg->free = p;
 		pg->used--;
 		x = next;
-		/* counted as frees here, by whoever collects: the freeing thread may have no theap of this heap */
-		if (pg->owner)
-			pg->owner->n_free++;
-		else
-			__atomic_add_fetch(&h->ctl->n_free, 1, __ATOMIC_RELAXED); /* adoption and release */
 	}
+	/* counted as frees here, by whoever collects (the freeing thread may have no theap of this heap), straight
+	 * into the heap's counter: one add for the whole list */
+	__atomic_add_fetch(&h->ctl->n_free, n, __ATOMIC_RELAXED);
 }
 
 /* a page new to this process (opened, or left by a forked-away thread): its count and its whole free list from
@@ -475,7 +474,7 @@ static void thread_exit(void *arg)
 	release_locked(h, th, 0);
 	_pmp_unlock(h);
 	if (_pmp_tls.theap == th)
-		_pmp_tls.heap_id = 0;
+		_pmp_tls_cache(PMP_TLS_NO_ID, NULL);
 }
 
 struct pmp_theap *_pmp_theap_bind(struct pmp_heap *h)
@@ -496,6 +495,7 @@ struct pmp_theap *_pmp_theap_bind(struct pmp_heap *h)
 			th = mem;
 			th->heap = h;
 			th->heap_id = h->id;
+			th->malloc_left = th->free_left = PMP_COUNT_BATCH;
 			th->next = h->theaps;
 			h->theaps = th;
 		}
@@ -508,8 +508,7 @@ struct pmp_theap *_pmp_theap_bind(struct pmp_heap *h)
 		if (hook)
 			hook();
 	}
-	_pmp_tls.theap = th;
-	_pmp_tls.heap_id = h->id;
+	_pmp_tls_cache(h->id, th);
 	return th;
 }
 
@@ -571,8 +570,8 @@ void _pmp_theaps_detach(struct pmp_heap *h)
 	h->prt = NULL;
 	memset(h->abandoned, 0, sizeof h->abandoned); /* entries of the page state just freed */
 	_pmp_heap_refresh(h);
-	if (_pmp_tls.heap_id == h->id)
-		_pmp_tls.heap_id = 0;
+	if (_pmp_theap_cached(h))
+		_pmp_tls_cache(PMP_TLS_NO_ID, NULL);
 }
 
 /* the empty pages of one list (a theap's class list, or an abandoned list) go back to the chain; how many did */
@@ -644,8 +643,8 @@ void _pmp_theaps_fork_child(struct pmp_heap *h)
 void _pmp_theaps_pending(struct pmp_heap *h, uint64_t *n_malloc, uint64_t *n_free, uint64_t *n_realloc)
 {
 	for (struct pmp_theap *th = h->theaps; th; th = th->next) {
-		*n_malloc += __atomic_load_n(&th->n_malloc, __ATOMIC_RELAXED);
-		*n_free += __atomic_load_n(&th->n_free, __ATOMIC_RELAXED);
+		*n_malloc += (uint64_t)(PMP_COUNT_BATCH - __atomic_load_n(&th->malloc_left, __ATOMIC_RELAXED));
+		*n_free += (uint64_t)(PMP_COUNT_BATCH - __atomic_load_n(&th->free_left, __ATOMIC_RELAXED));
 		*n_realloc += __atomic_load_n(&th->n_realloc, __ATOMIC_RELAXED);
 	}
 }

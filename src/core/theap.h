@@ -60,7 +60,10 @@ struct pmp_theap {
 	uint32_t n_empty;                      /* their number, PMP_THEAP_EMPTY_MAX at most */
 	int in_use;                            /* a thread owns this theap (else pooled for the next thread) */
 	uint32_t tag;                          /* the owning thread's id, recorded in its pages (forensics) */
-	uint64_t n_malloc, n_free, n_realloc;  /* operations not yet added to the heap's counters */
+	/* operations not yet added to the heap's counters: the fast paths' mallocs and frees count down from
+	 * PMP_COUNT_BATCH (a decrement and a test of zero, in one instruction), reallocs up */
+	uint32_t malloc_left, free_left;
+	uint64_t n_realloc;
 	uint64_t seq_next, seq_end;            /* call-site tracking: the batch of sequence numbers taken (track.c) */
 	struct pmp_theap *next;                /* in the heap's list, under the heap lock */
 	struct pmp_theap *thread_next;         /* in the owning thread's list (its exit releases them) */
@@ -70,19 +73,42 @@ struct pmp_theap {
 };
 
 /* ---- the thread's state: one cached (heap id, theap) pair, and the preload's re-entry depth ----
- * One thread-local object, so that the fast paths find all of it from one address. */
+ * One thread-local object, so that the fast paths find all of it from one address. The key holds the id of the
+ * heap whose theap is cached (its high 48 bits; PMP_TLS_NO_ID when none) and the preload's depth (its low 16: > 0
+ * while this thread is inside an allocator, see preload/shim.h). A heap's fast_id is its id as a key while it
+ * allows the fast paths, else PMP_NOT_FAST (0, as a handle starts), which no key equals: one compare of the key
+ * with it says that the cached theap is the heap's, that the heap takes the fast path and (for the preload, which
+ * compares the whole key) that no call is under way. */
 struct pmp_tls {
-	uint64_t heap_id;          /* the heap whose theap is cached */
+	uint64_t key;
 	struct pmp_theap *theap;
-	int depth;                 /* the preload's: > 0 while this thread is inside an allocator (see preload/shim.h) */
 	int in_oom;                /* this thread runs an out-of-memory handler (alloc.c): no second call from it */
 };
 PMP_HIDDEN extern __thread struct pmp_tls _pmp_tls __attribute__((tls_model("initial-exec")));
+#define PMP_TLS_ID_SHIFT 16
+#define PMP_TLS_DEPTH_MASK (((uint64_t)1 << PMP_TLS_ID_SHIFT) - 1)
+#define PMP_TLS_NO_ID (UINT64_MAX >> PMP_TLS_ID_SHIFT) /* no heap's: ids count up from 1 */
+#define PMP_NOT_FAST 0u /* the key of id 0, which no heap has */
+/* a heap id as its key (depth 0) */
+#define PMP_TLS_KEY(id) ((uint64_t)(id) << PMP_TLS_ID_SHIFT)
+/* the key of the heap whose theap this thread has cached (0: none), depth 0 */
+static inline __attribute__((always_inline)) uint64_t _pmp_tls_heap_key(void) { return _pmp_tls.key & ~PMP_TLS_DEPTH_MASK; }
+/* th (of the heap with id id; PMP_TLS_NO_ID and NULL: none) becomes the cached theap; the depth stays */
+static inline void _pmp_tls_cache(uint64_t id, struct pmp_theap *th)
+{
+	_pmp_tls.theap = th;
+	_pmp_tls.key = (_pmp_tls.key & PMP_TLS_DEPTH_MASK) | PMP_TLS_KEY(id);
+}
+/* this thread's theap of h if it has cached it, else NULL */
+static inline struct pmp_theap *_pmp_theap_cached(const struct pmp_heap *h)
+{
+	return _pmp_tls_heap_key() == PMP_TLS_KEY(h->id) ? _pmp_tls.theap : NULL;
+}
 /* this thread's theap for h, made when it has none; NULL when none can be made (no memory) */
 PMP_HIDDEN struct pmp_theap *_pmp_theap_bind(struct pmp_heap *h);
 static inline __attribute__((always_inline)) struct pmp_theap *_pmp_theap_of(struct pmp_heap *h)
 {
-	if (__builtin_expect(_pmp_tls.heap_id == h->id, 1))
+	if (__builtin_expect(_pmp_tls_heap_key() == PMP_TLS_KEY(h->id), 1))
 		return _pmp_tls.theap;
 	return _pmp_theap_bind(h);
 }
@@ -109,10 +135,11 @@ PMP_HIDDEN unsigned _pmp_theaps_shed_locked(struct pmp_heap *h, struct pmp_theap
 static inline __attribute__((always_inline)) void _pmp_theap_flush_counts(struct pmp_heap *h, struct pmp_theap *th)
 {
 	/* atomic adds: threads flush without the lock */
-	__atomic_add_fetch(&h->ctl->n_malloc, th->n_malloc, __ATOMIC_RELAXED);
-	__atomic_add_fetch(&h->ctl->n_free, th->n_free, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&h->ctl->n_malloc, (uint64_t)(PMP_COUNT_BATCH - th->malloc_left), __ATOMIC_RELAXED);
+	__atomic_add_fetch(&h->ctl->n_free, (uint64_t)(PMP_COUNT_BATCH - th->free_left), __ATOMIC_RELAXED);
 	__atomic_add_fetch(&h->ctl->n_realloc, th->n_realloc, __ATOMIC_RELAXED);
-	th->n_malloc = th->n_free = th->n_realloc = 0;
+	th->malloc_left = th->free_left = PMP_COUNT_BATCH;
+	th->n_realloc = 0;
 }
 
 /* the region entry of heap offset off */
@@ -145,7 +172,7 @@ static inline __attribute__((always_inline)) void *_pmp_small_pop(struct pmp_hea
 		pg->used++;
 		uint32_t i = _pmp_slot_index(d, pg->inv);
 		_pmp_live_store(pg, i >> 6, pg->shadow[i >> 6] | (uint64_t)1 << (i & 63));
-		if (__builtin_expect(++th->n_malloc == PMP_COUNT_BATCH, 0))
+		if (__builtin_expect(--th->malloc_left == 0, 0))
 			_pmp_theap_flush_counts(h, th);
 		return p;
 	}
@@ -164,13 +191,15 @@ static inline __attribute__((always_inline)) uint32_t _pmp_slot_of(const struct 
 {
 	uint64_t d = (uint64_t)(p - pg->start) - sizeof(struct pmp_page);
 	uint32_t i = _pmp_slot_index(d, pg->inv);
-	if (__builtin_expect(d >= pg->slots_end || (uint64_t)i * pg->slot_size != d, 0))
+	if (__builtin_expect(d >= pg->slots_end || !_pmp_slot_exact(d, pg->inv), 0))
 		_pmp_small_fatal(h, p, "no block starts here (invalid pointer)");
 	return i;
 }
 
-/* p lies in page pg, which th owns (the caller checked pg->owner == th, th not NULL): free the slot */
-static inline __attribute__((always_inline)) void _pmp_small_free_own(struct pmp_heap *h, struct pmp_theap *th, struct pmp_prt *pg, uint8_t *p)
+/* p lies in page pg, which th owns (the caller checked pg->owner == th, th not NULL): free the slot. Returns 1
+ * when the page must change lists (a full page has room again, or an empty page that is not the class's only one
+ * goes to the emptied ones): the caller then calls _pmp_small_page_changed. */
+static inline __attribute__((always_inline)) int _pmp_small_release(struct pmp_heap *h, struct pmp_theap *th, struct pmp_prt *pg, uint8_t *p)
 {
 	uint32_t i = _pmp_slot_of(h, pg, p);
 	uint64_t bit = (uint64_t)1 << (i & 63), v = pg->shadow[i >> 6];
@@ -180,11 +209,15 @@ static inline __attribute__((always_inline)) void _pmp_small_free_own(struct pmp
 	/* every slot handed out came from a harvested bitmap word: its place is the free list */
 	*(uint8_t **)(void *)p = pg->free;
 	pg->free = p;
-	if (__builtin_expect(++th->n_free == PMP_COUNT_BATCH, 0))
+	if (__builtin_expect(--th->free_left == 0, 0))
 		_pmp_theap_flush_counts(h, th);
-	/* a full page has room again, or an empty page that is not the class's only one goes to the emptied ones */
 	uint32_t used = --pg->used;
-	if (__builtin_expect(pg->full, 0) || (__builtin_expect(used == 0, 0) && (th->pages[pg->cls] != pg || pg->next)))
+	return __builtin_expect(pg->full, 0) || (__builtin_expect(used == 0, 0) && (th->pages[pg->cls] != pg || pg->next));
+}
+
+static inline __attribute__((always_inline)) void _pmp_small_free_own(struct pmp_heap *h, struct pmp_theap *th, struct pmp_prt *pg, uint8_t *p)
+{
+	if (_pmp_small_release(h, th, pg, p))
 		_pmp_small_page_changed(h, th, pg);
 }
 

@@ -136,7 +136,7 @@ int _pmp_sites_add_module(struct pmp_heap *h, const pmp_module_t *m)
 
 uint64_t _pmp_seq_next(struct pmp_heap *h)
 {
-	struct pmp_theap *th = _pmp_tls.heap_id == h->id ? _pmp_tls.theap : NULL;
+	struct pmp_theap *th = _pmp_theap_cached(h);
 	if (th) {
 		if (__builtin_expect(th->seq_next == th->seq_end, 0)) {
 			PMP_CRASHPOINT();

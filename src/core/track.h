@@ -1,7 +1,7 @@
 /* track.h: call-site tracking shared by the allocation paths (alloc.c, the preload) and the layout code.
  *
  * Holds: the bytes a tracked heap keeps at the end of every block, and the hidden entry points of track.c.
- * Must never: be reached from the small-block fast path of an untracked heap (tracking clears h->fast_ok, so every
+ * Must never: be reached from the small-block fast path of an untracked heap (tracking clears h->fast_id, so every
  * operation of a tracked heap takes the slow paths, and an untracked heap pays nothing).
  */
 #ifndef PMP_TRACK_H

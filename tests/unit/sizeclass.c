@@ -180,7 +180,10 @@ Test(sizeclass, slab_classes)
 		}
 		cr_assert_leq(cap, PMP_PAGE_WORDS * 64);
 		cr_assert_leq((uint64_t)cap * size, PMP_SLOTS_BYTES);
-		for (uint64_t d = 0; d < PMP_SLAB; d++) /* the reciprocal divides exactly over a whole page */
+		for (uint64_t d = 0; d < PMP_SLAB; d++) { /* the reciprocal divides exactly over a whole page */
 			cr_assert_eq(_pmp_slot_index(d, inv), d / size, "class %u, offset %llu", c, (unsigned long long)d);
+			cr_assert_eq(_pmp_slot_exact(d, inv), d % size == 0, "class %u, offset %llu: a slot start?", c,
+				     (unsigned long long)d);
+		}
 	}
 }
