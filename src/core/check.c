@@ -105,7 +105,7 @@ static int page_foreign(const struct pmp_heap *h, uint64_t off)
 /* check level 2 since the handle's start: every free slot this process has put on a free list holds the poison
  * its free (or its harvest) left, but for its first word (the list's link). Another byte changed is a write into a
  * freed slot: the overrun of the slot before it, or a write after free. Slots on the remote list are poisoned when
- * their owner collects them; slots of words not harvested yet are as an earlier run left them. */
+ * their owner collects them; slots not harvested yet are as an earlier run left them. */
 static uint64_t poison_wrong(const struct pmp_heap *h, uint64_t off, const uint64_t *remote, uint32_t *byte)
 {
 	if (!h->poison_all || !h->prt)
@@ -115,7 +115,7 @@ static uint64_t poison_wrong(const struct pmp_heap *h, uint64_t off, const uint6
 		return 0;
 	const struct pmp_page *pg = _pmp_page_at(h, off);
 	uint8_t want = _pmp_poison_byte(h);
-	for (uint32_t i = 0; i < pg->capacity && (i >> 6) < pr->scan; i++) {
+	for (uint32_t i = 0; i < pg->capacity && i < pr->scan; i++) {
 		uint64_t bit = (uint64_t)1 << (i & 63);
 		if ((pg->live[i >> 6] & bit) || (remote[i >> 6] & bit))
 			continue;

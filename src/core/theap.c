@@ -1,8 +1,8 @@
 /* theap.c: thread heaps: the slow paths of small blocks, and the life of a page in this process.
  *
  * Holds: binding a thread to a heap (a theap per thread and heap, pooled for the next thread when one exits),
- * the page state built from the chain at open, harvesting a page's free slots from its bitmap (a word at a time,
- * so a new page is not touched all at once), collecting remote frees, switching pages, adopting abandoned pages,
+ * the page state built from the chain at open, harvesting a page's free slots from its bitmap (a few KiB at a
+ * time, so a new page is not touched all at once), collecting remote frees, switching pages, adopting abandoned pages,
  * making and retiring pages, the emptied pages a thread keeps for any class, a thread's exit (its pages are
  * abandoned for others to adopt), a forked child's pages, and the counters kept per thread and summed on demand.
  * Must never: touch the live bits of a page it does not own, take the heap lock on a fast path, or keep a page's
@@ -74,17 +74,30 @@ static void list_append(struct pmp_prt **head, struct pmp_prt *pg)
 
 /* ---- a page's free slots ---- */
 
-/* push the slots of bitmap word w whose bits are clear (highest first, so the lowest pops first) */
-static int harvest_word(struct pmp_heap *h, struct pmp_prt *pg, uint32_t w)
+/* Slots are harvested in stretches of one bitmap word and about PMP_HARVEST_BYTES of slot memory at most (one
+ * slot at least): a page's memory is touched as its slots are handed out, not all at its making (the free list's
+ * links live in the slots), so a page of large slots that holds a few blocks keeps the rest of its memory
+ * unbacked, and a page made under the lock links a few slots there. */
+#define PMP_HARVEST_BYTES 4096u
+
+/* push the slots of the next stretch from pg->scan whose bits are clear (highest first, so the lowest pops first),
+ * pg->scan moves past it; how many were pushed */
+static int harvest_step(struct pmp_heap *h, struct pmp_prt *pg)
 {
-	uint64_t free = ~pg->shadow[w];
-	uint32_t first = w * 64, n = pg->capacity - first < 64 ? pg->capacity - first : 64;
-	if (n < 64)
-		free &= ((uint64_t)1 << n) - 1;
+	uint32_t first = pg->scan, w = first >> 6, end = (w + 1) * 64, n = PMP_HARVEST_BYTES / pg->slot_size;
+	if (end > first + (n ? n : 1))
+		end = first + (n ? n : 1);
+	if (end > pg->capacity)
+		end = pg->capacity;
+	pg->scan = (uint16_t)end;
+	/* the clear bits of the word from first (bit first & 63) to end */
+	uint64_t free = ~pg->shadow[w] >> (first & 63) << (first & 63);
+	if (end - w * 64 < 64)
+		free &= ((uint64_t)1 << (end - w * 64)) - 1;
 	int got = 0;
 	while (free) {
-		uint32_t i = first + 63 - (uint32_t)__builtin_clzll(free);
-		free &= ~((uint64_t)1 << (i - first));
+		uint32_t i = w * 64 + 63 - (uint32_t)__builtin_clzll(free);
+		free &= ~((uint64_t)1 << (i & 63));
 		uint8_t *p = pg->start + sizeof(struct pmp_page) + (uint64_t)i * pg->slot_size;
 		if (h->check_level >= 2) /* poisoned like a freed slot, so the reuse check holds for every slot */
 			memset(p, _pmp_poison_byte(h), pg->slot_size - _pmp_trail(h));
@@ -95,11 +108,11 @@ static int harvest_word(struct pmp_heap *h, struct pmp_prt *pg, uint32_t w)
 	return got;
 }
 
-/* the next bitmap word with free slots into the free list; 0 when every word is harvested */
+/* the next stretch with free slots into the free list; 0 when every slot is harvested */
 static int harvest(struct pmp_heap *h, struct pmp_prt *pg)
 {
-	while (pg->scan < words_of(pg))
-		if (harvest_word(h, pg, pg->scan++))
+	while (pg->scan < pg->capacity)
+		if (harvest_step(h, pg))
 			return 1;
 	return 0;
 }
@@ -125,7 +138,7 @@ static void collect(struct pmp_heap *h, struct pmp_prt *pg)
 		if (h->check_level >= 2)
 			memset(p, _pmp_poison_byte(h), pg->slot_size - _pmp_trail(h));
 		_pmp_live_store(pg, i >> 6, v & ~bit);
-		*(uint8_t **)(void *)p = pg->free; /* it was handed out: its word was harvested */
+		*(uint8_t **)(void *)p = pg->free; /* it was handed out: it was harvested */
 		pg->free = p;
 		pg->used--;
 		x = next;
@@ -136,7 +149,7 @@ static void collect(struct pmp_heap *h, struct pmp_prt *pg)
 }
 
 /* a page new to this process (opened, or left by a forked-away thread): its count and its whole free list from
- * the bitmap (so that every live slot's word is harvested: a free never finds its slot's word unharvested), then
+ * the bitmap (so that every live slot is below the harvest cursor: a free never finds its slot unharvested), then
  * the remote frees */
 static void rebuild(struct pmp_heap *h, struct pmp_prt *pg)
 {
@@ -148,8 +161,8 @@ static void rebuild(struct pmp_heap *h, struct pmp_prt *pg)
 	pg->free = NULL;
 	pg->scan = 0;
 	pg->stale = 0;
-	while (pg->scan < words_of(pg))
-		harvest_word(h, pg, pg->scan++);
+	while (pg->scan < pg->capacity)
+		harvest_step(h, pg);
 	collect(h, pg);
 }
 

@@ -29,7 +29,7 @@ struct pmp_prt {
 	struct pmp_theap *owner;  /* NULL: abandoned, adopted under the heap lock */
 	struct pmp_prt *next, *prev; /* in the owner's list of the class (pages or full), or the abandoned list */
 	uint32_t used;            /* live slots as the owner counts them (remote frees not collected count too) */
-	uint16_t capacity, scan;  /* slots; bitmap words harvested into the free list so far */
+	uint16_t capacity, scan;  /* slots; the harvest cursor: slots below it went to the free list (or were live) */
 	uint32_t slot_size, inv;  /* of the class */
 	uint32_t slots_end;       /* capacity * slot_size: a pointer's offset in the slot area is below it */
 	uint8_t kind;             /* PMP_PRT_* */
@@ -206,7 +206,7 @@ static inline __attribute__((always_inline)) int _pmp_small_release(struct pmp_h
 	if (__builtin_expect(!(v & bit), 0))
 		_pmp_small_fatal(h, p, "block is already free (double free?)");
 	_pmp_live_store(pg, i >> 6, v & ~bit);
-	/* every slot handed out came from a harvested bitmap word: its place is the free list */
+	/* every slot handed out lies below the harvest cursor: its place is the free list */
 	*(uint8_t **)(void *)p = pg->free;
 	pg->free = p;
 	if (__builtin_expect(--th->free_left == 0, 0))

@@ -222,3 +222,42 @@ Test(pages, the_owners_shadow_equals_the_live_bitmap)
 	pmp_close(h);
 	munmap(mem, MEM);
 }
+
+/* the OS pages of [p, p + len) that are resident */
+static unsigned resident(const void *p, size_t len)
+{
+	unsigned char vec[PMP_SLAB / 4096];
+	cr_assert_leq(len, sizeof vec * 4096);
+	cr_assert_eq(mincore((void *)p, len, vec), 0);
+	unsigned n = 0;
+	for (size_t i = 0; i < (len + 4095) / 4096; i++)
+		n += vec[i] & 1;
+	return n;
+}
+
+/* A new page's slots are harvested a few KiB at a time: a page of large slots that holds one block has not
+ * touched the memory of the others (it stays unbacked), and its slots come in order as they are needed. */
+Test(pages, a_new_page_touches_its_slots_as_they_are_handed_out)
+{
+	void *mem = u_map(MEM);
+	struct pmp_heap *h = u_heap(mem, MEM);
+	unsigned c = _pmp_class_of(12000);
+	uint32_t size = _pmp_class_size(c), cap = _pmp_class_capacity(c);
+	cr_assert_geq(cap, 4);
+	uint8_t *first = pmp_malloc(h, 12000);
+	cr_assert_not_null(first);
+	uint8_t *page = (uint8_t *)REGION(first);
+	/* the slots after the first one's page up to the next region's chain header (the last OS page) */
+	uint8_t *from = (uint8_t *)(((uintptr_t)first + size + 4095) & ~(uintptr_t)4095);
+	uint8_t *to = page + PMP_SLAB - 4096;
+	cr_assert_lt(from, to);
+	cr_assert_eq(resident(from, (size_t)(to - from)), 0, "the other slots' memory was touched");
+	uint8_t *next[8];
+	for (uint32_t i = 1; i < cap; i++) {
+		cr_assert_not_null(next[i] = pmp_malloc(h, 12000));
+		cr_assert_eq(next[i], first + (uint64_t)i * size, "slot %u comes in order", i);
+	}
+	u_assert_check(h, "at the end");
+	pmp_close(h);
+	munmap(mem, MEM);
+}
