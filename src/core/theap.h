@@ -24,27 +24,33 @@ enum { PMP_PRT_NONE = 0, PMP_PRT_PAGE = 1, PMP_PRT_UNVERIFIED = 2 };
 struct pmp_theap;
 
 struct pmp_prt {
-	uint8_t *free;            /* first free slot, its first 8 bytes link the next; the owner's alone */
+	/* Read by every thread that frees into the page (its checks of a pointer), written at changes of the page's
+	 * list, owner or class only: a line that stays shared between the cores. */
 	uint8_t *start;           /* the page (its header) in this process */
 	struct pmp_theap *owner;  /* NULL: abandoned, adopted under the heap lock */
 	struct pmp_prt *next, *prev; /* in the owner's list of the class (pages or full), or the abandoned list */
-	uint32_t used;            /* live slots as the owner counts them (remote frees not collected count too) */
-	uint16_t capacity, scan;  /* slots; the harvest cursor: slots below it went to the free list (or were live) */
 	uint32_t slot_size, inv;  /* of the class */
 	uint32_t slots_end;       /* capacity * slot_size: a pointer's offset in the slot area is below it */
+	uint16_t capacity;        /* slots */
 	uint8_t kind;             /* PMP_PRT_* */
 	uint8_t cls;
 	uint8_t stale;            /* used and the free list are not built from the bitmap yet (first use here) */
 	uint8_t full;             /* in the owner's full list */
+	/* The owner's, written at every malloc and free: on a line of their own, so that another thread's free, which
+	 * reads the line above, does not take it from the owner's core. */
+	_Alignas(64) uint8_t *free; /* first free slot, its first 8 bytes link the next; the owner's alone */
+	uint32_t used;            /* live slots as the owner counts them (remote frees not collected count too) */
+	uint16_t scan;            /* the harvest cursor: slots below it went to the free list (or were live) */
 	/* The shadow of the page's live bitmap: a copy that the owner (or, for a page no thread owns, the lock holder)
 	 * keeps equal to the bitmap in the heap. The fast paths test a slot's bit here and then store the whole new
 	 * word into the heap, so that they never wait for the heap's bitmap line (page headers sit 64 KiB apart and
 	 * compete for the same cache sets): the store goes out on its own. A page new to this process gets its
 	 * shadow from the heap (rebuild), a page just made an empty one (prt_init). Its first words sit on the line
-	 * after the fields above. */
-	uint64_t shadow[PMP_PAGE_WORDS];
+	 * after the owner's fields. */
+	_Alignas(64) uint64_t shadow[PMP_PAGE_WORDS];
 };
-_Static_assert(offsetof(struct pmp_prt, shadow) == 64, "a region's fields fit a cache line, its shadow follows");
+_Static_assert(offsetof(struct pmp_prt, free) == 64 && offsetof(struct pmp_prt, shadow) == 128,
+	       "a region's shared fields, the owner's and its shadow each start a cache line");
 _Static_assert(sizeof(struct pmp_prt) % 64 == 0, "entries of two regions share no cache line");
 
 /* A thread keeps this many emptied pages for its next pages of any class (512 KiB): a class whose pages empty and
