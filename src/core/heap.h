@@ -84,6 +84,14 @@ struct pmp_heap {
 	uint64_t map_len;       /* bytes of it mapped now (>= end); owned by the layer that provides the memory */
 	uint64_t end;           /* bytes in use (superblock mapped); the end sentinel sits at end - 16 */
 	uint64_t salt;          /* superblock salt: keys the header check bits */
+	/* The two the fast paths read besides the fields above, all on the handle's first cache line, which only an
+	 * open, a growth and a close write: no lock holder's store (the decay's record, the abandoned lists) takes
+	 * that line from the cores running the fast paths. */
+	struct pmp_prt *prt;    /* process-local state of the slab pages (theap.c), one entry per PMP_SLAB region of
+				 * the reservation; NULL on a read-only view */
+	/* the id as a thread's key (theap.h) while the small-block fast path applies (writable, not sealed, check
+	 * level < 2, no zeroing, not tracked), else PMP_NOT_FAST: what a thread's key is compared with */
+	uint64_t fast_id;
 	uint64_t lost_bytes;    /* what this handle's recovery salvaged (see pmp_info) */
 	uint32_t lost_regions, dropped_roots;
 	struct pmp_ctl *ctl;
@@ -109,17 +117,13 @@ struct pmp_heap {
 	uint64_t quarantine[PMP_QUARANTINE];
 	unsigned q_head, q_count;
 	struct pmp_decay decay;
-	/* process-local state of the slab pages and thread heaps (theap.c); NULL on a read-only view */
-	struct pmp_prt *prt;    /* one entry per PMP_SLAB region of the reservation */
-	uint64_t prt_bytes;     /* bytes of its mapping */
+	/* process-local state of the slab pages (prt, above) and thread heaps (theap.c) */
+	uint64_t prt_bytes;     /* bytes of prt's mapping */
 	struct pmp_theap *theaps;  /* every thread heap of this handle (in use or pooled), under the lock */
 	struct pmp_prt *abandoned[PMP_CLASSES]; /* pages no thread owns, by class, under the lock */
 	uint64_t id;            /* unique in the process: thread-local caches name the handle by it */
 	pthread_key_t theap_key; /* its value: the calling thread's theap (the key's destructor releases it) */
 	int has_key;
-	/* the id as a thread's key (theap.h) while the small-block fast path applies (writable, not sealed, check
-	 * level < 2, no zeroing, not tracked), else PMP_NOT_FAST: what a thread's key is compared with */
-	uint64_t fast_id;
 	int track;              /* call sites tracked (PMP_LAYOUT_TRACK): every block ends in a trailer (track.h) */
 	struct pmp_sites *sites; /* the site table in this view, NULL when untracked or damaged */
 	uint64_t sites_block;   /* its chain block's offset (not a block of the program's), 0 when none */
@@ -139,6 +143,8 @@ struct pmp_heap {
 	unsigned npools;
 	void *layer;            /* owned by the layer that provides ops (file state) */
 };
+_Static_assert(offsetof(struct pmp_heap, fast_id) + sizeof(uint64_t) <= 64,
+	       "the fields the fast paths read share the first cache line of a handle (page-aligned: heap.c)");
 
 /* ---- superblock (sb.c) ---- */
 PMP_HIDDEN uint64_t _pmp_hash64(const void *p, size_t n, uint64_t seed);
