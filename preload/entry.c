@@ -155,36 +155,51 @@ static inline void *malloc_at(size_t n, const void *pc)
 	return malloc_cold(n, pc);
 }
 
-/* malloc_at, out of line: what malloc's fast path does not serve */
+/* malloc_at, out of line: what small_fast does not serve */
 static __attribute__((noinline)) void *malloc_other(size_t n, const void *pc)
 {
 	return malloc_at(n, pc);
 }
 
-/* malloc_at's sequence with the call site taken in the slow branch only (pc is an expression evaluated there): the
- * fast path does not load it, and calls nothing, so it saves no register (the slow halves are tail calls). One
- * compare of the thread's key with the heap's fast_id says that the thread's theap is the heap's, that the heap
- * takes the fast path, and that the thread is not inside an allocator already (theap.h); the depth raised (ENTER)
- * marks the fast path itself. malloc's, and operator new's (_pmp_shim_malloc). */
-#define MALLOC_AT(n, pc)                                                                                              \
-	do {                                                                                                          \
-		struct pmp_heap *h_ = __atomic_load_n(&_pmp_default_heap, __ATOMIC_ACQUIRE);                         \
-		if (__builtin_expect(h_ != NULL && _pmp_tls.key == h_->fast_id && (n) <= PMP_SMALL_MAX, 1)) {       \
-			ENTER();                                                                                      \
-			void *p_ = _pmp_malloc_fast_bound(h_, (n));                                                   \
-			LEAVE();                                                                                      \
-			if (__builtin_expect(p_ != NULL, 1))                                                          \
-				return p_;                                                                            \
-			return malloc_slow(h_, (n), (pc));                                                            \
-		}                                                                                                     \
-		return malloc_other((n), (pc));                                                                       \
-	} while (0)
+/* The fast path of malloc, operator new and calloc: a small block of this thread's page of the process heap, or
+ * NULL (the caller's slow half decides: it takes the call site, which the fast path does not load, and as the
+ * fast path calls nothing it saves no register). One compare of the thread's key with the heap's fast_id says
+ * that the thread's theap is the heap's, that the heap takes the fast path, and that the thread is not inside an
+ * allocator already (theap.h); the depth raised (ENTER) marks the fast path itself. */
+static inline __attribute__((always_inline)) void *small_fast(size_t n)
+{
+	struct pmp_heap *h = __atomic_load_n(&_pmp_default_heap, __ATOMIC_ACQUIRE);
+	if (__builtin_expect(h != NULL && _pmp_tls.key == h->fast_id && n <= PMP_SMALL_MAX, 1)) {
+		ENTER();
+		void *p = _pmp_malloc_fast_bound(h, n);
+		LEAVE();
+		return p;
+	}
+	return NULL;
+}
 
 EXPORT void *malloc(size_t n)
 {
-	MALLOC_AT(n, CALLER());
+	void *p = small_fast(n);
+	return __builtin_expect(p != NULL, 1) ? p : malloc_other(n, CALLER());
 }
 
+/* calloc but for a small block of this thread's page (n = nmemb * size, not overflowing) */
+static __attribute__((noinline)) void *calloc_other(size_t nmemb, size_t size, size_t n, const void *pc)
+{
+	struct pmp_heap *h = alloc_heap();
+	if (h) {
+		ENTER();
+		void *p = _pmp_calloc_at(h, nmemb, size, pc);
+		LEAVE();
+		if (p)
+			return p;
+		return heap_failed(n, 0, 1);
+	}
+	return fb_calloc(nmemb, size);
+}
+
+/* malloc's fast path, then the zeroing (a reused or reopened slot holds old bytes), as a tail call */
 EXPORT void *calloc(size_t nmemb, size_t size)
 {
 	size_t n;
@@ -192,16 +207,8 @@ EXPORT void *calloc(size_t nmemb, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	struct pmp_heap *h = alloc_heap();
-	if (h) {
-		ENTER();
-		void *p = _pmp_calloc_at(h, nmemb, size, CALLER());
-		LEAVE();
-		if (p)
-			return p;
-		return heap_failed(n, 0, 1);
-	}
-	return fb_calloc(nmemb, size);
+	void *p = small_fast(n);
+	return __builtin_expect(p != NULL, 1) ? memset(p, 0, n) : calloc_other(nmemb, size, n, CALLER());
 }
 
 /* not the process heap's block, or no process heap */
@@ -386,7 +393,8 @@ static void *aligned(size_t align, size_t n, const void *pc)
 
 void *_pmp_shim_malloc(size_t n, const void *pc)
 {
-	MALLOC_AT(n, pc);
+	void *p = small_fast(n);
+	return __builtin_expect(p != NULL, 1) ? p : malloc_other(n, pc);
 }
 
 void *_pmp_shim_aligned(size_t align, size_t n, const void *pc)
