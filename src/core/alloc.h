@@ -60,7 +60,7 @@ static inline __attribute__((always_inline)) int _pmp_free_fast(struct pmp_heap 
 	uint64_t off = (uint64_t)((uint8_t *)p - h->base);
 	if (__builtin_expect(off < h->reserved, 1)) {
 		struct pmp_prt *pg = _pmp_prt_of(h, off);
-		if (__builtin_expect(_pmp_fast_bound(h), 1) && _pmp_own_page(h, off)) {
+		if (__builtin_expect(_pmp_fast_bound(h) && pg->owner == _pmp_tls.theap, 1)) {
 			_pmp_small_free_own(h, _pmp_tls.theap, pg, (uint8_t *)p);
 			return 1;
 		}
