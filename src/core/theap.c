@@ -21,6 +21,27 @@ __thread struct pmp_tls _pmp_tls __attribute__((tls_model("initial-exec"))) = {.
 static uint64_t next_heap_id; /* below PMP_TLS_NO_ID: 2^48 - 2 opens */
 
 static uint32_t words_of(const struct pmp_prt *pg) { return ((uint32_t)pg->capacity + 63) / 64; }
+/* one slot less in use (a remote free collected; a full page keeps its count in full_used, see struct pmp_prt) */
+static void count_free(struct pmp_prt *pg)
+{
+	if (pg->full)
+		pg->full_used--;
+	else
+		pg->used--;
+}
+/* the page enters (1) or leaves (0) its owner's full list: the flag other threads read, and the count */
+static void set_full(struct pmp_prt *pg, int full)
+{
+	if (full == pg->full)
+		return;
+	if (full) {
+		pg->full_used = pg->used;
+		pg->used = 1;
+	} else {
+		pg->used = pg->full_used;
+	}
+	__atomic_store_n(&pg->full, (uint8_t)full, __ATOMIC_RELAXED);
+}
 static struct pmp_page *hdr(const struct pmp_prt *pg) { return (struct pmp_page *)(void *)pg->start; }
 
 _Noreturn void _pmp_small_fatal(const struct pmp_heap *h, const void *p, const char *why)
@@ -140,7 +161,7 @@ static void collect(struct pmp_heap *h, struct pmp_prt *pg)
 		_pmp_live_store(pg, i >> 6, v & ~bit);
 		*(uint8_t **)(void *)p = pg->free; /* it was handed out: it was harvested */
 		pg->free = p;
-		pg->used--;
+		count_free(pg);
 		x = next;
 	}
 	/* counted as frees here, by whoever collects (the freeing thread may have no theap of this heap), straight
@@ -157,7 +178,10 @@ static void rebuild(struct pmp_heap *h, struct pmp_prt *pg)
 	uint64_t *shadow = pg->shadow;
 	for (uint32_t w = 0; w < words_of(pg); w++)
 		used += (uint32_t)__builtin_popcountll(shadow[w] = __atomic_load_n(&hdr(pg)->live[w], __ATOMIC_RELAXED));
-	pg->used = used;
+	if (pg->full)
+		pg->full_used = used;
+	else
+		pg->used = used;
 	pg->free = NULL;
 	pg->scan = 0;
 	pg->stale = 0;
@@ -172,7 +196,7 @@ static void prt_shape(struct pmp_prt *pg, unsigned c)
 	pg->cls = (uint8_t)c;
 	pg->capacity = (uint16_t)_pmp_class_capacity(c);
 	pg->slot_size = _pmp_class_size(c);
-	pg->inv = _pmp_class_inv(c);
+	pg->inv = pg->own_inv = _pmp_class_inv(c);
 	pg->slots_end = (uint32_t)pg->capacity * pg->slot_size;
 }
 
@@ -180,6 +204,7 @@ static void prt_init(struct pmp_heap *h, struct pmp_prt *pg, uint64_t off, unsig
 {
 	memset(pg, 0, offsetof(struct pmp_prt, shadow));
 	pg->start = h->base + off;
+	pg->slots = pg->start + sizeof(struct pmp_page);
 	prt_shape(pg, c);
 	pg->stale = (uint8_t)stale;
 	if (!stale) /* a page just made: its bitmap is empty (a stale one's shadow is read at its rebuild) */
@@ -254,7 +279,7 @@ static void own(struct pmp_theap *th, struct pmp_prt *pg)
 	__atomic_store_n(&pg->owner, th, __ATOMIC_RELEASE);
 	PMP_CRASHPOINT();
 	__atomic_store_n(&hdr(pg)->owner_tag, th->tag, __ATOMIC_RELAXED);
-	pg->full = 0;
+	set_full(pg, 0);
 	list_push(&th->pages[pg->cls], pg);
 }
 
@@ -266,7 +291,7 @@ static void own(struct pmp_theap *th, struct pmp_prt *pg)
  * the chain */
 static void park(struct pmp_heap *h, struct pmp_theap *th, struct pmp_prt *pg)
 {
-	pg->full = 0;
+	set_full(pg, 0);
 	list_push(&th->empty, pg);
 	if (++th->n_empty <= PMP_THEAP_EMPTY_MAX)
 		return;
@@ -325,7 +350,7 @@ static struct pmp_prt *acquire_locked(struct pmp_heap *h, struct pmp_theap *th, 
 			return pg;
 		/* full: kept in the full list, where a free finds it */
 		list_remove(&th->pages[c], pg);
-		pg->full = 1;
+		set_full(pg, 1);
 		list_push(&th->full[c], pg);
 	}
 	uint64_t off = _pmp_page_new_locked(h, c, th->tag);
@@ -349,12 +374,12 @@ static void recheck_full(struct pmp_heap *h, struct pmp_theap *th)
 			if (!__atomic_load_n(&hdr(pg)->remote, __ATOMIC_ACQUIRE))
 				continue;
 			collect(h, pg);
-			if (pg->used == 0) {
+			if (_pmp_prt_live(pg) == 0) {
 				list_remove(&th->full[c], pg);
 				park(h, th, pg);
 			} else if (pg->free || harvest(h, pg)) {
 				list_remove(&th->full[c], pg);
-				pg->full = 0;
+				set_full(pg, 0);
 				list_append(&th->pages[c], pg);
 			}
 		}
@@ -373,7 +398,7 @@ void *_pmp_small_alloc_slow(struct pmp_heap *h, struct pmp_theap *th, unsigned c
 				return _pmp_small_alloc(h, th, c);
 			/* full: out of the way */
 			list_remove(&th->pages[c], pg);
-			pg->full = 1;
+			set_full(pg, 1);
 			list_push(&th->full[c], pg);
 			pg = th->pages[c];
 		}
@@ -427,13 +452,15 @@ void _pmp_small_free_remote(struct pmp_heap *h, struct pmp_prt *pg, uint8_t *p, 
 void _pmp_small_page_changed(struct pmp_heap *h, struct pmp_theap *th, struct pmp_prt *pg)
 {
 	unsigned c = pg->cls;
-	if (pg->full) { /* a free made room: back among the pages with free slots */
+	if (pg->full) { /* a free made room (it counted `used` down to 0 from the 1 a full page keeps, so its count
+			 * is full_used less one): back among the pages with free slots */
+		pg->full_used--;
 		list_remove(&th->full[c], pg);
-		pg->full = 0;
+		set_full(pg, 0);
 		list_append(&th->pages[c], pg);
 	}
 	/* an empty page that is not the class's only one waits among the thread's emptied pages, for any class */
-	if (pg->used == 0 && (th->pages[c] != pg || pg->next)) {
+	if (_pmp_prt_live(pg) == 0 && (th->pages[c] != pg || pg->next)) {
 		list_remove(&th->pages[c], pg);
 		park(h, th, pg);
 	}
@@ -448,13 +475,13 @@ static void let_go_locked(struct pmp_heap *h, struct pmp_prt *pg, int stale)
 {
 	if (!stale) {
 		collect(h, pg);
-		if (pg->used == 0) {
+		if (_pmp_prt_live(pg) == 0) {
 			retire_locked(h, pg);
 			return;
 		}
 	}
 	__atomic_store_n(&pg->owner, NULL, __ATOMIC_RELEASE);
-	pg->full = 0;
+	set_full(pg, 0);
 	pg->stale = (uint8_t)(pg->stale | stale);
 	list_push(&h->abandoned[pg->cls], pg);
 }
@@ -599,7 +626,7 @@ static unsigned shed_list_locked(struct pmp_heap *h, struct pmp_prt **head)
 			rebuild(h, pg);
 		else
 			collect(h, pg);
-		if (pg->used == 0) {
+		if (_pmp_prt_live(pg) == 0) {
 			list_remove(head, pg);
 			retire_locked(h, pg);
 			n++;

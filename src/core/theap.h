@@ -39,7 +39,13 @@ struct pmp_prt {
 	/* The owner's, written at every malloc and free: on a line of their own, so that another thread's free, which
 	 * reads the line above, does not take it from the owner's core. */
 	_Alignas(64) uint8_t *free; /* first free slot, its first 8 bytes link the next; the owner's alone */
-	uint32_t used;            /* live slots as the owner counts them (remote frees not collected count too) */
+	uint8_t *slots;           /* slot 0 (start plus the header), and inv: the owner's copies, on the line its */
+	uint32_t own_inv;         /* malloc reads anyway (the fields above are another thread's free's) */
+	uint32_t used;            /* live slots as the owner counts them (remote frees not collected count too); 1
+				   * while the page is in the owner's full list, so that free's one decrement and test of
+				   * zero finds both a page that empties and a full one (theap.c keeps the count in
+				   * full_used then) */
+	uint32_t full_used;
 	uint16_t scan;            /* the harvest cursor: slots below it went to the free list (or were live) */
 	/* The shadow of the page's live bitmap: a copy that the owner (or, for a page no thread owns, the lock holder)
 	 * keeps equal to the bitmap in the heap. The fast paths test a slot's bit here and then store the whole new
@@ -52,6 +58,9 @@ struct pmp_prt {
 _Static_assert(offsetof(struct pmp_prt, free) == 64 && offsetof(struct pmp_prt, shadow) == 128,
 	       "a region's shared fields, the owner's and its shadow each start a cache line");
 _Static_assert(sizeof(struct pmp_prt) % 64 == 0, "entries of two regions share no cache line");
+
+/* the page's slots in use as its owner counts them (a full page keeps them in full_used) */
+static inline uint32_t _pmp_prt_live(const struct pmp_prt *pg) { return pg->full ? pg->full_used : pg->used; }
 
 /* A thread keeps this many emptied pages for its next pages of any class (512 KiB): a class whose pages empty and
  * fill in turn, or a program whose sizes shift, takes no lock for them; more go back to the chain. */
@@ -162,7 +171,7 @@ static inline __attribute__((always_inline)) void _pmp_live_store(struct pmp_prt
 {
 	pg->shadow[w] = v;
 	PMP_CRASHPOINT();
-	((struct pmp_page *)(void *)pg->start)->live[w] = v;
+	((struct pmp_page *)(void *)(pg->slots - sizeof(struct pmp_page)))->live[w] = v;
 }
 
 /* a slot of class c from the current page's free list, live; NULL (nothing changed) when that list is empty */
@@ -171,12 +180,12 @@ static inline __attribute__((always_inline)) void *_pmp_small_pop(struct pmp_hea
 	struct pmp_prt *pg = th->pages[c];
 	uint8_t *p;
 	if (__builtin_expect(pg != NULL && (p = pg->free) != NULL, 1)) {
-		uint64_t d = (uint64_t)(p - pg->start) - sizeof(struct pmp_page);
+		uint64_t d = (uint64_t)(p - pg->slots);
 		if (__builtin_expect(d >= PMP_SLOTS_BYTES, 0)) /* a write after free overwrote the free list's link */
 			_pmp_small_fatal(h, pg->start, "a page's free list was overwritten (write after free)");
 		pg->free = *(uint8_t **)(void *)p;
 		pg->used++;
-		uint32_t i = _pmp_slot_index(d, pg->inv);
+		uint32_t i = _pmp_slot_index(d, pg->own_inv);
 		_pmp_live_store(pg, i >> 6, pg->shadow[i >> 6] | (uint64_t)1 << (i & 63));
 		if (__builtin_expect(--th->malloc_left == 0, 0))
 			_pmp_theap_flush_counts(h, th);
@@ -192,14 +201,20 @@ static inline __attribute__((always_inline)) void *_pmp_small_alloc(struct pmp_h
 	return __builtin_expect(p != NULL, 1) ? p : _pmp_small_alloc_slow(h, th, c);
 }
 
-/* the slot index of p in page pg, or abort on a pointer that is no slot's start */
-static inline __attribute__((always_inline)) uint32_t _pmp_slot_of(const struct pmp_heap *h, const struct pmp_prt *pg, const uint8_t *p)
+/* the index of the slot at offset d of a page's slot area (inv, end: the page's), or abort on a pointer p that
+ * is no slot's start */
+static inline __attribute__((always_inline)) uint32_t _pmp_slot_at(const struct pmp_heap *h, const uint8_t *p, uint64_t d, uint32_t inv, uint32_t end)
 {
-	uint64_t d = (uint64_t)(p - pg->start) - sizeof(struct pmp_page);
-	uint32_t i = _pmp_slot_index(d, pg->inv);
-	if (__builtin_expect(d >= pg->slots_end || !_pmp_slot_exact(d, pg->inv), 0))
+	uint32_t i = _pmp_slot_index(d, inv);
+	if (__builtin_expect(d >= end || !_pmp_slot_exact(d, inv), 0))
 		_pmp_small_fatal(h, p, "no block starts here (invalid pointer)");
 	return i;
+}
+
+/* the slot index of p in page pg, or abort (from any thread: the fields it reads are the shared ones) */
+static inline __attribute__((always_inline)) uint32_t _pmp_slot_of(const struct pmp_heap *h, const struct pmp_prt *pg, const uint8_t *p)
+{
+	return _pmp_slot_at(h, p, (uint64_t)(p - pg->start) - sizeof(struct pmp_page), pg->inv, pg->slots_end);
 }
 
 /* p lies in page pg, which th owns (the caller checked pg->owner == th, th not NULL): free the slot. Returns 1
@@ -207,7 +222,7 @@ static inline __attribute__((always_inline)) uint32_t _pmp_slot_of(const struct 
  * goes to the emptied ones): the caller then calls _pmp_small_page_changed. */
 static inline __attribute__((always_inline)) int _pmp_small_release(struct pmp_heap *h, struct pmp_theap *th, struct pmp_prt *pg, uint8_t *p)
 {
-	uint32_t i = _pmp_slot_of(h, pg, p);
+	uint32_t i = _pmp_slot_at(h, p, (uint64_t)(p - pg->slots), pg->own_inv, pg->slots_end);
 	uint64_t bit = (uint64_t)1 << (i & 63), v = pg->shadow[i >> 6];
 	if (__builtin_expect(!(v & bit), 0))
 		_pmp_small_fatal(h, p, "block is already free (double free?)");
@@ -217,8 +232,9 @@ static inline __attribute__((always_inline)) int _pmp_small_release(struct pmp_h
 	pg->free = p;
 	if (__builtin_expect(--th->free_left == 0, 0))
 		_pmp_theap_flush_counts(h, th);
-	uint32_t used = --pg->used;
-	return __builtin_expect(pg->full, 0) || (__builtin_expect(used == 0, 0) && (th->pages[pg->cls] != pg || pg->next));
+	if (__builtin_expect(--pg->used != 0, 1)) /* else empty, or full (see used) */
+		return 0;
+	return pg->full || th->pages[pg->cls] != pg || pg->next;
 }
 
 static inline __attribute__((always_inline)) void _pmp_small_free_own(struct pmp_heap *h, struct pmp_theap *th, struct pmp_prt *pg, uint8_t *p)

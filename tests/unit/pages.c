@@ -189,7 +189,11 @@ static void assert_shadows_match(struct pmp_heap *h, const char *when)
 					live += (uint32_t)__builtin_popcountll(page->live[w]);
 				}
 				/* the bitmap marks live every slot handed out and not collected back, and no free one */
-				cr_assert_eq(live, pg->used, "%s: class %u: %u live bits, %u slots in use", when, c, live, pg->used);
+				cr_assert_eq(live, _pmp_prt_live(pg), "%s: class %u: %u live bits, %u slots in use", when, c, live,
+					     _pmp_prt_live(pg));
+				cr_assert_eq(pg->full, k == 1, "%s: class %u: a page's full mark disagrees with its list", when, c);
+				if (k == 1) /* free's one test of zero finds a full page: its first free counts 1 down */
+					cr_assert_eq(pg->used, 1u, "%s: class %u: a full page's count is %u, not 1", when, c, pg->used);
 				for (const uint8_t *f = pg->free; f; f = *(const uint8_t *const *)(const void *)f) {
 					uint32_t i = (uint32_t)((uint64_t)(f - pg->start - sizeof(struct pmp_page)) / pg->slot_size);
 					cr_assert(!(page->live[i >> 6] & ((uint64_t)1 << (i & 63))), "%s: free slot %u is marked live",
@@ -218,6 +222,59 @@ Test(pages, the_owners_shadow_equals_the_live_bitmap)
 	for (unsigned i = 0; i < 400; i += 4)
 		pmp_free(h, p[i]);
 	assert_shadows_match(h, "after the frees");
+	u_assert_check(h, "at the end");
+	pmp_close(h);
+	munmap(mem, MEM);
+}
+
+struct span_arg {
+	pmp_heap_t *h;
+	void **p;
+	unsigned n;
+};
+
+static void *free_every_other(void *arg)
+{
+	struct span_arg *sa = arg;
+	for (unsigned i = 1; i < sa->n; i += 2)
+		pmp_free(sa->h, sa->p[i]);
+	return NULL;
+}
+
+/* A full page (in its owner's full list) keeps its count aside and shows free's fast path a count of 1, so that
+ * one test of zero finds it: its counts stay exact through the owner's frees that bring it back, remote frees
+ * collected while it is full, and its emptying. */
+Test(pages, a_full_pages_count_stays_exact)
+{
+	void *mem = u_map(MEM);
+	struct pmp_heap *h = u_heap(mem, MEM);
+	unsigned c = _pmp_class_of(1000);
+	uint32_t n = _pmp_class_capacity(c);
+	enum { PAGES = 4 };
+	void *p[PAGES * 70];
+	cr_assert_leq(n, 70);
+	for (unsigned i = 0; i < PAGES * n + 1; i++) /* the first PAGES pages full, one slot of a fifth */
+		cr_assert_not_null(p[i] = pmp_malloc(h, 1000));
+	struct pmp_theap *th = _pmp_tls.theap;
+	unsigned full = 0;
+	for (struct pmp_prt *pg = th->full[c]; pg; pg = pg->next)
+		full++;
+	cr_assert_eq(full, PAGES, "%u pages in the full list, not %u", full, (unsigned)PAGES);
+	assert_shadows_match(h, "with the full pages");
+	pmp_free(h, p[3]); /* the owner's free brings the first page back */
+	assert_shadows_match(h, "after a free into a full page");
+	cr_assert(!((struct pmp_prt *)_pmp_prt_of(h, (uint64_t)((uint8_t *)p[3] - h->base)))->full);
+	struct span_arg sa = {h, p + n, 2 * n}; /* every other slot of the second and third pages, from another thread */
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, free_every_other, &sa), 0);
+	pthread_join(t, NULL);
+	assert_shadows_match(h, "after remote frees into full pages");
+	for (unsigned i = 0; i < n; i++) /* the class runs short: the full pages' remote frees are collected */
+		cr_assert_not_null(pmp_malloc(h, 1000));
+	assert_shadows_match(h, "after the remote frees were collected");
+	for (unsigned i = 3 * n; i < 4 * n; i++) /* the fourth page emptied by its owner, slot by slot */
+		pmp_free(h, p[i]);
+	assert_shadows_match(h, "after the fourth page was emptied");
 	u_assert_check(h, "at the end");
 	pmp_close(h);
 	munmap(mem, MEM);
