@@ -168,8 +168,8 @@ static __attribute__((noinline)) void *malloc_other(size_t n, const void *pc)
  * allocator already (theap.h); the depth raised (ENTER) marks the fast path itself. */
 static inline __attribute__((always_inline)) void *small_fast(size_t n)
 {
-	struct pmp_heap *h = __atomic_load_n(&_pmp_default_heap, __ATOMIC_ACQUIRE);
-	if (__builtin_expect(h != NULL && _pmp_tls.key == h->fast_id && n <= PMP_SMALL_MAX, 1)) {
+	struct pmp_heap *h = __atomic_load_n(&_pmp_fast_heap, __ATOMIC_ACQUIRE);
+	if (__builtin_expect(_pmp_tls.key == h->fast_id && n <= PMP_SMALL_MAX, 1)) {
 		ENTER();
 		void *p = _pmp_malloc_fast_bound(h, n);
 		LEAVE();
@@ -248,9 +248,9 @@ static __attribute__((noinline)) void free_page_changed(struct pmp_heap *h, stru
  * free into a page this thread owns. */
 #define FREE_AT(p, pc)                                                                                                \
 	do {                                                                                                          \
-		struct pmp_heap *h_ = __atomic_load_n(&_pmp_default_heap, __ATOMIC_ACQUIRE);                         \
-		uint64_t off_;                                                                                        \
-		if (__builtin_expect(h_ != NULL && (off_ = (uint64_t)((uint8_t *)(p) - h_->base)) < h_->reserved, 1)) { \
+		struct pmp_heap *h_ = __atomic_load_n(&_pmp_fast_heap, __ATOMIC_ACQUIRE);                            \
+		uint64_t off_ = (uint64_t)((uint8_t *)(p) - h_->base);                                                \
+		if (__builtin_expect(off_ < h_->reserved, 1)) {                                                       \
 			if (__builtin_expect(_pmp_tls.key == h_->fast_id, 1)) {                                       \
 				ENTER();                                                                              \
 				struct pmp_prt *pg_ = _pmp_own_page(h_, off_);                                        \

@@ -70,9 +70,16 @@ PMP_HIDDEN extern int _pmp_state;
 /* the thread's re-entry depth, the low bits of the core's thread-local key (theap.h): a fast path that finds
  * the key equal to the heap's fast_id knows it is 0 */
 #define _pmp_depth ((unsigned)(_pmp_tls.key & PMP_TLS_DEPTH_MASK))
-/* the compiler keeps every access of the heap between the two (a signal handler must see the raised depth) */
+/* The compiler keeps every access of the heap between the two (a signal handler must see the raised depth). The
+ * key changes in place, never by a store of a value read before (a handler that binds another heap changes its id
+ * part meanwhile): on x86 one add or subtract on memory, which GCC does not always emit for the C form. */
+#if defined(__x86_64__)
+#define _pmp_enter() __asm__ volatile("addq $1, %0" : "+m"(_pmp_tls.key) : : "memory", "cc")
+#define _pmp_leave() __asm__ volatile("subq $1, %0" : "+m"(_pmp_tls.key) : : "memory", "cc")
+#else
 #define _pmp_enter() (_pmp_tls.key++, __atomic_signal_fence(__ATOMIC_SEQ_CST))
 #define _pmp_leave() (__atomic_signal_fence(__ATOMIC_SEQ_CST), _pmp_tls.key--)
+#endif
 PMP_HIDDEN extern uintptr_t _pmp_lo, _pmp_len; /* routing range: [lo, lo+len) belongs to the heap */
 PMP_HIDDEN void _pmp_shim_init(void);
 PMP_HIDDEN extern uint64_t _pmp_fallback_allocs; /* allocations served by jemalloc (statistics for the log) */

@@ -15,6 +15,8 @@
 #include "track.h"
 
 pmp_heap_t *_pmp_default_heap;
+static struct pmp_heap no_heap; /* all zero: no base, nothing reserved, fast_id PMP_NOT_FAST */
+pmp_heap_t *_pmp_fast_heap = &no_heap;
 
 pmp_heap_t *pmp_default(void)
 {
@@ -24,6 +26,7 @@ pmp_heap_t *pmp_default(void)
 void _pmp_heap_set_default(struct pmp_heap *h)
 {
 	__atomic_store_n(&_pmp_default_heap, h, __ATOMIC_RELEASE);
+	__atomic_store_n(&_pmp_fast_heap, h ? h : &no_heap, __ATOMIC_RELEASE);
 }
 
 /* ---- handle memory ---- */

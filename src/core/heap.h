@@ -333,6 +333,10 @@ PMP_HIDDEN void _pmp_heap_set_thread_hook(struct pmp_heap *h, void (*fn)(void));
 
 /* ---- the process heap: the one global that names it; set only by the shim, through _pmp_heap_set_default ---- */
 PMP_HIDDEN extern pmp_heap_t *_pmp_default_heap;
+/* The same for the preload's fast paths, never NULL: the process heap, or else a handle that no pointer falls in
+ * (reserved 0) and no thread's key matches (fast_id PMP_NOT_FAST), so that malloc and free test no pointer for
+ * NULL. Set with _pmp_default_heap, by _pmp_heap_set_default only. */
+PMP_HIDDEN extern pmp_heap_t *_pmp_fast_heap;
 PMP_HIDDEN void _pmp_heap_set_default(struct pmp_heap *h);
 
 /* The heap's one lock, made at the open (and again in a forked child) adaptive: what it guards is short (a chain
