@@ -21,14 +21,17 @@ __thread struct pmp_tls _pmp_tls __attribute__((tls_model("initial-exec"))) = {.
 static uint64_t next_heap_id; /* below PMP_TLS_NO_ID: 2^48 - 2 opens */
 
 static uint32_t words_of(const struct pmp_prt *pg) { return ((uint32_t)pg->capacity + 63) / 64; }
-/* one slot less in use (a remote free collected; a full page keeps its count in full_used, see struct pmp_prt) */
-static void count_free(struct pmp_prt *pg)
+/* the page's count of slots in use becomes n (a full page keeps it in full_used, see struct pmp_prt; read it
+ * with _pmp_prt_live) */
+static void set_live(struct pmp_prt *pg, uint32_t n)
 {
 	if (pg->full)
-		pg->full_used--;
+		pg->full_used = n;
 	else
-		pg->used--;
+		pg->used = n;
 }
+/* one slot less in use: a free counted */
+static void count_free(struct pmp_prt *pg) { set_live(pg, _pmp_prt_live(pg) - 1); }
 /* the page enters (1) or leaves (0) its owner's full list: the flag other threads read, and the count */
 static void set_full(struct pmp_prt *pg, int full)
 {
@@ -178,10 +181,7 @@ static void rebuild(struct pmp_heap *h, struct pmp_prt *pg)
 	uint64_t *shadow = pg->shadow;
 	for (uint32_t w = 0; w < words_of(pg); w++)
 		used += (uint32_t)__builtin_popcountll(shadow[w] = __atomic_load_n(&hdr(pg)->live[w], __ATOMIC_RELAXED));
-	if (pg->full)
-		pg->full_used = used;
-	else
-		pg->used = used;
+	set_live(pg, used);
 	pg->free = NULL;
 	pg->scan = 0;
 	pg->stale = 0;
@@ -452,9 +452,9 @@ void _pmp_small_free_remote(struct pmp_heap *h, struct pmp_prt *pg, uint8_t *p, 
 void _pmp_small_page_changed(struct pmp_heap *h, struct pmp_theap *th, struct pmp_prt *pg)
 {
 	unsigned c = pg->cls;
-	if (pg->full) { /* a free made room (it counted `used` down to 0 from the 1 a full page keeps, so its count
-			 * is full_used less one): back among the pages with free slots */
-		pg->full_used--;
+	if (pg->full) { /* a free made room: back among the pages with free slots. The fast path counted it down on
+			 * the 1 a full page shows (to 0); it is counted on the page's count here */
+		count_free(pg);
 		list_remove(&th->full[c], pg);
 		set_full(pg, 0);
 		list_append(&th->pages[c], pg);
