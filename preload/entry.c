@@ -178,10 +178,16 @@ static inline __attribute__((always_inline)) void *small_fast(size_t n)
 	return NULL;
 }
 
-EXPORT void *malloc(size_t n)
+/* malloc: the fast path, else the rest out of line (pc is only read there) */
+static inline __attribute__((always_inline)) void *malloc_in(size_t n, const void *pc)
 {
 	void *p = small_fast(n);
-	return __builtin_expect(p != NULL, 1) ? p : malloc_other(n, CALLER());
+	return __builtin_expect(p != NULL, 1) ? p : malloc_other(n, pc);
+}
+
+EXPORT void *malloc(size_t n)
+{
+	return malloc_in(n, CALLER());
 }
 
 /* calloc but for a small block of this thread's page (n = nmemb * size, not overflowing) */
@@ -232,11 +238,12 @@ static __attribute__((noinline)) void free_heap(struct pmp_heap *h, void *p, con
 	}
 }
 
-/* free's fast path freed a slot of a page whose lists change: done here, out of line, still inside the heap (a
- * tail call, so that the fast path saves no register) */
-static __attribute__((noinline)) void free_page_changed(struct pmp_heap *h, struct pmp_prt *pg)
+/* free's fast path freed a slot of a page whose lists change, or found no live slot at p (r, see
+ * _pmp_small_release): done here, out of line, still inside the heap (a tail call, so that the fast path saves no
+ * register and needs no stack frame) */
+static __attribute__((noinline)) void free_released(const uint8_t *p, struct pmp_prt *pg, int r)
 {
-	_pmp_small_page_changed(h, _pmp_tls.theap, pg);
+	_pmp_small_released(_pmp_tls.theap, pg, p, r);
 	LEAVE();
 }
 
@@ -255,11 +262,12 @@ static __attribute__((noinline)) void free_page_changed(struct pmp_heap *h, stru
 				ENTER();                                                                              \
 				struct pmp_prt *pg_ = _pmp_own_page(h_, off_);                                        \
 				if (__builtin_expect(pg_ != NULL, 1)) {                                               \
-					if (__builtin_expect(!_pmp_small_release(h_, _pmp_tls.theap, pg_, (p)), 1)) { \
+					int r_ = _pmp_small_release(_pmp_tls.theap, pg_, (p));                        \
+					if (__builtin_expect(r_ == PMP_RELEASED, 1)) {                                \
 						LEAVE();                                                              \
 						return;                                                               \
 					}                                                                             \
-					free_page_changed(h_, pg_); /* LEAVEs */                                      \
+					free_released((p), pg_, r_); /* LEAVEs */                                     \
 					return;                                                                       \
 				}                                                                                     \
 				LEAVE();                                                                              \
@@ -370,11 +378,11 @@ EXPORT void *reallocarray(void *p, size_t nmemb, size_t size)
 	return realloc_at(p, n, CALLER());
 }
 
-/* align: a power of two (callers check) */
+/* align: a power of two (callers check); up to PMP_ALIGN, every block is aligned: malloc's fast path serves it */
 static void *aligned(size_t align, size_t n, const void *pc)
 {
 	if (align <= PMP_ALIGN)
-		return malloc_at(n, pc);
+		return malloc_in(n, pc);
 	struct pmp_heap *h = alloc_heap();
 	if (h) {
 		ENTER();
@@ -393,8 +401,7 @@ static void *aligned(size_t align, size_t n, const void *pc)
 
 void *_pmp_shim_malloc(size_t n, const void *pc)
 {
-	void *p = small_fast(n);
-	return __builtin_expect(p != NULL, 1) ? p : malloc_other(n, pc);
+	return malloc_in(n, pc);
 }
 
 void *_pmp_shim_aligned(size_t align, size_t n, const void *pc)

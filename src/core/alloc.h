@@ -31,10 +31,11 @@ static inline __attribute__((always_inline)) int _pmp_fast_bound(const struct pm
 	return _pmp_tls_heap_key() == h->fast_id;
 }
 
-/* the caller found the key equal to h's fast_id and n <= PMP_SMALL_MAX */
+/* the caller found the key equal to h's fast_id and n <= PMP_SMALL_MAX; NULL: the slow path decides (and aborts
+ * on a damaged free list) */
 static inline __attribute__((always_inline)) void *_pmp_malloc_fast_bound(struct pmp_heap *h, size_t n)
 {
-	return _pmp_small_pop(h, _pmp_tls.theap, _pmp_class_of(n));
+	return _pmp_small_take(h, _pmp_tls.theap, _pmp_class_of(n), 0);
 }
 
 static inline __attribute__((always_inline)) int _pmp_malloc_fast(struct pmp_heap *h, size_t n, void **out)
@@ -61,7 +62,7 @@ static inline __attribute__((always_inline)) int _pmp_free_fast(struct pmp_heap 
 	if (__builtin_expect(off < h->reserved, 1)) {
 		struct pmp_prt *pg = _pmp_prt_of(h, off);
 		if (__builtin_expect(_pmp_fast_bound(h) && pg->owner == _pmp_tls.theap, 1)) {
-			_pmp_small_free_own(h, _pmp_tls.theap, pg, (uint8_t *)p);
+			_pmp_small_free_own(_pmp_tls.theap, pg, (uint8_t *)p);
 			return 1;
 		}
 		if (h->fast_id != PMP_NOT_FAST && pg->kind == PMP_PRT_PAGE) {

@@ -76,11 +76,7 @@ const char *_pmp_page_remote_set(const struct pmp_heap *h, uint64_t off, uint64_
 	return NULL;
 }
 
-static uint64_t beyond_capacity(const struct pmp_page *pg, unsigned w)
-{
-	return w * 64u >= pg->capacity ? ~(uint64_t)0
-	       : pg->capacity - w * 64u >= 64 ? 0 : ~(uint64_t)0 << (pg->capacity - w * 64u);
-}
+static uint64_t beyond_capacity(const struct pmp_page *pg, unsigned w) { return ~_pmp_page_word_mask(pg->capacity, w); }
 
 const char *_pmp_page_beyond(const struct pmp_page *pg)
 {

@@ -89,6 +89,12 @@ static inline __attribute__((always_inline)) int _pmp_slot_exact(uint64_t d, uin
 	return ((d * inv) & 0xffffffffu) < ((uint64_t)1 << 16);
 }
 
+/* the bits of live bitmap word w that stand for slots of a page of capacity slots (the others are always clear) */
+static inline uint64_t _pmp_page_word_mask(uint32_t capacity, unsigned w)
+{
+	return w * 64u >= capacity ? 0 : capacity - w * 64u >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << (capacity - w * 64u)) - 1;
+}
+
 /* hidden helpers of page.c */
 /* Make the chain block at b (size PMP_SLAB, aligned payload, taken from the index by the caller, not yet marked
  * used) a page of class c: header fields and an empty bitmap first, the magic last; the caller's store of the used

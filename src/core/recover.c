@@ -39,8 +39,7 @@ static void repair_page(struct pmp_heap *h, uint64_t pg)
 	PMP_CRASHPOINT();
 	__atomic_store_n(&page->remote, 0, __ATOMIC_RELEASE);
 	for (unsigned w = 0; w < PMP_PAGE_WORDS; w++) {
-		uint64_t keep = w * 64u >= page->capacity ? 0
-			     : page->capacity - w * 64u >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << (page->capacity - w * 64u)) - 1;
+		uint64_t keep = _pmp_page_word_mask(page->capacity, w);
 		if (page->live[w] & ~keep) {
 			PMP_CRASHPOINT();
 			page->live[w] &= keep;

@@ -20,7 +20,6 @@ __thread struct pmp_tls _pmp_tls __attribute__((tls_model("initial-exec"))) = {.
 
 static uint64_t next_heap_id; /* below PMP_TLS_NO_ID: 2^48 - 2 opens */
 
-static uint32_t words_of(const struct pmp_prt *pg) { return ((uint32_t)pg->capacity + 63) / 64; }
 /* the page's count of slots in use becomes n (a full page keeps it in full_used, see struct pmp_prt; read it
  * with _pmp_prt_live) */
 static void set_live(struct pmp_prt *pg, uint32_t n)
@@ -174,13 +173,17 @@ static void collect(struct pmp_heap *h, struct pmp_prt *pg)
 
 /* a page new to this process (opened, or left by a forked-away thread): its count and its whole free list from
  * the bitmap (so that every live slot is below the harvest cursor: a free never finds its slot unharvested), then
- * the remote frees */
+ * the remote frees. Every word of the shadow is set, and no bit past the capacity (the page was checked to have
+ * none, but the heap is a shared file): the owner's free takes a set bit for a slot's start (theap.h). */
 static void rebuild(struct pmp_heap *h, struct pmp_prt *pg)
 {
 	uint32_t used = 0;
 	uint64_t *shadow = pg->shadow;
-	for (uint32_t w = 0; w < words_of(pg); w++)
-		used += (uint32_t)__builtin_popcountll(shadow[w] = __atomic_load_n(&hdr(pg)->live[w], __ATOMIC_RELAXED));
+	for (unsigned w = 0; w < PMP_PAGE_WORDS; w++) {
+		uint64_t keep = _pmp_page_word_mask(pg->capacity, w);
+		shadow[w] = keep ? __atomic_load_n(&hdr(pg)->live[w], __ATOMIC_RELAXED) & keep : 0;
+		used += (uint32_t)__builtin_popcountll(shadow[w]);
+	}
 	set_live(pg, used);
 	pg->free = NULL;
 	pg->scan = 0;
@@ -282,8 +285,6 @@ static void own(struct pmp_theap *th, struct pmp_prt *pg)
 	set_full(pg, 0);
 	list_push(&th->pages[pg->cls], pg);
 }
-
-#define flush_counts_locked _pmp_theap_flush_counts
 
 /* ---- emptied pages kept for reuse: owned, in no class list, their bitmap clear ---- */
 
@@ -412,7 +413,7 @@ void *_pmp_small_alloc_slow(struct pmp_heap *h, struct pmp_theap *th, unsigned c
 		    !__atomic_load_n(&h->sealed, __ATOMIC_RELAXED) && unpark(h, th, c))
 			continue;
 		_pmp_lock(h);
-		flush_counts_locked(h, th);
+		_pmp_theap_flush_counts(th);
 		pg = h->sealed ? NULL : acquire_locked(h, th, c);
 		if (!pg) {
 			/* no room for a page (a small heap, or a full one): a chain block of the request's size, after the
@@ -449,7 +450,8 @@ void _pmp_small_free_remote(struct pmp_heap *h, struct pmp_prt *pg, uint8_t *p, 
 	}
 }
 
-void _pmp_small_page_changed(struct pmp_heap *h, struct pmp_theap *th, struct pmp_prt *pg)
+/* the owner's page became empty or stopped being full */
+static void page_changed(struct pmp_heap *h, struct pmp_theap *th, struct pmp_prt *pg)
 {
 	unsigned c = pg->cls;
 	if (pg->full) { /* a free made room: back among the pages with free slots. The fast path counted it down on
@@ -464,6 +466,15 @@ void _pmp_small_page_changed(struct pmp_heap *h, struct pmp_theap *th, struct pm
 		list_remove(&th->pages[c], pg);
 		park(h, th, pg);
 	}
+}
+
+void _pmp_small_released(struct pmp_theap *th, struct pmp_prt *pg, const uint8_t *p, int r)
+{
+	if (r == PMP_RELEASE_BAD) {
+		_pmp_slot_of(th->heap, pg, p); /* aborts when no slot starts at p */
+		_pmp_small_fatal(th->heap, p, "block is already free (double free?)");
+	}
+	page_changed(th->heap, th, pg);
 }
 
 /* ---- a thread's end: its pages are abandoned ---- */
@@ -502,7 +513,7 @@ static void release_locked(struct pmp_heap *h, struct pmp_theap *th, int stale)
 		let_go_locked(h, pg, stale);
 	}
 	th->n_empty = 0;
-	flush_counts_locked(h, th);
+	_pmp_theap_flush_counts(th);
 	th->in_use = 0;
 }
 
@@ -667,7 +678,7 @@ unsigned _pmp_theaps_shed_locked(struct pmp_heap *h, struct pmp_theap *mine)
 void _pmp_theaps_flush_locked(struct pmp_heap *h)
 {
 	for (struct pmp_theap *th = h->theaps; th; th = th->next)
-		flush_counts_locked(h, th);
+		_pmp_theap_flush_counts(th);
 }
 
 void _pmp_theaps_fork_child(struct pmp_heap *h)

@@ -135,9 +135,10 @@ PMP_HIDDEN void *_pmp_small_alloc_slow(struct pmp_heap *h, struct pmp_theap *th,
 PMP_HIDDEN void _pmp_small_free_remote(struct pmp_heap *h, struct pmp_prt *pg, uint8_t *p, uint32_t i);
 /* a free found its region UNVERIFIED: the page is checked now (takes the lock) */
 PMP_HIDDEN void _pmp_page_verify(struct pmp_heap *h, struct pmp_prt *pg);
-/* the owner's page became empty or stopped being full */
-PMP_HIDDEN void _pmp_small_page_changed(struct pmp_heap *h, struct pmp_theap *th, struct pmp_prt *pg);
 PMP_HIDDEN _Noreturn void _pmp_small_fatal(const struct pmp_heap *h, const void *p, const char *why);
+/* the rest of th's free of p in its page pg, r what _pmp_small_release returned (not PMP_RELEASED): the page
+ * changes lists, or (no live slot starts at p) an abort that says which it was, an invalid pointer or a double free */
+PMP_HIDDEN void _pmp_small_released(struct pmp_theap *th, struct pmp_prt *pg, const uint8_t *p, int r);
 
 /* Under the lock, when the chain has no room: the empty abandoned pages, and the empty pages `mine` (the calling
  * thread's theap, or NULL) keeps for reuse, go back to the chain. Returns how many did. */
@@ -146,9 +147,11 @@ PMP_HIDDEN unsigned _pmp_theaps_shed_locked(struct pmp_heap *h, struct pmp_theap
 /* the thread's operation counts into the heap's counters (in the file): every PMP_COUNT_BATCH operations, at
  * page changes and at the end, so that a heap left by a crash counts all but the last batch of each thread */
 #define PMP_COUNT_BATCH 256
-/* inline: the fast paths call nothing, so they save no register */
-static inline __attribute__((always_inline)) void _pmp_theap_flush_counts(struct pmp_heap *h, struct pmp_theap *th)
+/* inline: the fast paths call nothing, so they save no register; the heap is th's own, so that they need not keep
+ * the heap's address in a register for this rare branch */
+static inline __attribute__((always_inline)) void _pmp_theap_flush_counts(struct pmp_theap *th)
 {
+	struct pmp_heap *h = th->heap;
 	/* atomic adds: threads flush without the lock */
 	__atomic_add_fetch(&h->ctl->n_malloc, (uint64_t)(PMP_COUNT_BATCH - th->malloc_left), __ATOMIC_RELAXED);
 	__atomic_add_fetch(&h->ctl->n_free, (uint64_t)(PMP_COUNT_BATCH - th->free_left), __ATOMIC_RELAXED);
@@ -174,24 +177,63 @@ static inline __attribute__((always_inline)) void _pmp_live_store(struct pmp_prt
 	((struct pmp_page *)(void *)(pg->slots - sizeof(struct pmp_page)))->live[w] = v;
 }
 
-/* a slot of class c from the current page's free list, live; NULL (nothing changed) when that list is empty */
-static inline __attribute__((always_inline)) void *_pmp_small_pop(struct pmp_heap *h, struct pmp_theap *th, unsigned c)
+/* the live-bitmap word v with the bit of slot i (i % 64: its place in its word) set; _pmp_bit_take clears it and
+ * says whether it was set. On x86-64 one bts or btr (whose carry is the bit before), which GCC does not emit for
+ * the C forms below. */
+#if defined(__x86_64__)
+static inline __attribute__((always_inline)) uint64_t _pmp_bit_set(uint64_t v, uint64_t i)
+{
+	__asm__("btsq %1, %0" : "+r"(v) : "r"(i) : "cc");
+	return v;
+}
+static inline __attribute__((always_inline)) int _pmp_bit_take(uint64_t *v, uint64_t i)
+{
+	_Bool was;
+	__asm__("btrq %2, %0" : "+r"(*v), "=@ccc"(was) : "r"(i));
+	return was;
+}
+#else
+static inline __attribute__((always_inline)) uint64_t _pmp_bit_set(uint64_t v, uint64_t i)
+{
+	return v | (uint64_t)1 << (i & 63);
+}
+static inline __attribute__((always_inline)) int _pmp_bit_take(uint64_t *v, uint64_t i)
+{
+	uint64_t bit = (uint64_t)1 << (i & 63);
+	int was = (*v & bit) != 0;
+	*v &= ~bit;
+	return was;
+}
+#endif
+
+/* a slot of class c from the current page's free list, live; NULL (nothing changed) when that list is empty, or
+ * (strict 0) when its first link was overwritten: the caller's slow path meets that link again (strict) and aborts,
+ * so that the fast path makes no call and needs no stack frame */
+static inline __attribute__((always_inline)) void *_pmp_small_take(struct pmp_heap *h, struct pmp_theap *th, unsigned c, int strict)
 {
 	struct pmp_prt *pg = th->pages[c];
 	uint8_t *p;
 	if (__builtin_expect(pg != NULL && (p = pg->free) != NULL, 1)) {
 		uint64_t d = (uint64_t)(p - pg->slots);
-		if (__builtin_expect(d >= PMP_SLOTS_BYTES, 0)) /* a write after free overwrote the free list's link */
+		if (__builtin_expect(d >= PMP_SLOTS_BYTES, 0)) { /* a write after free overwrote the free list's link */
+			if (!strict)
+				return NULL;
 			_pmp_small_fatal(h, pg->start, "a page's free list was overwritten (write after free)");
+		}
 		pg->free = *(uint8_t **)(void *)p;
 		pg->used++;
 		uint32_t i = _pmp_slot_index(d, pg->own_inv);
-		_pmp_live_store(pg, i >> 6, pg->shadow[i >> 6] | (uint64_t)1 << (i & 63));
+		_pmp_live_store(pg, i >> 6, _pmp_bit_set(pg->shadow[i >> 6], i));
 		if (__builtin_expect(--th->malloc_left == 0, 0))
-			_pmp_theap_flush_counts(h, th);
+			_pmp_theap_flush_counts(th);
 		return p;
 	}
 	return NULL;
+}
+
+static inline __attribute__((always_inline)) void *_pmp_small_pop(struct pmp_heap *h, struct pmp_theap *th, unsigned c)
+{
+	return _pmp_small_take(h, th, c, 1);
 }
 
 /* a slot of class c, live; NULL with errno ENOMEM when no page can be had */
@@ -201,53 +243,57 @@ static inline __attribute__((always_inline)) void *_pmp_small_alloc(struct pmp_h
 	return __builtin_expect(p != NULL, 1) ? p : _pmp_small_alloc_slow(h, th, c);
 }
 
-/* the index of the slot at offset d of a page's slot area (inv, end: the page's), or abort on a pointer p that
- * is no slot's start */
-static inline __attribute__((always_inline)) uint32_t _pmp_slot_at(const struct pmp_heap *h, const uint8_t *p, uint64_t d, uint32_t inv, uint32_t end)
-{
-	uint32_t i = _pmp_slot_index(d, inv);
-	if (__builtin_expect(d >= end || !_pmp_slot_exact(d, inv), 0))
-		_pmp_small_fatal(h, p, "no block starts here (invalid pointer)");
-	return i;
-}
-
-/* the slot index of p in page pg, or abort (from any thread: the fields it reads are the shared ones) */
+/* the slot index of p in page pg, or abort on a pointer that is no slot's start (from any thread: the fields it
+ * reads are the shared ones) */
 static inline __attribute__((always_inline)) uint32_t _pmp_slot_of(const struct pmp_heap *h, const struct pmp_prt *pg, const uint8_t *p)
 {
-	return _pmp_slot_at(h, p, (uint64_t)(p - pg->start) - sizeof(struct pmp_page), pg->inv, pg->slots_end);
+	uint64_t d = (uint64_t)(p - pg->start) - sizeof(struct pmp_page);
+	if (__builtin_expect(d >= pg->slots_end || !_pmp_slot_exact(d, pg->inv), 0))
+		_pmp_small_fatal(h, p, "no block starts here (invalid pointer)");
+	return _pmp_slot_index(d, pg->inv);
 }
 
-/* p lies in page pg, which th owns (the caller checked pg->owner == th, th not NULL): free the slot. Returns 1
- * when the page must change lists (a full page has room again, or an empty page that is not the class's only one
- * goes to the emptied ones): the caller then calls _pmp_small_page_changed. */
-static inline __attribute__((always_inline)) int _pmp_small_release(struct pmp_heap *h, struct pmp_theap *th, struct pmp_prt *pg, uint8_t *p)
+/* what _pmp_small_release leaves to its caller: nothing, a change of the page's lists, or an abort */
+enum { PMP_RELEASED = 0, PMP_RELEASED_MOVE = 1, PMP_RELEASE_BAD = 2 };
+
+/* p lies in page pg, which th owns (the caller checked pg->owner == th, th not NULL): free the slot. Returns
+ * PMP_RELEASED_MOVE when the page must change lists (a full page has room again, or an empty page that is not the
+ * class's only one goes to the emptied ones), PMP_RELEASE_BAD (nothing changed) when no live slot starts at p: the
+ * caller then calls _pmp_small_released, out of line (so that the fast path makes no call of its own and needs no
+ * stack frame). */
+static inline __attribute__((always_inline)) int _pmp_small_release(struct pmp_theap *th, struct pmp_prt *pg, uint8_t *p)
 {
-	uint32_t i = _pmp_slot_at(h, p, (uint64_t)(p - pg->slots), pg->own_inv, pg->slots_end);
-	uint64_t bit = (uint64_t)1 << (i & 63), v = pg->shadow[i >> 6];
-	if (__builtin_expect(!(v & bit), 0))
-		_pmp_small_fatal(h, p, "block is already free (double free?)");
-	_pmp_live_store(pg, i >> 6, v & ~bit);
+	/* p lies in pg's 64 KiB region, so its offset from slot 0 taken modulo 2^16 is below 2^16 (where the index and
+	 * its exactness test hold, and the index is below 4,096: a word of the shadow). A pointer into the header or
+	 * past the last slot gives an offset past the slots, whose bits are always clear: it fails the test of the
+	 * live bit, and _pmp_small_released tells the two apart. */
+	uint32_t d = (uint16_t)(uintptr_t)(p - pg->slots), i = _pmp_slot_index(d, pg->own_inv);
+	uint64_t v = pg->shadow[i >> 6];
+	if (__builtin_expect(!_pmp_slot_exact(d, pg->own_inv) || !_pmp_bit_take(&v, i), 0))
+		return PMP_RELEASE_BAD;
+	_pmp_live_store(pg, i >> 6, v);
 	/* every slot handed out lies below the harvest cursor: its place is the free list */
 	*(uint8_t **)(void *)p = pg->free;
 	pg->free = p;
 	if (__builtin_expect(--th->free_left == 0, 0))
-		_pmp_theap_flush_counts(h, th);
+		_pmp_theap_flush_counts(th);
 	if (__builtin_expect(--pg->used != 0, 1)) /* else empty, or full (see used) */
-		return 0;
-	return pg->full || th->pages[pg->cls] != pg || pg->next;
+		return PMP_RELEASED;
+	return pg->full || th->pages[pg->cls] != pg || pg->next ? PMP_RELEASED_MOVE : PMP_RELEASED;
 }
 
-static inline __attribute__((always_inline)) void _pmp_small_free_own(struct pmp_heap *h, struct pmp_theap *th, struct pmp_prt *pg, uint8_t *p)
+static inline __attribute__((always_inline)) void _pmp_small_free_own(struct pmp_theap *th, struct pmp_prt *pg, uint8_t *p)
 {
-	if (_pmp_small_release(h, th, pg, p))
-		_pmp_small_page_changed(h, th, pg);
+	int r = _pmp_small_release(th, pg, p);
+	if (__builtin_expect(r != PMP_RELEASED, 0))
+		_pmp_small_released(th, pg, p, r);
 }
 
 /* p lies in the page pg (kind PMP_PRT_PAGE): free its slot, or abort on a pointer that is no live slot's */
 static inline __attribute__((always_inline)) void _pmp_small_free(struct pmp_heap *h, struct pmp_theap *th, struct pmp_prt *pg, uint8_t *p)
 {
 	if (__builtin_expect(th != NULL && pg->owner == th, 1))
-		_pmp_small_free_own(h, th, pg, p);
+		_pmp_small_free_own(th, pg, p);
 	else
 		_pmp_small_free_remote(h, pg, p, _pmp_slot_of(h, pg, p));
 }

@@ -158,6 +158,50 @@ Test(misuse, free_inside_a_block)
 	expect_abort(do_interior, c, "no block starts here (invalid pointer)");
 }
 
+/* the page of the slot p (its 64 KiB region: the heap's base is region-aligned) and its slot 0 */
+static struct pmp_page *page_of(void *p)
+{
+	uint64_t off = (uint64_t)((uint8_t *)p - (uint8_t *)BASE);
+	return (struct pmp_page *)(void *)((uint8_t *)BASE + (off & ~(uint64_t)(PMP_SLAB - 1)));
+}
+
+/* The owner's free takes a slot's offset modulo 64 KiB, so a pointer into the page's header or past its last slot
+ * reaches the live-bitmap test with an index past the slots: each must still be told apart from a double free. */
+static void do_free_header(void *arg)
+{
+	struct ctx *c = arg;
+	pmp_heap_t *h = open_heap(c, PMP_OPEN_CREATE);
+	struct pmp_page *pg = page_of(setup(h, SLOT));
+	/* one slot's size before slot 0: offset 2^16 - 64 modulo 2^16, an exact multiple of the slot size */
+	c->ptr = (uint8_t *)pg + pg->first_slot - SLOT;
+	pmp_free(h, c->ptr);
+	_exit(0);
+}
+
+Test(misuse, free_of_a_page_header)
+{
+	struct ctx *c = shared_ctx("pagehdr");
+	expect_abort(do_free_header, c, "no block starts here (invalid pointer)");
+}
+
+static void do_free_past_last_slot(void *arg)
+{
+	struct ctx *c = arg;
+	pmp_heap_t *h = open_heap(c, PMP_OPEN_CREATE);
+	struct pmp_page *pg = page_of(setup(h, SLOT));
+	c->ptr = (uint8_t *)pg + pg->first_slot + (size_t)pg->capacity * pg->slot_size; /* where slot `capacity` would be */
+	if ((uint8_t *)c->ptr >= (uint8_t *)pg + PMP_SLAB)
+		_exit(103);
+	pmp_free(h, c->ptr);
+	_exit(0);
+}
+
+Test(misuse, free_past_a_pages_last_slot)
+{
+	struct ctx *c = shared_ctx("pasttail");
+	expect_abort(do_free_past_last_slot, c, "no block starts here (invalid pointer)");
+}
+
 static void do_interior_chain(void *arg)
 {
 	struct ctx *c = arg;

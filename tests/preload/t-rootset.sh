@@ -129,7 +129,9 @@ crash_run df doublefree
 [ "$(cat "$T/df.rc")" -eq 134 ] || fail "expected death by SIGABRT (134), got $(cat "$T/df.rc")"
 "$CLI" crash "$HEAPS/df.heap" >"$T/crash.df"
 cat "$T/crash.df"
-grep -Eq '^  #[0-9]+ .*[ (]free[) ]|^  #[0-9]+ .*\(inlined into free\)' "$T/crash.df" || fail "double free: no free in the backtrace"
+# free's decisions off its fast path (a double free among them) run in free_released, which free enters by a
+# jump (so that the fast path needs no stack frame): that frame stands where free's would, right above main
+grep -Eq '^  #[0-9]+ .*[ (]free(_released)?[) ]|^  #[0-9]+ .*\(inlined into free\)' "$T/crash.df" || fail "double free: no free in the backtrace"
 grep -Eq '^  #[0-9]+ .*  main  ' "$T/crash.df" || fail "double free: no main in the backtrace"
 grep -q "^sender:  pid [0-9]* (this process)" "$T/crash.df" || fail "double free: the sender is not shown"
 ! grep -q "^address:" "$T/crash.df" || fail "double free: an address printed for a sent signal"
