@@ -169,7 +169,7 @@ static __attribute__((noinline)) void *malloc_other(size_t n, const void *pc)
 static inline __attribute__((always_inline)) void *small_fast(size_t n)
 {
 	struct pmp_heap *h = __atomic_load_n(&_pmp_fast_heap, __ATOMIC_ACQUIRE);
-	if (__builtin_expect(_pmp_tls.key == h->fast_id && n <= PMP_SMALL_MAX, 1)) {
+	if (__builtin_expect(_pmp_tls.key == h->fast_id, 1)) { /* the size is tested inside */
 		ENTER();
 		void *p = _pmp_malloc_fast_bound(h, n);
 		LEAVE();

@@ -31,11 +31,11 @@ static inline __attribute__((always_inline)) int _pmp_fast_bound(const struct pm
 	return _pmp_tls_heap_key() == h->fast_id;
 }
 
-/* the caller found the key equal to h's fast_id and n <= PMP_SMALL_MAX; NULL: the slow path decides (and aborts
- * on a damaged free list) */
+/* the caller found the key equal to h's fast_id; NULL (n no small size, or no free slot at hand): the slow path
+ * decides (and aborts on a damaged free list) */
 static inline __attribute__((always_inline)) void *_pmp_malloc_fast_bound(struct pmp_heap *h, size_t n)
 {
-	return _pmp_small_take(h, _pmp_tls.theap, _pmp_class_of(n), 0);
+	return _pmp_small_take_size(h, _pmp_tls.theap, n);
 }
 
 static inline __attribute__((always_inline)) int _pmp_malloc_fast(struct pmp_heap *h, size_t n, void **out)

@@ -8,6 +8,7 @@
  * Must never: touch the live bits of a page it does not own, take the heap lock on a fast path, or keep a page's
  * free list once the page is not the theap's.
  */
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
@@ -94,6 +95,49 @@ static void list_append(struct pmp_prt **head, struct pmp_prt *pg)
 	pg->next = NULL;
 	first->prev = pg;
 }
+
+/* ---- a theap's class lists: their heads and what direct derives from them ---- */
+
+struct pmp_prt _pmp_no_page;
+
+/* direct (theap.h) after a change of class c's list head: every size step of the class names the new head (the
+ * steps of class c follow those of class c - 1: sizes above the smaller class's, up to its own) */
+static void direct_set(struct pmp_theap *th, unsigned c)
+{
+	struct pmp_prt *pg = th->pages[c] ? th->pages[c] : &_pmp_no_page;
+	for (uint32_t k = c ? _pmp_class_size(c - 1) / 16 + 1 : 0; k <= _pmp_class_size(c) / 16 && k < PMP_DIRECT_STEPS; k++)
+		th->direct[k] = pg;
+}
+
+/* the only changes of th->pages[c]: each keeps direct equal to the heads */
+static void class_push(struct pmp_theap *th, unsigned c, struct pmp_prt *pg)
+{
+	list_push(&th->pages[c], pg);
+	direct_set(th, c);
+}
+static void class_append(struct pmp_theap *th, unsigned c, struct pmp_prt *pg)
+{
+	list_append(&th->pages[c], pg);
+	direct_set(th, c);
+}
+static void class_remove(struct pmp_theap *th, unsigned c, struct pmp_prt *pg)
+{
+	list_remove(&th->pages[c], pg);
+	direct_set(th, c);
+}
+
+#ifndef NDEBUG
+/* direct equals the heads of th's class lists (an assertion's test: the slow path checks it) */
+static int direct_ok(const struct pmp_theap *th)
+{
+	for (unsigned k = 0; k < PMP_DIRECT_STEPS; k++) {
+		struct pmp_prt *head = th->pages[_pmp_class_table[k]];
+		if (th->direct[k] != (head ? head : &_pmp_no_page))
+			return 0;
+	}
+	return 1;
+}
+#endif
 
 /* ---- a page's free slots ---- */
 
@@ -283,7 +327,7 @@ static void own(struct pmp_theap *th, struct pmp_prt *pg)
 	PMP_CRASHPOINT();
 	__atomic_store_n(&hdr(pg)->owner_tag, th->tag, __ATOMIC_RELAXED);
 	set_full(pg, 0);
-	list_push(&th->pages[pg->cls], pg);
+	class_push(th, pg->cls, pg);
 }
 
 /* ---- emptied pages kept for reuse: owned, in no class list, their bitmap clear ---- */
@@ -330,7 +374,7 @@ static int unpark(struct pmp_heap *h, struct pmp_theap *th, unsigned c)
 	}
 	list_remove(&th->empty, pg);
 	th->n_empty--;
-	list_push(&th->pages[c], pg);
+	class_push(th, c, pg);
 	if (!pg->free)
 		harvest(h, pg);
 	return 1;
@@ -350,7 +394,7 @@ static struct pmp_prt *acquire_locked(struct pmp_heap *h, struct pmp_theap *th, 
 		if (pg->free || harvest(h, pg) || (collect(h, pg), pg->free))
 			return pg;
 		/* full: kept in the full list, where a free finds it */
-		list_remove(&th->pages[c], pg);
+		class_remove(th, c, pg);
 		set_full(pg, 1);
 		list_push(&th->full[c], pg);
 	}
@@ -381,7 +425,7 @@ static void recheck_full(struct pmp_heap *h, struct pmp_theap *th)
 			} else if (pg->free || harvest(h, pg)) {
 				list_remove(&th->full[c], pg);
 				set_full(pg, 0);
-				list_append(&th->pages[c], pg);
+				class_append(th, c, pg);
 			}
 		}
 	}
@@ -389,6 +433,7 @@ static void recheck_full(struct pmp_heap *h, struct pmp_theap *th)
 
 void *_pmp_small_alloc_slow(struct pmp_heap *h, struct pmp_theap *th, unsigned c)
 {
+	assert(direct_ok(th));
 	for (;;) {
 		struct pmp_prt *pg = th->pages[c];
 		while (pg) {
@@ -398,7 +443,7 @@ void *_pmp_small_alloc_slow(struct pmp_heap *h, struct pmp_theap *th, unsigned c
 			if (pg->free)
 				return _pmp_small_alloc(h, th, c);
 			/* full: out of the way */
-			list_remove(&th->pages[c], pg);
+			class_remove(th, c, pg);
 			set_full(pg, 1);
 			list_push(&th->full[c], pg);
 			pg = th->pages[c];
@@ -459,11 +504,11 @@ static void page_changed(struct pmp_heap *h, struct pmp_theap *th, struct pmp_pr
 		count_free(pg);
 		list_remove(&th->full[c], pg);
 		set_full(pg, 0);
-		list_append(&th->pages[c], pg);
+		class_append(th, c, pg);
 	}
 	/* an empty page that is not the class's only one waits among the thread's emptied pages, for any class */
 	if (_pmp_prt_live(pg) == 0 && (th->pages[c] != pg || pg->next)) {
-		list_remove(&th->pages[c], pg);
+		class_remove(th, c, pg);
 		park(h, th, pg);
 	}
 }
@@ -507,6 +552,7 @@ static void release_locked(struct pmp_heap *h, struct pmp_theap *th, int stale)
 				list_remove(lists[k], pg);
 				let_go_locked(h, pg, stale);
 			}
+		direct_set(th, c);
 	}
 	while ((pg = th->empty) != NULL) {
 		list_remove(&th->empty, pg);
@@ -546,6 +592,8 @@ struct pmp_theap *_pmp_theap_bind(struct pmp_heap *h)
 			th = mem;
 			th->heap = h;
 			th->heap_id = h->id;
+			for (unsigned c = 0; c < PMP_CLASSES; c++)
+				direct_set(th, c);
 			th->malloc_left = th->free_left = PMP_COUNT_BATCH;
 			th->next = h->theaps;
 			h->theaps = th;
@@ -665,8 +713,12 @@ void _pmp_theaps_release_all_locked(struct pmp_heap *h)
 unsigned _pmp_theaps_shed_locked(struct pmp_heap *h, struct pmp_theap *mine)
 {
 	unsigned n = shed_abandoned_locked(h);
-	for (unsigned c = 0; mine && c < PMP_CLASSES; c++) /* the caller's own pages kept empty for reuse */
+	for (unsigned c = 0; mine && c < PMP_CLASSES; c++) { /* the caller's own pages kept empty for reuse */
+		struct pmp_prt *head = mine->pages[c];
 		n += shed_list_locked(h, &mine->pages[c]);
+		if (mine->pages[c] != head)
+			direct_set(mine, c);
+	}
 	if (mine) {
 		unsigned k = shed_list_locked(h, &mine->empty);
 		mine->n_empty -= k;

@@ -66,9 +66,22 @@ static inline uint32_t _pmp_prt_live(const struct pmp_prt *pg) { return pg->full
  * fill in turn, or a program whose sizes shift, takes no lock for them; more go back to the chain. */
 #define PMP_THEAP_EMPTY_MAX 8u
 
+/* Sizes up to PMP_DIRECT_MAX find their current page in one load (theap->direct, in 16-byte steps as the class
+ * table has them), not through their class: one dependent load less on malloc's fast path, as mimalloc's
+ * pages_free_direct. */
+#define PMP_DIRECT_MAX 1024u
+#define PMP_DIRECT_STEPS (PMP_DIRECT_MAX / 16 + 1)
+
+/* what direct names for a class with no current page: an entry with no free slot, never written (its fast path
+ * reads its empty free list and goes to the slow path), so that direct is never NULL */
+PMP_HIDDEN extern struct pmp_prt _pmp_no_page;
+
 struct pmp_theap {
 	struct pmp_heap *heap;
 	uint64_t heap_id;                      /* the heap's id: a thread-local cache naming another handle misses */
+	/* the current page of the class of each size (n + 15) / 16 up to PMP_DIRECT_MAX: pages[class] or
+	 * &_pmp_no_page. Derived: set only by theap.c's direct_set, at every change of a class list's head. */
+	struct pmp_prt *direct[PMP_DIRECT_STEPS];
 	struct pmp_prt *pages[PMP_CLASSES];    /* pages with free slots (or not known to be full), current first */
 	struct pmp_prt *full[PMP_CLASSES];     /* pages found full */
 	struct pmp_prt *empty;                 /* pages emptied, kept for any class, last emptied first */
@@ -206,14 +219,13 @@ static inline __attribute__((always_inline)) int _pmp_bit_take(uint64_t *v, uint
 }
 #endif
 
-/* a slot of class c from the current page's free list, live; NULL (nothing changed) when that list is empty, or
- * (strict 0) when its first link was overwritten: the caller's slow path meets that link again (strict) and aborts,
- * so that the fast path makes no call and needs no stack frame */
-static inline __attribute__((always_inline)) void *_pmp_small_take(struct pmp_heap *h, struct pmp_theap *th, unsigned c, int strict)
+/* a slot of page pg (th's current page of its class, or &_pmp_no_page) from its free list, live; NULL (nothing
+ * changed) when that list is empty, or (strict 0) when its first link was overwritten: the caller's slow path meets
+ * that link again (strict) and aborts, so that the fast path makes no call and needs no stack frame */
+static inline __attribute__((always_inline)) void *_pmp_small_take_from(struct pmp_heap *h, struct pmp_theap *th, struct pmp_prt *pg, int strict)
 {
-	struct pmp_prt *pg = th->pages[c];
-	uint8_t *p;
-	if (__builtin_expect(pg != NULL && (p = pg->free) != NULL, 1)) {
+	uint8_t *p = pg->free;
+	if (__builtin_expect(p != NULL, 1)) {
 		uint64_t d = (uint64_t)(p - pg->slots);
 		if (__builtin_expect(d >= PMP_SLOTS_BYTES, 0)) { /* a write after free overwrote the free list's link */
 			if (!strict)
@@ -228,6 +240,24 @@ static inline __attribute__((always_inline)) void *_pmp_small_take(struct pmp_he
 			_pmp_theap_flush_counts(th);
 		return p;
 	}
+	return NULL;
+}
+
+/* a slot of class c from the current page's free list (see _pmp_small_take_from) */
+static inline __attribute__((always_inline)) void *_pmp_small_take(struct pmp_heap *h, struct pmp_theap *th, unsigned c, int strict)
+{
+	struct pmp_prt *pg = th->pages[c];
+	return __builtin_expect(pg != NULL, 1) ? _pmp_small_take_from(h, th, pg, strict) : NULL;
+}
+
+/* a slot for n bytes from the current page of its class, or NULL, as _pmp_small_take (strict 0); NULL too when n
+ * is no small size (the sizes up to PMP_DIRECT_MAX tested first: they pass one compare) */
+static inline __attribute__((always_inline)) void *_pmp_small_take_size(struct pmp_heap *h, struct pmp_theap *th, size_t n)
+{
+	if (__builtin_expect(n <= PMP_DIRECT_MAX, 1))
+		return _pmp_small_take_from(h, th, th->direct[(n + 15) >> 4], 0);
+	if (n <= PMP_SMALL_MAX)
+		return _pmp_small_take(h, th, _pmp_class_of(n), 0);
 	return NULL;
 }
 

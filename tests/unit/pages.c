@@ -318,3 +318,101 @@ Test(pages, a_new_page_touches_its_slots_as_they_are_handed_out)
 	pmp_close(h);
 	munmap(mem, MEM);
 }
+
+/* th's direct names, for every size step up to PMP_DIRECT_MAX, the current page of the step's class (or the
+ * empty entry when the class has none) */
+static void assert_direct(const struct pmp_theap *th, const char *when)
+{
+	for (unsigned k = 0; k < PMP_DIRECT_STEPS; k++) {
+		unsigned c = _pmp_class_of(k * 16);
+		const struct pmp_prt *want = th->pages[c] ? th->pages[c] : &_pmp_no_page;
+		cr_assert_eq(th->direct[k], want, "%s: sizes up to %u name %p, their class %u's current page is %p", when,
+			     k * 16, (void *)th->direct[k], c, (void *)want);
+	}
+}
+
+static void *direct_of_a_new_thread(void *arg)
+{
+	struct pmp_heap *h = arg;
+	void *p = pmp_malloc(h, 5000); /* binds this thread's theap (a pooled one once a thread ended) */
+	cr_assert_not_null(p);
+	struct pmp_theap *th = _pmp_tls.theap;
+	assert_direct(th, "a thread's first theap");
+	for (unsigned k = 0; k < PMP_DIRECT_STEPS; k++)
+		cr_assert_eq(th->direct[k], &_pmp_no_page, "a new theap names a page for sizes up to %u", k * 16);
+	pmp_free(h, p);
+	return NULL;
+}
+
+/* malloc's fast path for sizes up to PMP_DIRECT_MAX takes its page from direct, not from the class lists: direct
+ * must follow every change of a list's head (a page made, filled, given room again, emptied and parked, reused
+ * for another class, shed, let go at a thread's end), or a malloc would take a slot of a page that is not the
+ * current one */
+Test(pages, direct_names_each_sizes_current_page)
+{
+	void *mem = u_map(MEM);
+	struct pmp_heap *h = u_heap(mem, MEM);
+	enum { LIVE = 3000, OPS = 60000 };
+	static void *live[LIVE];
+	unsigned seed = 12345;
+	cr_assert_not_null(pmp_malloc(h, 1)); /* binds the theap */
+	struct pmp_theap *th = _pmp_tls.theap;
+	for (unsigned op = 0; op < OPS; op++) {
+		seed = seed * 1103515245u + 12345u;
+		unsigned i = (seed >> 8) % LIVE;
+		if (live[i]) {
+			pmp_free(h, live[i]);
+			live[i] = NULL;
+		} else {
+			/* phases of small and of mixed sizes, so that pages fill, empty and change class */
+			size_t n = (op / 10000) % 2 ? (seed >> 12) % 1100 : (seed >> 12) % 200;
+			cr_assert_not_null(live[i] = pmp_malloc(h, n));
+		}
+		if (op % 97 == 0)
+			assert_direct(th, "during the random operations");
+	}
+	for (unsigned i = 0; i < LIVE; i++) /* every page emptied: all but one per class parked or back in the chain */
+		if (live[i]) {
+			pmp_free(h, live[i]);
+			live[i] = NULL;
+			assert_direct(th, "while everything is freed");
+		}
+	u_assert_check(h, "after the random operations");
+	pthread_t t;
+	for (int k = 0; k < 2; k++) { /* a new theap, then a pooled one after its thread ended */
+		cr_assert_eq(pthread_create(&t, NULL, direct_of_a_new_thread, h), 0);
+		pthread_join(t, NULL);
+	}
+	assert_direct(th, "after other threads came and went");
+	pmp_close(h);
+	munmap(mem, MEM);
+}
+
+/* A class's list left empty (its one page, emptied, shed when a chain block found no room) while a full page
+ * waits in the full list: the free that gives the full page room makes it the class's head again, and direct
+ * must name it (else every malloc of the class would take the slow path) */
+Test(pages, direct_follows_a_full_page_back_into_an_empty_list)
+{
+	void *mem = u_map(MEM);
+	struct pmp_heap *h = u_heap(mem, MEM);
+	unsigned c = _pmp_class_of(1000);
+	uint32_t n = _pmp_class_capacity(c);
+	void *p[2 * 70];
+	cr_assert_leq(n, 70);
+	for (unsigned i = 0; i < 2 * n; i++) /* the first page full (in the full list), the second current, full */
+		cr_assert_not_null(p[i] = pmp_malloc(h, 1000));
+	struct pmp_theap *th = _pmp_tls.theap;
+	for (unsigned i = n; i < 2 * n; i++) /* the second page emptied: the class's only page, it stays current */
+		pmp_free(h, p[i]);
+	cr_assert_not_null(th->pages[c]);
+	cr_assert_null(pmp_malloc(h, MEM), "a chain block larger than the heap"); /* no room: the empty page is shed */
+	cr_assert_null(th->pages[c], "the emptied page was shed");
+	assert_direct(th, "after the class's only page was shed");
+	pmp_free(h, p[0]); /* room in the full page: it heads the class's list again */
+	cr_assert_not_null(th->pages[c]);
+	assert_direct(th, "after a full page got room into an empty list");
+	cr_assert_eq(pmp_malloc(h, 1000), p[0], "the slot just freed is the next");
+	u_assert_check(h, "at the end");
+	pmp_close(h);
+	munmap(mem, MEM);
+}
