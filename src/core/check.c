@@ -543,8 +543,11 @@ static const char *block_locally_wrong(const struct pmp_heap *h, const struct pm
 	}
 	if (!it->free) {
 		uint32_t live;
-		return !it->lost && _pmp_page_block(h, it->off, it->size) ? _pmp_page_wrong(h, it->off + PMP_HDR, &live)
-									    : NULL;
+		if (it->lost || !_pmp_page_block(h, it->off, it->size))
+			return NULL;
+		/* a page another thread owns changes under the walk (as in check_page): only what stands still */
+		uint64_t pg = it->off + PMP_HDR;
+		return page_foreign(h, pg) ? _pmp_page_beyond(_pmp_page_at(h, pg)) : _pmp_page_wrong(h, pg, &live);
 	}
 	if (n != _pmp_sentinel(h) && (_pmp_head(h, n) & PMP_B_FREE))
 		return "free block followed by a free block";
