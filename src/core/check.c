@@ -102,6 +102,16 @@ static int page_foreign(const struct pmp_heap *h, uint64_t off)
 	return __atomic_load_n(&pg->kind, __ATOMIC_ACQUIRE) == PMP_PRT_PAGE && o && o != self;
 }
 
+/* What is wrong with the page at off, as far as a walk can tell: all of it when the page stands still, else (moving:
+ * another thread owns it, or the process is ending with threads in it) only what no correct operation changes, no
+ * bit beyond its capacity, since its owner allocates and collects remote frees without the lock, so that its
+ * bitmap and remote list change under a walk of them. Pages of this thread, and abandoned ones (adopted only under
+ * the lock a check holds), stand still. *live is set when the whole page was checked. */
+static const char *page_now_wrong(const struct pmp_heap *h, uint64_t off, int moving, uint32_t *live)
+{
+	return moving ? _pmp_page_beyond(_pmp_page_at(h, off)) : _pmp_page_wrong(h, off, live);
+}
+
 /* check level 2 since the handle's start: every free slot this process has put on a free list holds the poison
  * its free (or its harvest) left, but for its first word (the list's link). Another byte changed is a write into a
  * freed slot: the overrun of the slot before it, or a write after free. Slots on the remote list are poisoned when
@@ -143,12 +153,8 @@ static int check_page(const struct pmp_heap *h, pmp_report_t *r, uint64_t b, con
 	const struct pmp_page *pg = _pmp_page_at(h, off);
 	uint32_t live = 0;
 	uint64_t remote[PMP_PAGE_WORDS];
-	/* in use by other threads (at the end of the process, or owned by another thread's theap now): its bitmap and
-	 * remote list change under a walk of them (the owner allocates and collects without the lock), so only what
-	 * no correct operation changes is checked: no bit beyond the capacity. Pages of this thread, and abandoned
-	 * ones (adopted only under the lock this check holds), stand still. */
-	in_use = in_use || page_foreign(h, off);
-	const char *why = in_use ? _pmp_page_beyond(pg) : _pmp_page_wrong(h, off, &live);
+	in_use = in_use || page_foreign(h, off); /* see page_now_wrong */
+	const char *why = page_now_wrong(h, off, in_use, &live);
 	if (why)
 		return fail(h, r, PMP_P_PAGE, off, "%s", why);
 	if (in_use) {
@@ -545,9 +551,8 @@ static const char *block_locally_wrong(const struct pmp_heap *h, const struct pm
 		uint32_t live;
 		if (it->lost || !_pmp_page_block(h, it->off, it->size))
 			return NULL;
-		/* a page another thread owns changes under the walk (as in check_page): only what stands still */
 		uint64_t pg = it->off + PMP_HDR;
-		return page_foreign(h, pg) ? _pmp_page_beyond(_pmp_page_at(h, pg)) : _pmp_page_wrong(h, pg, &live);
+		return page_now_wrong(h, pg, page_foreign(h, pg), &live);
 	}
 	if (n != _pmp_sentinel(h) && (_pmp_head(h, n) & PMP_B_FREE))
 		return "free block followed by a free block";
