@@ -40,7 +40,7 @@ static inline __attribute__((always_inline)) void *_pmp_malloc_fast_bound(struct
 
 static inline __attribute__((always_inline)) int _pmp_malloc_fast(struct pmp_heap *h, size_t n, void **out)
 {
-	if (__builtin_expect(n <= PMP_SMALL_MAX && _pmp_fast_bound(h), 1))
+	if (__builtin_expect(_pmp_fast_bound(h), 1)) /* the size is tested inside */
 		return (*out = _pmp_malloc_fast_bound(h, n)) != NULL;
 	return 0;
 }
