@@ -100,39 +100,54 @@ static void list_append(struct pmp_prt **head, struct pmp_prt *pg)
 
 struct pmp_prt _pmp_no_page;
 
-/* direct (theap.h) after a change of class c's list head: every size step of the class names the new head (the
- * steps of class c follow those of class c - 1: sizes above the smaller class's, up to its own) */
-static void direct_set(struct pmp_theap *th, unsigned c)
+/* what derives from class c's list (theap.h), after a change of it: every size step of the class names the head
+ * in direct (the steps of class c follow those of class c - 1: sizes above the smaller class's, up to its own),
+ * and the head is alone when no page follows it (no other page of the list is: the class changes below clear the
+ * flag of a page that enters the list or stops being its head) */
+static void head_set(struct pmp_theap *th, unsigned c)
 {
 	struct pmp_prt *pg = th->pages[c] ? th->pages[c] : &_pmp_no_page;
+	if (pg != &_pmp_no_page)
+		pg->alone = pg->next == NULL;
 	for (uint32_t k = c ? _pmp_class_size(c - 1) / 16 + 1 : 0; k <= _pmp_class_size(c) / 16 && k < PMP_DIRECT_STEPS; k++)
 		th->direct[k] = pg;
 }
 
-/* the only changes of th->pages[c]: each keeps direct equal to the heads */
+/* the changes of th->pages[c] one page at a time, each keeping what head_set derives (release and shed, which let
+ * pages go in bulk, call head_set themselves) */
 static void class_push(struct pmp_theap *th, unsigned c, struct pmp_prt *pg)
 {
 	list_push(&th->pages[c], pg);
-	direct_set(th, c);
+	if (pg->next)
+		pg->next->alone = 0; /* the head before */
+	head_set(th, c);
 }
 static void class_append(struct pmp_theap *th, unsigned c, struct pmp_prt *pg)
 {
+	pg->alone = 0;
 	list_append(&th->pages[c], pg);
-	direct_set(th, c);
+	head_set(th, c);
 }
 static void class_remove(struct pmp_theap *th, unsigned c, struct pmp_prt *pg)
 {
 	list_remove(&th->pages[c], pg);
-	direct_set(th, c);
+	pg->alone = 0;
+	head_set(th, c);
 }
 
 #ifndef NDEBUG
-/* direct equals the heads of th's class lists (an assertion's test: the slow path checks it) */
-static int direct_ok(const struct pmp_theap *th)
+/* direct equals the heads of th's class lists, and each head is alone when no page follows it, the page after it
+ * not (an assertion's test: the slow path checks it; the unit tests check every page) */
+static int heads_ok(const struct pmp_theap *th)
 {
 	for (unsigned k = 0; k < PMP_DIRECT_STEPS; k++) {
 		struct pmp_prt *head = th->pages[_pmp_class_table[k]];
 		if (th->direct[k] != (head ? head : &_pmp_no_page))
+			return 0;
+	}
+	for (unsigned c = 0; c < PMP_CLASSES; c++) {
+		const struct pmp_prt *head = th->pages[c];
+		if (head && (head->alone != (head->next == NULL) || (head->next && head->next->alone)))
 			return 0;
 	}
 	return 1;
@@ -433,7 +448,7 @@ static void recheck_full(struct pmp_heap *h, struct pmp_theap *th)
 
 void *_pmp_small_alloc_slow(struct pmp_heap *h, struct pmp_theap *th, unsigned c)
 {
-	assert(direct_ok(th));
+	assert(heads_ok(th));
 	for (;;) {
 		struct pmp_prt *pg = th->pages[c];
 		while (pg) {
@@ -507,7 +522,7 @@ static void page_changed(struct pmp_heap *h, struct pmp_theap *th, struct pmp_pr
 		class_append(th, c, pg);
 	}
 	/* an empty page that is not the class's only one waits among the thread's emptied pages, for any class */
-	if (_pmp_prt_live(pg) == 0 && (th->pages[c] != pg || pg->next)) {
+	if (_pmp_prt_live(pg) == 0 && !pg->alone) {
 		class_remove(th, c, pg);
 		park(h, th, pg);
 	}
@@ -552,7 +567,7 @@ static void release_locked(struct pmp_heap *h, struct pmp_theap *th, int stale)
 				list_remove(lists[k], pg);
 				let_go_locked(h, pg, stale);
 			}
-		direct_set(th, c);
+		head_set(th, c);
 	}
 	while ((pg = th->empty) != NULL) {
 		list_remove(&th->empty, pg);
@@ -593,7 +608,7 @@ struct pmp_theap *_pmp_theap_bind(struct pmp_heap *h)
 			th->heap = h;
 			th->heap_id = h->id;
 			for (unsigned c = 0; c < PMP_CLASSES; c++)
-				direct_set(th, c);
+				head_set(th, c);
 			th->malloc_left = th->free_left = PMP_COUNT_BATCH;
 			th->next = h->theaps;
 			h->theaps = th;
@@ -714,10 +729,8 @@ unsigned _pmp_theaps_shed_locked(struct pmp_heap *h, struct pmp_theap *mine)
 {
 	unsigned n = shed_abandoned_locked(h);
 	for (unsigned c = 0; mine && c < PMP_CLASSES; c++) { /* the caller's own pages kept empty for reuse */
-		struct pmp_prt *head = mine->pages[c];
 		n += shed_list_locked(h, &mine->pages[c]);
-		if (mine->pages[c] != head)
-			direct_set(mine, c);
+		head_set(mine, c); /* the head may be new, or have lost what followed it */
 	}
 	if (mine) {
 		unsigned k = shed_list_locked(h, &mine->empty);

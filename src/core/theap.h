@@ -47,6 +47,8 @@ struct pmp_prt {
 				   * full_used then) */
 	uint32_t full_used;
 	uint16_t scan;            /* the harvest cursor: slots below it went to the free list (or were live) */
+	uint8_t alone;            /* the head of its class's list with no page after it: emptied, it stays (theap.c's
+				   * head_set keeps it, 0 on every other page) */
 	/* The shadow of the page's live bitmap: a copy that the owner (or, for a page no thread owns, the lock holder)
 	 * keeps equal to the bitmap in the heap. The fast paths test a slot's bit here and then store the whole new
 	 * word into the heap, so that they never wait for the heap's bitmap line (page headers sit 64 KiB apart and
@@ -307,9 +309,9 @@ static inline __attribute__((always_inline)) int _pmp_small_release(struct pmp_t
 	pg->free = p;
 	if (__builtin_expect(--th->free_left == 0, 0))
 		_pmp_theap_flush_counts(th);
-	if (__builtin_expect(--pg->used != 0, 1)) /* else empty, or full (see used) */
+	if (__builtin_expect(--pg->used != 0, 1)) /* else empty, or full (see used; a full page is never alone) */
 		return PMP_RELEASED;
-	return pg->full || th->pages[pg->cls] != pg || pg->next ? PMP_RELEASED_MOVE : PMP_RELEASED;
+	return pg->alone ? PMP_RELEASED : PMP_RELEASED_MOVE;
 }
 
 static inline __attribute__((always_inline)) void _pmp_small_free_own(struct pmp_theap *th, struct pmp_prt *pg, uint8_t *p)

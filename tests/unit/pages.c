@@ -320,7 +320,8 @@ Test(pages, a_new_page_touches_its_slots_as_they_are_handed_out)
 }
 
 /* th's direct names, for every size step up to PMP_DIRECT_MAX, the current page of the step's class (or the
- * empty entry when the class has none) */
+ * empty entry when the class has none), and the one page of th flagged alone in a class is the head of its list
+ * when nothing follows it (free's fast path keeps an emptied page there on that flag alone) */
 static void assert_direct(const struct pmp_theap *th, const char *when)
 {
 	for (unsigned k = 0; k < PMP_DIRECT_STEPS; k++) {
@@ -329,6 +330,16 @@ static void assert_direct(const struct pmp_theap *th, const char *when)
 		cr_assert_eq(th->direct[k], want, "%s: sizes up to %u name %p, their class %u's current page is %p", when,
 			     k * 16, (void *)th->direct[k], c, (void *)want);
 	}
+	for (unsigned c = 0; c < PMP_CLASSES; c++) {
+		for (const struct pmp_prt *pg = th->pages[c]; pg; pg = pg->next)
+			cr_assert_eq(pg->alone, pg == th->pages[c] && !pg->next,
+				     "%s: class %u: page %p (%s head, %s after it) is flagged alone %u", when, c,
+				     (void *)pg, pg == th->pages[c] ? "the" : "not the", pg->next ? "a page" : "none", pg->alone);
+		for (const struct pmp_prt *pg = th->full[c]; pg; pg = pg->next)
+			cr_assert_eq(pg->alone, 0, "%s: class %u: a full page is flagged alone", when, c);
+	}
+	for (const struct pmp_prt *pg = th->empty; pg; pg = pg->next)
+		cr_assert_eq(pg->alone, 0, "%s: an emptied page is flagged alone", when);
 }
 
 static void *direct_of_a_new_thread(void *arg)
@@ -412,6 +423,47 @@ Test(pages, direct_follows_a_full_page_back_into_an_empty_list)
 	cr_assert_not_null(th->pages[c]);
 	assert_direct(th, "after a full page got room into an empty list");
 	cr_assert_eq(pmp_malloc(h, 1000), p[0], "the slot just freed is the next");
+	u_assert_check(h, "at the end");
+	pmp_close(h);
+	munmap(mem, MEM);
+}
+
+/* free's fast path keeps an emptied page in place only when it is alone (its class's head, no page after it); an
+ * emptied page with another page of the class after it goes among the thread's emptied pages (for any class), so
+ * that the class's partly used pages are filled first */
+Test(pages, an_emptied_page_stays_only_when_it_is_its_classs_only_page)
+{
+	void *mem = u_map(MEM);
+	struct pmp_heap *h = u_heap(mem, MEM);
+	unsigned c = _pmp_class_of(1000);
+	uint32_t n = _pmp_class_capacity(c);
+	void *p[2 * 70];
+	cr_assert_leq(n, 70);
+	for (unsigned i = 0; i < 2 * n; i++) /* page a full (in the full list), page b current and full */
+		cr_assert_not_null(p[i] = pmp_malloc(h, 1000));
+	struct pmp_theap *th = _pmp_tls.theap;
+	struct pmp_prt *a = _pmp_prt_of(h, (uint64_t)((uint8_t *)p[0] - h->base));
+	struct pmp_prt *b = _pmp_prt_of(h, (uint64_t)((uint8_t *)p[n] - h->base));
+	cr_assert_neq(a, b);
+	cr_assert_eq(th->pages[c], b);
+	cr_assert_eq(th->full[c], a);
+	pmp_free(h, p[0]); /* room in a: behind b */
+	cr_assert(th->pages[c] == b && b->next == a, "a page given room goes behind the current one");
+	assert_direct(th, "after the full page got room");
+	uint32_t parked = th->n_empty;
+	for (unsigned i = n; i < 2 * n; i++) /* b emptied, a page after it: b is parked */
+		pmp_free(h, p[i]);
+	cr_assert_eq(th->pages[c], a, "the emptied head with a page after it left its class's list");
+	cr_assert_eq(th->empty, b, "it waits among the emptied pages");
+	cr_assert_eq(th->n_empty, parked + 1);
+	assert_direct(th, "after the head emptied");
+	for (unsigned i = 1; i < n; i++) /* a emptied: the class's only page, it stays */
+		pmp_free(h, p[i]);
+	cr_assert_eq(th->pages[c], a, "the class's only page stays when it empties");
+	cr_assert_eq(_pmp_prt_live(a), 0);
+	cr_assert_eq(th->n_empty, parked + 1);
+	assert_direct(th, "after the only page emptied");
+	cr_assert_eq(pmp_malloc(h, 1000), p[n - 1], "its last freed slot comes next, from the same page");
 	u_assert_check(h, "at the end");
 	pmp_close(h);
 	munmap(mem, MEM);
