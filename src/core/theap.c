@@ -264,7 +264,7 @@ static void prt_shape(struct pmp_prt *pg, unsigned c)
 
 static void prt_init(struct pmp_heap *h, struct pmp_prt *pg, uint64_t off, unsigned c, int stale, uint8_t kind)
 {
-	memset(pg, 0, offsetof(struct pmp_prt, shadow));
+	memset(&pg->start, 0, sizeof *pg - offsetof(struct pmp_prt, start));
 	pg->start = h->base + off;
 	pg->slots = pg->start + sizeof(struct pmp_page);
 	prt_shape(pg, c);

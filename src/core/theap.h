@@ -24,9 +24,16 @@ enum { PMP_PRT_NONE = 0, PMP_PRT_PAGE = 1, PMP_PRT_UNVERIFIED = 2 };
 struct pmp_theap;
 
 struct pmp_prt {
+	/* The shadow of the page's live bitmap: a copy that the owner (or, for a page no thread owns, the lock holder)
+	 * keeps equal to the bitmap in the heap. The fast paths test a slot's bit here and then store the whole new
+	 * word into the heap, so that they never wait for the heap's bitmap line (page headers sit 64 KiB apart and
+	 * compete for the same cache sets): the store goes out on its own. A page new to this process gets its
+	 * shadow from the heap (rebuild), a page just made an empty one (prt_init). First in the entry: the fast
+	 * paths then address a word of it and the heap's word with one index and no addition (one instruction each). */
+	uint64_t shadow[PMP_PAGE_WORDS];
 	/* Read by every thread that frees into the page (its checks of a pointer), written at changes of the page's
 	 * list, owner or class only: a line that stays shared between the cores. */
-	uint8_t *start;           /* the page (its header) in this process */
+	_Alignas(64) uint8_t *start; /* the page (its header) in this process */
 	struct pmp_theap *owner;  /* NULL: abandoned, adopted under the heap lock */
 	struct pmp_prt *next, *prev; /* in the owner's list of the class (pages or full), or the abandoned list */
 	uint32_t slot_size, inv;  /* of the class */
@@ -49,16 +56,9 @@ struct pmp_prt {
 	uint16_t scan;            /* the harvest cursor: slots below it went to the free list (or were live) */
 	uint8_t alone;            /* the head of its class's list with no page after it: emptied, it stays (theap.c's
 				   * head_set keeps it, 0 on every other page) */
-	/* The shadow of the page's live bitmap: a copy that the owner (or, for a page no thread owns, the lock holder)
-	 * keeps equal to the bitmap in the heap. The fast paths test a slot's bit here and then store the whole new
-	 * word into the heap, so that they never wait for the heap's bitmap line (page headers sit 64 KiB apart and
-	 * compete for the same cache sets): the store goes out on its own. A page new to this process gets its
-	 * shadow from the heap (rebuild), a page just made an empty one (prt_init). Its first words sit on the line
-	 * after the owner's fields. */
-	_Alignas(64) uint64_t shadow[PMP_PAGE_WORDS];
 };
-_Static_assert(offsetof(struct pmp_prt, free) == 64 && offsetof(struct pmp_prt, shadow) == 128,
-	       "a region's shared fields, the owner's and its shadow each start a cache line");
+_Static_assert(offsetof(struct pmp_prt, start) == 512 && offsetof(struct pmp_prt, free) == 576,
+	       "a region's shadow, its shared fields and the owner's each start a cache line");
 _Static_assert(sizeof(struct pmp_prt) % 64 == 0, "entries of two regions share no cache line");
 
 /* the page's slots in use as its owner counts them (a full page keeps them in full_used) */
