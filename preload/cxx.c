@@ -1,11 +1,12 @@
-/* cxx.c: the C++ allocation functions, exported by their Itanium ABI names, so that a C++ program's new and delete
- * come straight here (one call less than libstdc++'s operator new calling malloc) and a tracked heap records the
- * call site in the program, not in the C++ runtime's operator new.
+/* cxx.c: the C++ allocation functions, exported by their Itanium ABI names, so that a C++ program's new comes
+ * straight here (malloc's fast path inline, not libstdc++'s operator new calling malloc) and a tracked heap records
+ * the call site in the program, not in the C++ runtime's operator new. Every operator delete is free itself, an
+ * alias defined beside free (entry.c).
  *
- * Holds: operator new and new[] (plain, nothrow, aligned with std::align_val_t, aligned nothrow) and operator delete
- * and delete[] (plain, sized, nothrow, aligned, sized aligned, aligned nothrow), and the C++ runtime's own
- * definitions of the new forms, found by dlsym(RTLD_NEXT) in a constructor when a C++ runtime is loaded (never inside
- * malloc), else at the first failed request (a runtime dlopen'd later; a failed request is no allocation).
+ * Holds: operator new and new[] (plain, nothrow, aligned with std::align_val_t, aligned nothrow), and the C++
+ * runtime's own definitions of the new forms, found by dlsym(RTLD_NEXT) in a constructor when a C++ runtime is
+ * loaded (never inside malloc), else at the first failed request (a runtime dlopen'd later; a failed request is no
+ * allocation).
  * A request the heap and the fallback cannot serve is handed to the runtime's definition of the same form: its
  * std::new_handler loop calls malloc (ours) again after each handler, and it throws std::bad_alloc (a nothrow form
  * returns NULL), which C cannot. The hand-over is the last thing a function here does (a tail call at -O2) and this
@@ -99,29 +100,36 @@ static int power_of_two(size_t a)
 	return a && !(a & (a - 1));
 }
 
-EXPORT void *_Znwm(size_t n)
+/* The plain forms: malloc's fast path inline, else malloc's slow half, else the runtime's definition of the form,
+ * out of line (the call site is read there only) */
+static __attribute__((noinline)) void *new_other(size_t n, int form, const void *pc)
 {
-	void *p = _pmp_shim_malloc(n, CALLER());
-	return p ? p : ((new_fn)next(NEW))(n);
+	void *p = _pmp_shim_malloc_other(n, pc);
+	return p ? p : ((new_fn)next(form))(n);
 }
 
-EXPORT void *_Znam(size_t n)
+static __attribute__((noinline)) void *new_nt_other(size_t n, const nothrow_t *tag, int form, const void *pc)
 {
-	void *p = _pmp_shim_malloc(n, CALLER());
-	return p ? p : ((new_fn)next(NEW_ARR))(n);
+	void *p = _pmp_shim_malloc_other(n, pc);
+	return p ? p : ((new_nt_fn)next(form))(n, tag);
 }
 
-EXPORT void *_ZnwmRKSt9nothrow_t(size_t n, const nothrow_t *tag)
-{
-	void *p = _pmp_shim_malloc(n, CALLER());
-	return p ? p : ((new_nt_fn)next(NEW_NT))(n, tag);
-}
-
-EXPORT void *_ZnamRKSt9nothrow_t(size_t n, const nothrow_t *tag)
-{
-	void *p = _pmp_shim_malloc(n, CALLER());
-	return p ? p : ((new_nt_fn)next(NEW_ARR_NT))(n, tag);
-}
+#define NEW_PLAIN(name, form)                                                                                        \
+	EXPORT void *name(size_t n)                                                                                   \
+	{                                                                                                             \
+		void *p = _pmp_shim_small_fast(n);                                                                    \
+		return __builtin_expect(p != NULL, 1) ? p : new_other(n, form, CALLER());                             \
+	}
+#define NEW_NOTHROW(name, form)                                                                                      \
+	EXPORT void *name(size_t n, const nothrow_t *tag)                                                             \
+	{                                                                                                             \
+		void *p = _pmp_shim_small_fast(n);                                                                    \
+		return __builtin_expect(p != NULL, 1) ? p : new_nt_other(n, tag, form, CALLER());                     \
+	}
+NEW_PLAIN(_Znwm, NEW)
+NEW_PLAIN(_Znam, NEW_ARR)
+NEW_NOTHROW(_ZnwmRKSt9nothrow_t, NEW_NT)
+NEW_NOTHROW(_ZnamRKSt9nothrow_t, NEW_ARR_NT)
 
 /* an alignment that is no power of two is undefined behaviour: the runtime's definition decides what it does */
 EXPORT void *_ZnwmSt11align_val_t(size_t n, size_t align)
@@ -147,24 +155,3 @@ EXPORT void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t align, const no
 	void *p = power_of_two(align) ? _pmp_shim_aligned(align, n, CALLER()) : NULL;
 	return p ? p : ((new_al_nt_fn)next(NEW_ARR_AL_NT))(n, align, tag);
 }
-
-/* every delete is a free: the block knows its size and alignment (the size and alignment arguments go unread) */
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#define DELETE(name, params)                                                                                         \
-	EXPORT void name params;                                                                                      \
-	EXPORT void name params                                                                                       \
-	{                                                                                                             \
-		_pmp_shim_free(p, CALLER());                                                                          \
-	}
-DELETE(_ZdlPv, (void *p))
-DELETE(_ZdaPv, (void *p))
-DELETE(_ZdlPvm, (void *p, size_t size))
-DELETE(_ZdaPvm, (void *p, size_t size))
-DELETE(_ZdlPvRKSt9nothrow_t, (void *p, const nothrow_t *tag))
-DELETE(_ZdaPvRKSt9nothrow_t, (void *p, const nothrow_t *tag))
-DELETE(_ZdlPvSt11align_val_t, (void *p, size_t align))
-DELETE(_ZdaPvSt11align_val_t, (void *p, size_t align))
-DELETE(_ZdlPvmSt11align_val_t, (void *p, size_t size, size_t align))
-DELETE(_ZdaPvmSt11align_val_t, (void *p, size_t size, size_t align))
-DELETE(_ZdlPvSt11align_val_tRKSt9nothrow_t, (void *p, size_t align, const nothrow_t *tag))
-DELETE(_ZdaPvSt11align_val_tRKSt9nothrow_t, (void *p, size_t align, const nothrow_t *tag))

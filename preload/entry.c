@@ -2,8 +2,9 @@
  *
  * Holds: malloc, free, calloc, realloc, reallocarray, aligned_alloc, memalign, posix_memalign, valloc, pvalloc,
  * malloc_usable_size, cfree and working stand-ins for malloc_trim, mallopt, mallinfo, mallinfo2, malloc_info,
- * malloc_stats, and malloc, aligned allocation and free with the call site given, for the C++ allocation functions
- * (cxx.c). A pointer inside [lo, lo+len) belongs to the heap, anything else to jemalloc (one range compare).
+ * malloc_stats; operator delete in all its forms (aliases of free); and malloc's slow half and aligned allocation
+ * with the call site given, for operator new (cxx.c). A pointer inside [lo, lo+len) belongs to the heap, anything
+ * else to jemalloc (one range compare).
  * Every heap call carries the return address of the exported function (CALLER): a tracked heap records it as the
  * call site; the fast path of an untracked heap never reads it.
  * Must never: route by an "initialised" flag alone, hand a heap pointer to jemalloc or a jemalloc pointer to the
@@ -23,8 +24,7 @@
 #define EXPORT __attribute__((visibility("default")))
 #define CALLER() ((const void *)__builtin_return_address(0))
 
-/* glibc dropped its cfree prototype; we still provide the symbol for old binaries */
-EXPORT void cfree(void *p);
+/* glibc dropped its cfree prototype; we still provide the symbol for old binaries (an alias of free, below) */
 
 /* The heap to allocate from on this call, or NULL for the fallback. Runs the lazy init on the very first call. */
 static inline struct pmp_heap *alloc_heap(void)
@@ -155,34 +155,17 @@ static inline void *malloc_at(size_t n, const void *pc)
 	return malloc_cold(n, pc);
 }
 
-/* malloc_at, out of line: what small_fast does not serve */
-static __attribute__((noinline)) void *malloc_other(size_t n, const void *pc)
+/* malloc_at, out of line: what _pmp_shim_small_fast does not serve */
+__attribute__((noinline)) void *_pmp_shim_malloc_other(size_t n, const void *pc)
 {
 	return malloc_at(n, pc);
-}
-
-/* The fast path of malloc, operator new and calloc: a small block of this thread's page of the process heap, or
- * NULL (the caller's slow half decides: it takes the call site, which the fast path does not load, and as the
- * fast path calls nothing it saves no register). One compare of the thread's key with the heap's fast_id says
- * that the thread's theap is the heap's, that the heap takes the fast path, and that the thread is not inside an
- * allocator already (theap.h); the depth raised (ENTER) marks the fast path itself. */
-static inline __attribute__((always_inline)) void *small_fast(size_t n)
-{
-	struct pmp_heap *h = __atomic_load_n(&_pmp_fast_heap, __ATOMIC_ACQUIRE);
-	if (__builtin_expect(_pmp_tls.key == h->fast_id, 1)) { /* the size is tested inside */
-		ENTER();
-		void *p = _pmp_malloc_fast_bound(h, n);
-		LEAVE();
-		return p;
-	}
-	return NULL;
 }
 
 /* malloc: the fast path, else the rest out of line (pc is only read there) */
 static inline __attribute__((always_inline)) void *malloc_in(size_t n, const void *pc)
 {
-	void *p = small_fast(n);
-	return __builtin_expect(p != NULL, 1) ? p : malloc_other(n, pc);
+	void *p = _pmp_shim_small_fast(n);
+	return __builtin_expect(p != NULL, 1) ? p : _pmp_shim_malloc_other(n, pc);
 }
 
 EXPORT void *malloc(size_t n)
@@ -213,7 +196,7 @@ EXPORT void *calloc(size_t nmemb, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	void *p = small_fast(n);
+	void *p = _pmp_shim_small_fast(n);
 	return __builtin_expect(p != NULL, 1) ? memset(p, 0, n) : calloc_other(nmemb, size, n, CALLER());
 }
 
@@ -249,49 +232,53 @@ static __attribute__((noinline)) void free_released(const uint8_t *p, struct pmp
 
 /* free keeps errno: the heap's paths keep it themselves (the fast one never touches it), the fallback's is kept
  * in free_cold. A heap block is freed only when this thread is not already inside the heap; the heap itself drops
- * the frees it may not do (read-only, sealed at exit), so the file stays as it was. */
-/* the one free sequence; pc is an expression evaluated in the slow branch only (free's return address would
- * otherwise be loaded, and registers saved, before the fast path). The key test is malloc's; the fast path is a
- * free into a page this thread owns. */
-#define FREE_AT(p, pc)                                                                                                \
-	do {                                                                                                          \
-		struct pmp_heap *h_ = __atomic_load_n(&_pmp_fast_heap, __ATOMIC_ACQUIRE);                            \
-		uint64_t off_ = (uint64_t)((uint8_t *)(p) - h_->base);                                                \
-		if (__builtin_expect(off_ < h_->reserved, 1)) {                                                       \
-			if (__builtin_expect(_pmp_tls.key == h_->fast_id, 1)) {                                       \
-				ENTER();                                                                              \
-				struct pmp_prt *pg_ = _pmp_own_page(h_, off_);                                        \
-				if (__builtin_expect(pg_ != NULL, 1)) {                                               \
-					int r_ = _pmp_small_release(_pmp_tls.theap, pg_, (p));                        \
-					if (__builtin_expect(r_ == PMP_RELEASED, 1)) {                                \
-						LEAVE();                                                              \
-						return;                                                               \
-					}                                                                             \
-					free_released((p), pg_, r_); /* LEAVEs */                                     \
-					return;                                                                       \
-				}                                                                                     \
-				LEAVE();                                                                              \
-			}                                                                                             \
-			free_heap(h_, (p), (pc));                                                                     \
-			return;                                                                                       \
-		}                                                                                                     \
-		free_cold(p);                                                                                         \
-	} while (0)
-
+ * the frees it may not do (read-only, sealed at exit), so the file stays as it was. The key test is malloc's; the
+ * fast path is a free into a page this thread owns, and the call site is read in the slow branch only (free's
+ * return address would otherwise be loaded, and registers saved, before the fast path). */
 EXPORT void free(void *p)
 {
-	FREE_AT(p, CALLER());
+	struct pmp_heap *h = __atomic_load_n(&_pmp_fast_heap, __ATOMIC_ACQUIRE);
+	uint64_t off = (uint64_t)((uint8_t *)p - h->base);
+	if (__builtin_expect(off < h->reserved, 1)) {
+		if (__builtin_expect(_pmp_tls.key == h->fast_id, 1)) {
+			ENTER();
+			struct pmp_prt *pg = _pmp_own_page(h, off);
+			if (__builtin_expect(pg != NULL, 1)) {
+				int r = _pmp_small_release(_pmp_tls.theap, pg, p);
+				if (__builtin_expect(r == PMP_RELEASED, 1)) {
+					LEAVE();
+					return;
+				}
+				free_released(p, pg, r); /* LEAVEs */
+				return;
+			}
+			LEAVE();
+		}
+		free_heap(h, p, CALLER());
+		return;
+	}
+	free_cold(p);
 }
 
-void _pmp_shim_free(void *p, const void *pc)
-{
-	FREE_AT(p, pc);
-}
-
-EXPORT void cfree(void *p)
-{
-	free(p);
-}
+/* Every other free is free itself, under its own name: cfree, and operator delete and delete[] in every form
+ * (plain, sized, nothrow, aligned, sized aligned, aligned nothrow; Itanium ABI names). The block knows its size and
+ * alignment, so their further arguments go unread (passed in registers the callee need not read), and free's
+ * return address is the program's call site. Declared here with free's type, which is theirs as far as C knows. */
+/* nothrow and leaf: free's attributes, as glibc declares it */
+#define FREE_ALIAS(name) EXPORT void name(void *p) __attribute__((alias("free"), nothrow, leaf));
+FREE_ALIAS(cfree)
+FREE_ALIAS(_ZdlPv)
+FREE_ALIAS(_ZdaPv)
+FREE_ALIAS(_ZdlPvm)
+FREE_ALIAS(_ZdaPvm)
+FREE_ALIAS(_ZdlPvRKSt9nothrow_t)
+FREE_ALIAS(_ZdaPvRKSt9nothrow_t)
+FREE_ALIAS(_ZdlPvSt11align_val_t)
+FREE_ALIAS(_ZdaPvSt11align_val_t)
+FREE_ALIAS(_ZdlPvmSt11align_val_t)
+FREE_ALIAS(_ZdaPvmSt11align_val_t)
+FREE_ALIAS(_ZdlPvSt11align_val_tRKSt9nothrow_t)
+FREE_ALIAS(_ZdaPvSt11align_val_tRKSt9nothrow_t)
 
 static size_t heap_usable(const void *p)
 {
@@ -397,11 +384,6 @@ static void *aligned(size_t align, size_t n, const void *pc)
 		return NULL;
 	}
 	return fb_aligned(align, n);
-}
-
-void *_pmp_shim_malloc(size_t n, const void *pc)
-{
-	return malloc_in(n, pc);
 }
 
 void *_pmp_shim_aligned(size_t align, size_t n, const void *pc)

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../src/core/theap.h"
+#include "../src/core/alloc.h"
 
 /* ---- the fallback: jemalloc from libjemalloc_pic.a, every public symbol renamed malloc -> jefb_malloc ---- */
 PMP_HIDDEN void *jefb_malloc(size_t n);
@@ -108,9 +108,25 @@ static inline struct pmp_heap *_pmp_writable_heap(void)
 }
 
 /* ---- the malloc family with the call site given (entry.c), for the C++ allocation functions (cxx.c) ---- */
-PMP_HIDDEN void *_pmp_shim_malloc(size_t n, const void *pc);
+/* The fast path of malloc, calloc and operator new: a small block of this thread's page of the process heap, or
+ * NULL (the caller's slow half decides: it takes the call site, which the fast path does not load, and as the
+ * fast path calls nothing it saves no register). One compare of the thread's key with the heap's fast_id says
+ * that the thread's theap is the heap's, that the heap takes the fast path, and that the thread is not inside an
+ * allocator already (theap.h); the depth raised marks the fast path itself. */
+static inline __attribute__((always_inline)) void *_pmp_shim_small_fast(size_t n)
+{
+	struct pmp_heap *h = __atomic_load_n(&_pmp_fast_heap, __ATOMIC_ACQUIRE);
+	if (__builtin_expect(_pmp_tls.key == h->fast_id, 1)) { /* the size is tested inside */
+		_pmp_enter();
+		void *p = _pmp_malloc_fast_bound(h, n);
+		_pmp_leave();
+		return p;
+	}
+	return NULL;
+}
+/* malloc but for what _pmp_shim_small_fast serves (out of line) */
+PMP_HIDDEN void *_pmp_shim_malloc_other(size_t n, const void *pc);
 PMP_HIDDEN void *_pmp_shim_aligned(size_t align, size_t n, const void *pc); /* align: a power of two */
-PMP_HIDDEN void _pmp_shim_free(void *p, const void *pc);
 
 /* ---- fork (fork.c), ending and exec (exit.c), crash (crash.c) ---- */
 PMP_HIDDEN void _pmp_fork_install(void);
