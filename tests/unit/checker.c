@@ -1,10 +1,16 @@
 /* checker.c: unit tests of pmp_check as an oracle that can fail: one corruption at a time, each must be reported
  * with its exact enum pmp_problem, the offset where it is, and a message; undoing it must make the heap pass again.
  *
- * Holds: a fixture heap with isolated free blocks and zero-filled used blocks, and one test per kind of damage.
+ * Holds: a fixture heap with isolated free blocks and zero-filled used blocks, and one test per kind of damage;
+ * and what check level 2's step may take for damage on a page another thread owns (its moments, not damage).
  * Must never: accept "some error" where a specific problem is known, or corrupt two things in one case.
  */
 #include "unit.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include "core/theap.h"
 
 #define LEN ((size_t)2 << 20)
 #define NB 16
@@ -336,4 +342,95 @@ Test(checker, level2_pass_accepts_a_root_on_a_slot)
 	for (int i = 0; i < 4000; i++) /* many passes over the chain, each ending with the roots */
 		pmp_free(f.h, pmp_malloc(f.h, PMP_SMALL_MAX + 100));
 	done(&f);
+}
+
+/* ---- check level 2's step over a page another thread owns ----
+ * Its owner collects remote frees without the lock: it takes the page's remote list, then clears each slot's live
+ * bit. A step that read the list before the exchange and the bitmap after a clear sees a slot on the remote list
+ * that is not live: a moment of a correct program, which the step must not take for damage on such a page (it
+ * checks only what no correct operation changes there), but must on a page that stands still. Both tests make
+ * that moment by hand: slot x of a page on the page's remote list, its live bit (in the heap and in the owner's
+ * shadow) clear. */
+
+struct moving {
+	struct pmp_heap *h;
+	uint8_t *x;               /* freed by the thread that does not own its page */
+	pthread_barrier_t ready;  /* the owner's slots are made (or the remote free done) */
+	pthread_barrier_t go;     /* the owner may end */
+};
+
+/* slot p's live bit cleared (set 0) or set again, in the heap and in the shadow */
+static void live_bit(struct pmp_heap *h, const uint8_t *p, int set)
+{
+	struct pmp_prt *pg = _pmp_prt_of(h, u_off(h, p));
+	uint32_t i = (uint32_t)((uint64_t)(p - pg->slots) / pg->slot_size);
+	uint64_t bit = (uint64_t)1 << (i & 63);
+	struct pmp_page *page = (struct pmp_page *)(void *)pg->start;
+	page->live[i >> 6] = set ? page->live[i >> 6] | bit : page->live[i >> 6] & ~bit;
+	pg->shadow[i >> 6] = page->live[i >> 6];
+}
+
+/* the owner: slots of one page, the second one handed to the test; it stays until the test is done */
+static void *owner_of_slots(void *arg)
+{
+	struct moving *m = arg;
+	void *a = pmp_malloc(m->h, 48);
+	m->x = pmp_malloc(m->h, 48);
+	cr_assert(a && m->x);
+	pthread_barrier_wait(&m->ready);
+	pthread_barrier_wait(&m->go);
+	pmp_free(m->h, a);
+	return NULL;
+}
+
+Test(checker, level2_step_takes_another_threads_page_for_moving)
+{
+	struct fix f;
+	fix_init(&f);
+	struct moving m = {.h = f.h};
+	pthread_barrier_init(&m.ready, NULL, 2);
+	pthread_barrier_init(&m.go, NULL, 2);
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, owner_of_slots, &m), 0);
+	pthread_barrier_wait(&m.ready);
+	cr_assert_not_null(pmp_malloc(f.h, 1)); /* this thread's theap: the page is another's */
+	pmp_free(f.h, m.x); /* onto the owner's page's remote list */
+	struct pmp_page *page = (struct pmp_page *)(void *)_pmp_prt_of(f.h, u_off(f.h, m.x))->start;
+	cr_assert_eq(page->remote, (uint64_t)(m.x - f.h->base), "the free of another thread's slot is on the page's remote list");
+	live_bit(f.h, m.x, 0); /* the owner's collect, seen half way */
+	_pmp_lock(f.h);
+	f.h->check_cursor = 0;
+	_pmp_check_step_slow(f.h); /* aborts if it checks the page strictly */
+	_pmp_unlock(f.h);
+	live_bit(f.h, m.x, 1);
+	pthread_barrier_wait(&m.go);
+	pthread_join(t, NULL);
+	done(&f);
+}
+
+/* the same moment on a page of this thread's (which stands still under the lock): damage */
+static void *free_of_anothers_slot(void *arg)
+{
+	struct moving *m = arg;
+	pmp_free(m->h, m->x);
+	return NULL;
+}
+
+Test(checker, level2_step_finds_a_remote_slot_not_live_on_a_page_that_stands_still, .signal = SIGABRT)
+{
+	struct fix f;
+	fix_init(&f);
+	struct moving m = {.h = f.h};
+	cr_assert_not_null(pmp_malloc(f.h, 48));
+	cr_assert_not_null(m.x = pmp_malloc(f.h, 48));
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, free_of_anothers_slot, &m), 0);
+	pthread_join(t, NULL);
+	struct pmp_page *page = (struct pmp_page *)(void *)_pmp_prt_of(f.h, u_off(f.h, m.x))->start;
+	cr_assert_eq(page->remote, (uint64_t)(m.x - f.h->base), "the other thread's free is on this thread's page's remote list");
+	live_bit(f.h, m.x, 0);
+	_pmp_lock(f.h);
+	f.h->check_cursor = 0;
+	_pmp_check_step_slow(f.h);
+	cr_assert_fail("the step took a remote slot that is not live on a page that stands still for no damage");
 }
