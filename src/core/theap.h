@@ -82,7 +82,7 @@ struct pmp_theap {
 	struct pmp_heap *heap;
 	uint64_t heap_id;                      /* the heap's id: a thread-local cache naming another handle misses */
 	/* the current page of the class of each size (n + 15) / 16 up to PMP_DIRECT_MAX: pages[class] or
-	 * &_pmp_no_page. Derived: set only by theap.c's direct_set, at every change of a class list's head. */
+	 * &_pmp_no_page. Derived: set only by theap.c's head_set, at every change of a class list. */
 	struct pmp_prt *direct[PMP_DIRECT_STEPS];
 	struct pmp_prt *pages[PMP_CLASSES];    /* pages with free slots (or not known to be full), current first */
 	struct pmp_prt *full[PMP_CLASSES];     /* pages found full */
