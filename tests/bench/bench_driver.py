@@ -634,69 +634,81 @@ class Driver:
     # ---- section 5: instructions per malloc/free pair ----
     def callgrind(self):
         sec = "callgrind"
-        exe = os.path.join(self.a.build, "tests", "bench", "fastpath_pairs")
+        progs = [("malloc(64)+free", "fastpath_pairs"), ("operator new(64)+delete", "fastpath_new")]
         vg = shutil.which("valgrind")
         if not vg:
             self.skip(sec, f"valgrind not installed")
             return
-        if not os.path.exists(exe):
-            self.skip(sec, f"{exe} not built")
+        exes = [(what, os.path.join(self.a.build, "tests", "bench", prog)) for what, prog in progs]
+        if not os.path.exists(exes[0][1]):
+            self.skip(sec, f"{exes[0][1]} not built")
             return
         n = 20000 if self.a.quick else 200000
-        self.say(f"== {sec}: {n} malloc(64)+free pairs under callgrind, one run per allocator (counts repeat)")
+        self.say(f"== {sec}: {n} malloc(64)+free pairs (and operator new(64)+delete pairs) under callgrind, one run "
+                 "per allocator (counts repeat)")
         log = self.open_log(sec)
         raw = os.path.join(self.out, "raw", sec)
         os.makedirs(raw, exist_ok=True)
-        got, loop = {}, {}
         annotate = shutil.which("callgrind_annotate")
-        for name, env in self.allocs:
-            # the preload goes to the client through env(1), so valgrind's own launcher runs without it
-            env = dict(env)
-            if name == MINE:
-                env["PMEMPRELOAD_SIZE"] = "1G"
-            outs = f"{raw}/callgrind.{name}"
-            for old in [f for f in os.listdir(raw) if f.startswith(f"callgrind.{name}.")]:
-                os.unlink(os.path.join(raw, old))
-            cmd = [vg, "--tool=callgrind", "--toggle-collect=measured_pairs", "--trace-children=yes",
-                   f"--callgrind-out-file={outs}.%p.out", "/usr/bin/env"] \
-                + [f"{k}={v}" for k, v in env.items()] + [exe, str(n)]
-            run = self.execute(cmd, self.scratch, {}, None, os.path.join(raw, f"{name}.out"), log, f"[{name}]",
-                               timeout=600, measure=False)
-            self.clean_heaps(log)
-            m = re.findall(r"Collected : (\d+)", run.out)
-            if run.rc == 0 and m and int(m[-1]) > 0:
-                got[name] = int(m[-1]) / n
-                # the loop's own instructions (measured_pairs, exclusive), so the allocator's can be told apart
-                for f in sorted(os.listdir(raw)) if annotate else []:
-                    if f.startswith(f"callgrind.{name}.") and f.endswith(".out"):
-                        cmd_a = [annotate, "--inclusive=no", os.path.join(raw, f)]
-                        log.write(f"[{name}] {shlex.join(cmd_a)}\n")
-                        txt = subprocess.run(cmd_a, capture_output=True, text=True).stdout
-                        mm = re.search(r"^\s*([\d,]+) .*:measured_pairs ", txt, re.M)
-                        if mm:
-                            loop[name] = int(mm.group(1).replace(",", "")) / n
-            self.say(f"  [{sec}] {name:<12} " + (f"{got[name]:.1f} instructions per pair" if name in got else
-                                                 f"FAILED: {run.why or 'no count'}"))
+        lines, first = [], None
+        for what, exe in exes:
+            if not os.path.exists(exe):
+                lines.append(f"({what}: {exe} not built)")
+                continue
+            tag = os.path.basename(exe)
+            got, loop = {}, {}
+            for name, env in self.allocs:
+                # the preload goes to the client through env(1), so valgrind's own launcher runs without it
+                env = dict(env)
+                if name == MINE:
+                    env["PMEMPRELOAD_SIZE"] = "1G"
+                outs = f"{raw}/callgrind.{tag}.{name}"
+                for old in [f for f in os.listdir(raw) if f.startswith(f"callgrind.{tag}.{name}.")]:
+                    os.unlink(os.path.join(raw, old))
+                cmd = [vg, "--tool=callgrind", "--toggle-collect=measured_pairs", "--trace-children=yes",
+                       f"--callgrind-out-file={outs}.%p.out", "/usr/bin/env"] \
+                    + [f"{k}={v}" for k, v in env.items()] + [exe, str(n)]
+                run = self.execute(cmd, self.scratch, {}, None, os.path.join(raw, f"{tag}.{name}.out"), log,
+                                   f"[{name}]", timeout=600, measure=False)
+                self.clean_heaps(log)
+                m = re.findall(r"Collected : (\d+)", run.out)
+                if run.rc == 0 and m and int(m[-1]) > 0:
+                    got[name] = int(m[-1]) / n
+                    # the loop's own instructions (measured_pairs, exclusive), so the allocator's can be told apart
+                    for f in sorted(os.listdir(raw)) if annotate else []:
+                        if f.startswith(f"callgrind.{tag}.{name}.") and f.endswith(".out"):
+                            cmd_a = [annotate, "--inclusive=no", os.path.join(raw, f)]
+                            log.write(f"[{name}] {shlex.join(cmd_a)}\n")
+                            txt = subprocess.run(cmd_a, capture_output=True, text=True).stdout
+                            mm = re.search(r"^\s*([\d,]+) .*:measured_pairs ", txt, re.M)
+                            if mm:
+                                loop[name] = int(mm.group(1).replace(",", "")) / n
+                self.say(f"  [{sec}] {what:<24} {name:<12} " + (f"{got[name]:.1f} instructions per pair"
+                                                                 if name in got else
+                                                                 f"FAILED: {run.why or 'no count'}"))
+            alloc_only = {k: v - loop.get(k, 0.0) for k, v in got.items()}
+            if first is None:
+                first = alloc_only
+            lines += [f"instructions per {what} pair on the fast path (callgrind, {n} pairs "
+                      "after 10,000 of warm-up): all counted, the loop's own (measured_pairs, exclusive), and the "
+                      "rest: the calls into the allocator"]
+            rows = [["allocator", "instr/pair", "of it the loop", "allocator", "/ jemalloc"]]
+            je = alloc_only.get("jemalloc")
+            for name in self.names:
+                if name in got:
+                    rows.append([name, f"{got[name]:.1f}", f"{loop[name]:.1f}" if name in loop else "?",
+                                 f"{alloc_only[name]:.1f}", rat(alloc_only[name] / je) if je else "-"])
+                else:
+                    rows.append([name, "FAIL"])
+            lines += table(rows) + [""]
         log.close()
-        alloc_only = {k: v - loop.get(k, 0.0) for k, v in got.items()}
-        lines = [f"instructions per malloc(64)+free pair on the fast path (callgrind, {n} pairs after 10,000 of "
-                 "warm-up): all counted, the loop's own (measured_pairs, exclusive), and the rest: the calls into "
-                 "the allocator"]
-        rows = [["allocator", "instr/pair", "of it the loop", "allocator", "/ jemalloc"]]
-        je = alloc_only.get("jemalloc")
-        for name in self.names:
-            if name in got:
-                rows.append([name, f"{got[name]:.1f}", f"{loop[name]:.1f}" if name in loop else "?",
-                             f"{alloc_only[name]:.1f}", rat(alloc_only[name] / je) if je else "-"])
-            else:
-                rows.append([name, "FAIL"])
-        lines += table(rows)
-        self.write_table(sec, lines)
-        if MINE in got and je:
-            self.target("allocator instructions per malloc/free pair / jemalloc's", [alloc_only[MINE] / je], "<=",
-                        1.0, f"pmempreload {alloc_only[MINE]:.0f}, jemalloc {je:.0f}"
-                        + "".join(f", {p} {alloc_only[p]:.0f}" for p in ["glibc", "mimalloc", "tcmalloc"]
-                                  if p in alloc_only))
+        self.write_table(sec, lines[:-1] if lines and lines[-1] == "" else lines)
+        je = first.get("jemalloc") if first else None
+        if first and MINE in first and je:
+            self.target("allocator instructions per malloc/free pair / jemalloc's", [first[MINE] / je], "<=",
+                        1.0, f"pmempreload {first[MINE]:.0f}, jemalloc {je:.0f}"
+                        + "".join(f", {p} {first[p]:.0f}" for p in ["glibc", "mimalloc", "tcmalloc"]
+                                  if p in first))
 
     # ---- micro: tests/bench/mallocbench (the project's own micro-benchmark) ----
     def micro(self):
