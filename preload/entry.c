@@ -168,9 +168,12 @@ static inline __attribute__((always_inline)) void *malloc_in(size_t n, const voi
 	return __builtin_expect(p != NULL, 1) ? p : _pmp_shim_malloc_other(n, pc);
 }
 
+/* malloc_in's two steps written out, with the call site read in the slow branch: as an argument of malloc_in it
+ * is loaded before the fast path */
 EXPORT void *malloc(size_t n)
 {
-	return malloc_in(n, CALLER());
+	void *p = _pmp_shim_small_fast(n);
+	return __builtin_expect(p != NULL, 1) ? p : _pmp_shim_malloc_other(n, CALLER());
 }
 
 /* calloc but for a small block of this thread's page (n = nmemb * size, not overflowing) */
