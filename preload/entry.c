@@ -215,7 +215,7 @@ static __attribute__((noinline)) void free_cold(void *p)
 
 /* a heap block that free's fast path did not take (another thread's page, a chain block, no theap yet, a heap
  * that takes the slow paths); a nested free (this thread is inside an allocator already) leaves it in place */
-static __attribute__((noinline)) void free_heap(struct pmp_heap *h, void *p, const void *pc)
+static __attribute__((noinline)) void free_heap(void *p, struct pmp_heap *h, const void *pc)
 {
 	if (!_pmp_depth) {
 		ENTER();
@@ -257,7 +257,7 @@ EXPORT void free(void *p)
 			}
 			LEAVE();
 		}
-		free_heap(h, p, CALLER());
+		free_heap(p, h, CALLER());
 		return;
 	}
 	free_cold(p);
