@@ -24,8 +24,6 @@
 #define EXPORT __attribute__((visibility("default")))
 #define CALLER() ((const void *)__builtin_return_address(0))
 
-/* glibc dropped its cfree prototype; we still provide the symbol for old binaries (an alias of free, below) */
-
 /* The heap to allocate from on this call, or NULL for the fallback. Runs the lazy init on the very first call. */
 static inline struct pmp_heap *alloc_heap(void)
 {
@@ -161,7 +159,8 @@ __attribute__((noinline)) void *_pmp_shim_malloc_other(size_t n, const void *pc)
 	return malloc_at(n, pc);
 }
 
-/* malloc: the fast path, else the rest out of line (pc is only read there) */
+/* malloc for a caller that has the call site already (realloc of NULL, an alignment malloc's blocks have): the fast
+ * path, else the rest out of line (pc is only read there) */
 static inline __attribute__((always_inline)) void *malloc_in(size_t n, const void *pc)
 {
 	void *p = _pmp_shim_small_fast(n);
@@ -263,7 +262,8 @@ EXPORT void free(void *p)
 	free_cold(p);
 }
 
-/* Every other free is free itself, under its own name: cfree, and operator delete and delete[] in every form
+/* Every other free is free itself, under its own name: cfree (glibc dropped its prototype; old binaries still call
+ * it), and operator delete and delete[] in every form
  * (plain, sized, nothrow, aligned, sized aligned, aligned nothrow; Itanium ABI names). The block knows its size and
  * alignment, so their further arguments go unread (passed in registers the callee need not read), and free's
  * return address is the program's call site. Declared here with free's type, which is theirs as far as C knows. */

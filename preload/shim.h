@@ -107,7 +107,7 @@ static inline struct pmp_heap *_pmp_writable_heap(void)
 	return h && !h->readonly && !__atomic_load_n(&h->sealed, __ATOMIC_RELAXED) ? h : NULL;
 }
 
-/* ---- the malloc family with the call site given (entry.c), for the C++ allocation functions (cxx.c) ---- */
+/* ---- malloc's fast path, and the malloc family with the call site given (entry.c), for operator new (cxx.c) ---- */
 /* The fast path of malloc, calloc and operator new: a small block of this thread's page of the process heap, or
  * NULL (the caller's slow half decides: it takes the call site, which the fast path does not load, and as the
  * fast path calls nothing it saves no register). One compare of the thread's key with the heap's fast_id says
