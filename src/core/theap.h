@@ -301,7 +301,8 @@ static inline __attribute__((always_inline)) int _pmp_small_release(struct pmp_t
 	 * live bit, and _pmp_small_released tells the two apart. */
 	uint32_t d = (uint16_t)(uintptr_t)(p - pg->slots), i = _pmp_slot_index(d, pg->own_inv);
 	uint64_t v = pg->shadow[i >> 6];
-	if (__builtin_expect(!_pmp_slot_exact(d, pg->own_inv) || !_pmp_bit_take(&v, i), 0))
+	int was = _pmp_bit_take(&v, i); /* v is stored only when both tests pass */
+	if (__builtin_expect(!was || !_pmp_slot_exact(d, pg->own_inv), 0))
 		return PMP_RELEASE_BAD;
 	_pmp_live_store(pg, i >> 6, v);
 	/* every slot handed out lies below the harvest cursor: its place is the free list */
