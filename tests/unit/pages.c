@@ -399,33 +399,47 @@ Test(pages, direct_names_each_sizes_current_page)
 	munmap(mem, MEM);
 }
 
+/* 2 * n slots of 1,000 bytes (n = the class's capacity): the first page full (in the full list), the second
+ * current, full */
+struct two_pages {
+	void *mem;
+	struct pmp_heap *h;
+	unsigned c;   /* the class of 1,000 bytes */
+	uint32_t n;   /* its capacity */
+	void *p[140]; /* the slots */
+};
+static void two_full_pages_of_1000(struct two_pages *t)
+{
+	t->mem = u_map(MEM);
+	t->h = u_heap(t->mem, MEM);
+	t->c = _pmp_class_of(1000);
+	t->n = _pmp_class_capacity(t->c);
+	cr_assert_leq(2 * t->n, sizeof t->p / sizeof t->p[0]);
+	for (unsigned i = 0; i < 2 * t->n; i++)
+		cr_assert_not_null(t->p[i] = pmp_malloc(t->h, 1000));
+}
+
 /* A class's list left empty (its one page, emptied, shed when a chain block found no room) while a full page
  * waits in the full list: the free that gives the full page room makes it the class's head again, and direct
  * must name it (else every malloc of the class would take the slow path) */
 Test(pages, direct_follows_a_full_page_back_into_an_empty_list)
 {
-	void *mem = u_map(MEM);
-	struct pmp_heap *h = u_heap(mem, MEM);
-	unsigned c = _pmp_class_of(1000);
-	uint32_t n = _pmp_class_capacity(c);
-	void *p[2 * 70];
-	cr_assert_leq(n, 70);
-	for (unsigned i = 0; i < 2 * n; i++) /* the first page full (in the full list), the second current, full */
-		cr_assert_not_null(p[i] = pmp_malloc(h, 1000));
+	struct two_pages t;
+	two_full_pages_of_1000(&t);
 	struct pmp_theap *th = _pmp_tls.theap;
-	for (unsigned i = n; i < 2 * n; i++) /* the second page emptied: the class's only page, it stays current */
-		pmp_free(h, p[i]);
-	cr_assert_not_null(th->pages[c]);
-	cr_assert_null(pmp_malloc(h, MEM), "a chain block larger than the heap"); /* no room: the empty page is shed */
-	cr_assert_null(th->pages[c], "the emptied page was shed");
+	for (unsigned i = t.n; i < 2 * t.n; i++) /* the second page emptied: the class's only page, it stays current */
+		pmp_free(t.h, t.p[i]);
+	cr_assert_not_null(th->pages[t.c]);
+	cr_assert_null(pmp_malloc(t.h, MEM), "a chain block larger than the heap"); /* no room: the empty page is shed */
+	cr_assert_null(th->pages[t.c], "the emptied page was shed");
 	assert_direct(th, "after the class's only page was shed");
-	pmp_free(h, p[0]); /* room in the full page: it heads the class's list again */
-	cr_assert_not_null(th->pages[c]);
+	pmp_free(t.h, t.p[0]); /* room in the full page: it heads the class's list again */
+	cr_assert_not_null(th->pages[t.c]);
 	assert_direct(th, "after a full page got room into an empty list");
-	cr_assert_eq(pmp_malloc(h, 1000), p[0], "the slot just freed is the next");
-	u_assert_check(h, "at the end");
-	pmp_close(h);
-	munmap(mem, MEM);
+	cr_assert_eq(pmp_malloc(t.h, 1000), t.p[0], "the slot just freed is the next");
+	u_assert_check(t.h, "at the end");
+	pmp_close(t.h);
+	munmap(t.mem, MEM);
 }
 
 /* free's fast path keeps an emptied page in place only when it is alone (its class's head, no page after it); an
@@ -433,38 +447,32 @@ Test(pages, direct_follows_a_full_page_back_into_an_empty_list)
  * that the class's partly used pages are filled first */
 Test(pages, an_emptied_page_stays_only_when_it_is_its_classs_only_page)
 {
-	void *mem = u_map(MEM);
-	struct pmp_heap *h = u_heap(mem, MEM);
-	unsigned c = _pmp_class_of(1000);
-	uint32_t n = _pmp_class_capacity(c);
-	void *p[2 * 70];
-	cr_assert_leq(n, 70);
-	for (unsigned i = 0; i < 2 * n; i++) /* page a full (in the full list), page b current and full */
-		cr_assert_not_null(p[i] = pmp_malloc(h, 1000));
+	struct two_pages t;
+	two_full_pages_of_1000(&t);
 	struct pmp_theap *th = _pmp_tls.theap;
-	struct pmp_prt *a = _pmp_prt_of(h, (uint64_t)((uint8_t *)p[0] - h->base));
-	struct pmp_prt *b = _pmp_prt_of(h, (uint64_t)((uint8_t *)p[n] - h->base));
+	struct pmp_prt *a = _pmp_prt_of(t.h, (uint64_t)((uint8_t *)t.p[0] - t.h->base));
+	struct pmp_prt *b = _pmp_prt_of(t.h, (uint64_t)((uint8_t *)t.p[t.n] - t.h->base));
 	cr_assert_neq(a, b);
-	cr_assert_eq(th->pages[c], b);
-	cr_assert_eq(th->full[c], a);
-	pmp_free(h, p[0]); /* room in a: behind b */
-	cr_assert(th->pages[c] == b && b->next == a, "a page given room goes behind the current one");
+	cr_assert_eq(th->pages[t.c], b);
+	cr_assert_eq(th->full[t.c], a);
+	pmp_free(t.h, t.p[0]); /* room in a: behind b */
+	cr_assert(th->pages[t.c] == b && b->next == a, "a page given room goes behind the current one");
 	assert_direct(th, "after the full page got room");
 	uint32_t parked = th->n_empty;
-	for (unsigned i = n; i < 2 * n; i++) /* b emptied, a page after it: b is parked */
-		pmp_free(h, p[i]);
-	cr_assert_eq(th->pages[c], a, "the emptied head with a page after it left its class's list");
+	for (unsigned i = t.n; i < 2 * t.n; i++) /* b emptied, a page after it: b is parked */
+		pmp_free(t.h, t.p[i]);
+	cr_assert_eq(th->pages[t.c], a, "the emptied head with a page after it left its class's list");
 	cr_assert_eq(th->empty, b, "it waits among the emptied pages");
 	cr_assert_eq(th->n_empty, parked + 1);
 	assert_direct(th, "after the head emptied");
-	for (unsigned i = 1; i < n; i++) /* a emptied: the class's only page, it stays */
-		pmp_free(h, p[i]);
-	cr_assert_eq(th->pages[c], a, "the class's only page stays when it empties");
+	for (unsigned i = 1; i < t.n; i++) /* a emptied: the class's only page, it stays */
+		pmp_free(t.h, t.p[i]);
+	cr_assert_eq(th->pages[t.c], a, "the class's only page stays when it empties");
 	cr_assert_eq(_pmp_prt_live(a), 0);
 	cr_assert_eq(th->n_empty, parked + 1);
 	assert_direct(th, "after the only page emptied");
-	cr_assert_eq(pmp_malloc(h, 1000), p[n - 1], "its last freed slot comes next, from the same page");
-	u_assert_check(h, "at the end");
-	pmp_close(h);
-	munmap(mem, MEM);
+	cr_assert_eq(pmp_malloc(t.h, 1000), t.p[t.n - 1], "its last freed slot comes next, from the same page");
+	u_assert_check(t.h, "at the end");
+	pmp_close(t.h);
+	munmap(t.mem, MEM);
 }
