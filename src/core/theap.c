@@ -106,11 +106,11 @@ struct pmp_prt _pmp_no_page;
  * flag of a page that enters the list or stops being its head) */
 static void head_set(struct pmp_theap *th, unsigned c)
 {
-	struct pmp_prt *pg = th->pages[c] ? th->pages[c] : &_pmp_no_page;
-	if (pg != &_pmp_no_page)
-		pg->alone = pg->next == NULL;
+	struct pmp_prt *head = th->pages[c];
+	if (head)
+		head->alone = head->next == NULL;
 	for (uint32_t k = c ? _pmp_class_size(c - 1) / 16 + 1 : 0; k <= _pmp_class_size(c) / 16 && k < PMP_DIRECT_STEPS; k++)
-		th->direct[k] = pg;
+		th->direct[k] = head ? head : &_pmp_no_page;
 }
 
 /* the changes of th->pages[c] one page at a time, each keeping what head_set derives (release and shed, which let

@@ -405,6 +405,8 @@ Test(checker, level2_step_takes_another_threads_page_for_moving)
 	live_bit(f.h, m.x, 1);
 	pthread_barrier_wait(&m.go);
 	pthread_join(t, NULL);
+	pthread_barrier_destroy(&m.ready);
+	pthread_barrier_destroy(&m.go);
 	done(&f);
 }
 
