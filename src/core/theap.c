@@ -406,7 +406,9 @@ static struct pmp_prt *acquire_locked(struct pmp_heap *h, struct pmp_theap *th, 
 		if (pg->stale)
 			rebuild(h, pg);
 		own(th, pg);
-		if (pg->free || harvest(h, pg) || (collect(h, pg), pg->free))
+		if (!pg->free)
+			collect(h, pg);
+		if (pg->free || harvest(h, pg))
 			return pg;
 		/* full: kept in the full list, where a free finds it */
 		class_remove(th, c, pg);
@@ -452,10 +454,11 @@ void *_pmp_small_alloc_slow(struct pmp_heap *h, struct pmp_theap *th, unsigned c
 	for (;;) {
 		struct pmp_prt *pg = th->pages[c];
 		while (pg) {
+			/* the slots other threads freed before the page's untouched ones (as mimalloc's collect before
+			 * its extend): warm memory is reused and a page's rest stays unbacked while frees wait */
+			if (!pg->free)
+				collect(h, pg);
 			if (pg->free || harvest(h, pg))
-				return _pmp_small_alloc(h, th, c);
-			collect(h, pg);
-			if (pg->free)
 				return _pmp_small_alloc(h, th, c);
 			/* full: out of the way */
 			class_remove(th, c, pg);

@@ -319,6 +319,48 @@ Test(pages, a_new_page_touches_its_slots_as_they_are_handed_out)
 	munmap(mem, MEM);
 }
 
+struct one_free {
+	pmp_heap_t *h;
+	void *p;
+};
+
+static void *free_one(void *arg)
+{
+	struct one_free *o = arg;
+	pmp_free(o->h, o->p);
+	return NULL;
+}
+
+/* When the current page's free list runs out, the slots other threads freed into it are taken before its
+ * untouched ones are harvested: the freed slot's memory is warm, and the rest of the page stays unbacked while
+ * frees wait. */
+Test(pages, a_pages_remote_frees_are_reused_before_its_untouched_slots)
+{
+	void *mem = u_map(MEM);
+	struct pmp_heap *h = u_heap(mem, MEM);
+	unsigned c = _pmp_class_of(12000);
+	uint32_t size = _pmp_class_size(c);
+	cr_assert_geq(_pmp_class_capacity(c), 4);
+	cr_assert_geq(size, 4096, "one slot per harvest stretch");
+	uint8_t *a = pmp_malloc(h, 12000), *b = pmp_malloc(h, 12000);
+	cr_assert_not_null(a);
+	cr_assert_eq(b, a + size, "the page's second slot");
+	struct one_free o = {h, a};
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, free_one, &o), 0);
+	pthread_join(t, NULL);
+	uint8_t *third = b + size, *from = (uint8_t *)(((uintptr_t)third + 4095) & ~(uintptr_t)4095);
+	uint8_t *c2 = pmp_malloc(h, 12000);
+	cr_assert_eq(c2, a, "the slot freed from another thread comes back first (got slot %lld)",
+		     (long long)((c2 - a) / (long)size));
+	cr_assert_eq(resident(from, (size_t)(third + size - from)), 0, "the third slot's memory was touched");
+	assert_shadows_match(h, "after the remote free was reused");
+	cr_assert_eq(pmp_malloc(h, 12000), third, "then the untouched slots, in order");
+	u_assert_check(h, "at the end");
+	pmp_close(h);
+	munmap(mem, MEM);
+}
+
 /* th's direct names, for every size step up to PMP_DIRECT_MAX, the current page of the step's class (or the
  * empty entry when the class has none), and the one page of th flagged alone in a class is the head of its list
  * when nothing follows it (free's fast path keeps an emptied page there on that flag alone) */
