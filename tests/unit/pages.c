@@ -319,18 +319,6 @@ Test(pages, a_new_page_touches_its_slots_as_they_are_handed_out)
 	munmap(mem, MEM);
 }
 
-struct one_free {
-	pmp_heap_t *h;
-	void *p;
-};
-
-static void *free_one(void *arg)
-{
-	struct one_free *o = arg;
-	pmp_free(o->h, o->p);
-	return NULL;
-}
-
 /* When the current page's free list runs out, the slots other threads freed into it are taken before its
  * untouched ones are harvested: the freed slot's memory is warm, and the rest of the page stays unbacked while
  * frees wait. */
@@ -345,9 +333,10 @@ Test(pages, a_pages_remote_frees_are_reused_before_its_untouched_slots)
 	uint8_t *a = pmp_malloc(h, 12000), *b = pmp_malloc(h, 12000);
 	cr_assert_not_null(a);
 	cr_assert_eq(b, a + size, "the page's second slot");
-	struct one_free o = {h, a};
+	void *just_a[2] = {NULL, a};
+	struct span_arg sa = {h, just_a, 2}; /* the other thread frees a alone */
 	pthread_t t;
-	cr_assert_eq(pthread_create(&t, NULL, free_one, &o), 0);
+	cr_assert_eq(pthread_create(&t, NULL, free_every_other, &sa), 0);
 	pthread_join(t, NULL);
 	uint8_t *third = b + size, *from = (uint8_t *)(((uintptr_t)third + 4095) & ~(uintptr_t)4095);
 	uint8_t *c2 = pmp_malloc(h, 12000);
