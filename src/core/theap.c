@@ -230,6 +230,16 @@ static void collect(struct pmp_heap *h, struct pmp_prt *pg)
 	__atomic_add_fetch(&h->ctl->n_free, n, __ATOMIC_RELAXED);
 }
 
+/* a free slot at hand in pg, the owner's: when its free list is empty, the slots other threads freed come before
+ * its untouched ones (as mimalloc's collect before its extend), so that warm memory is reused and the rest of the
+ * page stays unbacked while frees wait; 0 when the page is full */
+static int refill(struct pmp_heap *h, struct pmp_prt *pg)
+{
+	if (!pg->free)
+		collect(h, pg);
+	return pg->free || harvest(h, pg);
+}
+
 /* a page new to this process (opened, or left by a forked-away thread): its count and its whole free list from
  * the bitmap (so that every live slot is below the harvest cursor: a free never finds its slot unharvested), then
  * the remote frees. Every word of the shadow is set, and no bit past the capacity (the page was checked to have
@@ -406,9 +416,7 @@ static struct pmp_prt *acquire_locked(struct pmp_heap *h, struct pmp_theap *th, 
 		if (pg->stale)
 			rebuild(h, pg);
 		own(th, pg);
-		if (!pg->free)
-			collect(h, pg);
-		if (pg->free || harvest(h, pg))
+		if (refill(h, pg))
 			return pg;
 		/* full: kept in the full list, where a free finds it */
 		class_remove(th, c, pg);
@@ -454,11 +462,7 @@ void *_pmp_small_alloc_slow(struct pmp_heap *h, struct pmp_theap *th, unsigned c
 	for (;;) {
 		struct pmp_prt *pg = th->pages[c];
 		while (pg) {
-			/* the slots other threads freed before the page's untouched ones (as mimalloc's collect before
-			 * its extend): warm memory is reused and a page's rest stays unbacked while frees wait */
-			if (!pg->free)
-				collect(h, pg);
-			if (pg->free || harvest(h, pg))
+			if (refill(h, pg))
 				return _pmp_small_alloc(h, th, c);
 			/* full: out of the way */
 			class_remove(th, c, pg);
