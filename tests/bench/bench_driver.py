@@ -655,37 +655,15 @@ class Driver:
             if not os.path.exists(exe):
                 lines.append(f"({what}: {exe} not built)")
                 continue
-            tag = os.path.basename(exe)
             got, loop = {}, {}
             for name, env in self.allocs:
-                # the preload goes to the client through env(1), so valgrind's own launcher runs without it
-                env = dict(env)
-                if name == MINE:
-                    env["PMEMPRELOAD_SIZE"] = "1G"
-                outs = f"{raw}/callgrind.{tag}.{name}"
-                for old in [f for f in os.listdir(raw) if f.startswith(f"callgrind.{tag}.{name}.")]:
-                    os.unlink(os.path.join(raw, old))
-                cmd = [vg, "--tool=callgrind", "--toggle-collect=measured_pairs", "--trace-children=yes",
-                       f"--callgrind-out-file={outs}.%p.out", "/usr/bin/env"] \
-                    + [f"{k}={v}" for k, v in env.items()] + [exe, str(n)]
-                run = self.execute(cmd, self.scratch, {}, None, os.path.join(raw, f"{tag}.{name}.out"), log,
-                                   f"[{name}]", timeout=600, measure=False)
-                self.clean_heaps(log)
-                m = re.findall(r"Collected : (\d+)", run.out)
-                if run.rc == 0 and m and int(m[-1]) > 0:
-                    got[name] = int(m[-1]) / n
-                    # the loop's own instructions (measured_pairs, exclusive), so the allocator's can be told apart
-                    for f in sorted(os.listdir(raw)) if annotate else []:
-                        if f.startswith(f"callgrind.{tag}.{name}.") and f.endswith(".out"):
-                            cmd_a = [annotate, "--inclusive=no", os.path.join(raw, f)]
-                            log.write(f"[{name}] {shlex.join(cmd_a)}\n")
-                            txt = subprocess.run(cmd_a, capture_output=True, text=True).stdout
-                            mm = re.search(r"^\s*([\d,]+) .*:measured_pairs ", txt, re.M)
-                            if mm:
-                                loop[name] = int(mm.group(1).replace(",", "")) / n
-                self.say(f"  [{sec}] {what:<24} {name:<12} " + (f"{got[name]:.1f} instructions per pair"
-                                                                 if name in got else
-                                                                 f"FAILED: {run.why or 'no count'}"))
+                per_pair, own, why = self.callgrind_count(vg, annotate, exe, name, env, n, raw, log)
+                if per_pair is not None:
+                    got[name] = per_pair
+                if own is not None:
+                    loop[name] = own
+                self.say(f"  [{sec}] {what:<24} {name:<12} " + (f"{per_pair:.1f} instructions per pair"
+                                                                 if per_pair is not None else f"FAILED: {why}"))
             alloc_only = {k: v - loop.get(k, 0.0) for k, v in got.items()}
             if first is None:
                 first = alloc_only
@@ -709,6 +687,38 @@ class Driver:
                         1.0, f"pmempreload {first[MINE]:.0f}, jemalloc {je:.0f}"
                         + "".join(f", {p} {first[p]:.0f}" for p in ["glibc", "mimalloc", "tcmalloc"]
                                   if p in first))
+
+    def callgrind_count(self, vg, annotate, exe, name, env, n, raw, log):
+        """exe's n pairs under callgrind with allocator name: (instructions per pair, of them the loop's own (None
+        when not found), why it failed (when the first is None))"""
+        tag = os.path.basename(exe)
+        # the preload goes to the client through env(1), so valgrind's own launcher runs without it
+        env = dict(env)
+        if name == MINE:
+            env["PMEMPRELOAD_SIZE"] = "1G"
+        prefix = f"callgrind.{tag}.{name}."
+        for old in [f for f in os.listdir(raw) if f.startswith(prefix)]:
+            os.unlink(os.path.join(raw, old))
+        cmd = [vg, "--tool=callgrind", "--toggle-collect=measured_pairs", "--trace-children=yes",
+               f"--callgrind-out-file={raw}/{prefix}%p.out", "/usr/bin/env"] \
+            + [f"{k}={v}" for k, v in env.items()] + [exe, str(n)]
+        run = self.execute(cmd, self.scratch, {}, None, os.path.join(raw, f"{tag}.{name}.out"), log, f"[{name}]",
+                           timeout=600, measure=False)
+        self.clean_heaps(log)
+        m = re.findall(r"Collected : (\d+)", run.out)
+        if run.rc != 0 or not m or int(m[-1]) == 0:
+            return None, None, run.why or "no count"
+        loop = None
+        # the loop's own instructions (measured_pairs, exclusive), so the allocator's can be told apart
+        for f in sorted(os.listdir(raw)) if annotate else []:
+            if f.startswith(prefix) and f.endswith(".out"):
+                cmd_a = [annotate, "--inclusive=no", os.path.join(raw, f)]
+                log.write(f"[{name}] {shlex.join(cmd_a)}\n")
+                txt = subprocess.run(cmd_a, capture_output=True, text=True).stdout
+                mm = re.search(r"^\s*([\d,]+) .*:measured_pairs ", txt, re.M)
+                if mm:
+                    loop = int(mm.group(1).replace(",", "")) / n
+        return int(m[-1]) / n, loop, None
 
     # ---- micro: tests/bench/mallocbench (the project's own micro-benchmark) ----
     def micro(self):
