@@ -132,7 +132,8 @@ struct pmp_heap {
 	void (*site_hook)(struct pmp_heap *h);
 	int poison_all;         /* check level 2 since the handle's start: every free slot holds poison */
 	const struct pmp_heap_ops *ops; /* never NULL: the providing layer's table */
-	void (*thread_hook)(void); /* called once by each thread that gets a thread heap (the shim learns its stack) */
+	void (*thread_hook)(void); /* called once by each thread that gets a thread heap, cached by then (the shim
+				    * learns its stack; it may allocate from the heap) */
 	pmp_commit_fn user_commit;
 	void *user_commit_arg;
 	pmp_oom_fn oom;         /* pmp_set_oom_handler: called by the API's allocations on ENOMEM, without the lock */

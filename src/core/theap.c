@@ -625,6 +625,7 @@ struct pmp_theap *_pmp_theap_bind(struct pmp_heap *h)
 		_pmp_unlock(h);
 		if (h->has_key)
 			pthread_setspecific(h->theap_key, th);
+		_pmp_tls_cache(h->id, th); /* before the hook: what the hook allocates finds th at once */
 		void (*hook)(void) = __atomic_load_n(&h->thread_hook, __ATOMIC_ACQUIRE);
 		if (hook)
 			hook();

@@ -3,16 +3,19 @@
 # normal exit (and not without it); malloc_stats() and malloc_info() of a plain program describe the heap, not
 # glibc's arena: their in-use bytes hold the program's 100 live blocks of 1,000 bytes, and their system bytes are
 # the heap's mapped size, as the kept heap file says.
+# A new thread costs the fallback nothing: 200 threads that each malloc leave its count as it is without them (the
+# crash recorder's look at each thread's stack allocates in the heap, not the fallback).
 # Must never: accept figures that glibc's own malloc would print as well: the system bytes (glibc's arena is some
 # 132 KiB, the heap's mapping megabytes) and malloc_info's version name which malloc answered.
 . "$(dirname "$0")/lib.sh"
 : "${STATSPROG:?STATSPROG not set}"
 
-run() { # run LABEL ENV...: statsprog under the preload, stdout and stderr kept
-	local label=$1
+run() { # run LABEL [THREADS] ENV...: statsprog under the preload, stdout and stderr kept
+	local label=$1 threads=
 	shift
+	[[ ${1:-} =~ ^[0-9]+$ ]] && { threads=$1; shift; }
 	env LD_PRELOAD="$PRELOAD" PMEMPRELOAD_PATH="$HEAPS/$label.%p.heap" PMEMPRELOAD_KEEP=always "$@" "$STATSPROG" \
-		>"$T/$label.out" 2>"$T/$label.err" || { cat "$T/$label.err" >&2; fail "$label: statsprog failed"; }
+		$threads >"$T/$label.out" 2>"$T/$label.err" || { cat "$T/$label.err" >&2; fail "$label: statsprog failed"; }
 }
 
 run on PMEMPRELOAD_STATS=1
@@ -24,6 +27,12 @@ read -r used blocks < <(sed -E 's/^pmempreload: used ([0-9]+) bytes in ([0-9]+) 
 grep -q '^pmempreload: [0-9]* mallocs, ' "$T/on.err" || fail "no operation counts in the summary"
 grep -q '^pmempreload: fallback allocations [0-9]*$' "$T/on.err" || fail "no fallback count in the summary"
 echo "PMEMPRELOAD_STATS=1: $line"
+
+run threads 200 PMEMPRELOAD_STATS=1
+fb() { sed -n 's/^pmempreload: fallback allocations \([0-9]*\)$/\1/p' "$T/$1.err"; }
+[ -n "$(fb threads)" ] && [ "$(fb threads)" = "$(fb on)" ] ||
+	fail "200 threads made $(fb threads) fallback allocations, against $(fb on) without them"
+echo "200 threads: $(fb threads) fallback allocations, as without them"
 
 # malloc_stats: glibc's layout, the heap's figures; the same mapped size as the kept file's check
 inuse=$(awk -F= '/in use bytes/ {gsub(/ /, "", $2); print $2; exit}' "$T/off.err")
