@@ -114,12 +114,13 @@ static void head_set(struct pmp_theap *th, unsigned c)
 }
 
 /* the changes of th->pages[c] one page at a time, each keeping what head_set derives (release and shed, which let
- * pages go in bulk, call head_set themselves) */
+ * pages go in bulk, call head_set themselves). A page becomes the head only of an empty list: the slow path looks
+ * for one (adopts, unparks, makes) only when every page of the class is full, so no head before it keeps a stale
+ * alone flag. */
 static void class_push(struct pmp_theap *th, unsigned c, struct pmp_prt *pg)
 {
+	assert(th->pages[c] == NULL);
 	list_push(&th->pages[c], pg);
-	if (pg->next)
-		pg->next->alone = 0; /* the head before */
 	head_set(th, c);
 }
 static void class_append(struct pmp_theap *th, unsigned c, struct pmp_prt *pg)
