@@ -242,11 +242,12 @@ static void note_stack(uint64_t tid, uint64_t lo, uint64_t hi)
 	__atomic_add_fetch(&threads_dropped, 1, __ATOMIC_RELAXED);
 }
 
-/* The core's thread hook, called in the thread's first allocator call (at depth > 0), once it has its thread heap
- * and has cached it. pthread_getattr_np allocates (a CPU set, an attribute extension): the look at the stack steps
- * out of the allocator for it (nothing of the outer call is under way yet, no lock is held), so that those blocks
- * come from this thread's heap, not the fallback, which would then set up its state for every new thread and tear
- * it down at its end (mleak's 50,000 threads spent a fifth of their user time there). */
+/* The core's thread hook, called in the thread's first allocator call, once it has its thread heap and has cached
+ * it: at depth > 0 from the malloc family, at depth 0 from the pmp_ API. pthread_getattr_np allocates (a CPU set,
+ * an attribute extension): the look at the stack steps out of the allocator for it (nothing of the outer call is
+ * under way yet, no lock is held), so that those blocks come from this thread's heap, not the fallback, which would
+ * then set up its state for every new thread and tear it down at its end (mleak's 50,000 threads spent a fifth of
+ * their user time there). */
 static void thread_seen(void)
 {
 	uint64_t tid = _pmp_os_tid();
@@ -255,13 +256,16 @@ static void thread_seen(void)
 	pthread_attr_t a;
 	void *addr;
 	size_t size;
-	_pmp_leave();
+	int inside = _pmp_depth > 0;
+	if (inside)
+		_pmp_leave();
 	int e = pthread_getattr_np(pthread_self(), &a);
 	if (!e) {
 		e = pthread_attr_getstack(&a, &addr, &size);
 		pthread_attr_destroy(&a);
 	}
-	_pmp_enter();
+	if (inside)
+		_pmp_enter();
 	if (!e)
 		note_stack(tid, (uint64_t)(uintptr_t)addr, (uint64_t)(uintptr_t)addr + size);
 }
