@@ -1,11 +1,13 @@
 /* roots.c: named roots across runs under the preload (PMEMPRELOAD_MODE=open).
- * Usage: roots set TEXT | roots get. set: stores TEXT in a heap block under root "greeting" and a list of 1000
- * numbers under "list"; get: prints them back. Under the preload pmp_default() is the process heap; without it the
+ * Usage: roots set TEXT | roots get | roots threads N. set: stores TEXT in a heap block under root "greeting" and a
+ * list of 1000 numbers under "list"; get: prints them back; threads: N threads one after the other make their
+ * first allocator call through the API (pmp_malloc and pmp_free on the process heap), then it prints "threads: ok". Under the preload pmp_default() is the process heap; without it the
  * program says "no heap" and exits 2. set also asks for a reset and a pool of the process heap, which the preload
  * refuses (EBUSY: the program's own pointers live in it, and the shim routes by its one range).
  * Must never: print anything that does not come from the heap in `get`.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,12 +19,29 @@ struct list {
 	long v[];
 };
 
+static void *api_first(void *arg)
+{
+	void *p = pmp_malloc(arg, 64);
+	pmp_free(arg, p);
+	return p;
+}
+
 int main(int argc, char **argv)
 {
 	pmp_heap_t *h = pmp_default();
 	if (!h) {
 		printf("no heap\n");
 		return 2;
+	}
+	if (argc >= 3 && strcmp(argv[1], "threads") == 0) {
+		for (int i = 0, n = atoi(argv[2]); i < n; i++) {
+			pthread_t t;
+			void *p;
+			if (pthread_create(&t, NULL, api_first, h) || pthread_join(t, &p) || !p)
+				return 1;
+		}
+		printf("threads: ok\n");
+		return 0;
 	}
 	if (argc >= 3 && strcmp(argv[1], "set") == 0) {
 		char *s = strdup(argv[2]); /* plain malloc: lands in the heap */
