@@ -1,9 +1,10 @@
 /* roots.c: named roots across runs under the preload (PMEMPRELOAD_MODE=open).
  * Usage: roots set TEXT | roots get | roots threads N. set: stores TEXT in a heap block under root "greeting" and a
  * list of 1000 numbers under "list"; get: prints them back; threads: N threads one after the other make their
- * first allocator call through the API (pmp_malloc and pmp_free on the process heap), then it prints "threads: ok". Under the preload pmp_default() is the process heap; without it the
- * program says "no heap" and exits 2. set also asks for a reset and a pool of the process heap, which the preload
- * refuses (EBUSY: the program's own pointers live in it, and the shim routes by its one range).
+ * first allocator call through the API (pmp_malloc and pmp_free on the process heap), then it prints "threads: ok".
+ * Under the preload pmp_default() is the process heap; without it the program says "no heap" and exits 2. set
+ * also asks for a reset and a pool of the process heap, which the preload refuses (EBUSY: the program's own
+ * pointers live in it, and the shim routes by its one range).
  * Must never: print anything that does not come from the heap in `get`.
  */
 #include <errno.h>
