@@ -602,7 +602,8 @@ struct pmp_theap *_pmp_theap_bind(struct pmp_heap *h)
 	if (!h->prt)
 		return NULL;
 	struct pmp_theap *th = h->has_key ? pthread_getspecific(h->theap_key) : NULL;
-	if (!th) {
+	int first = th == NULL; /* this thread's first theap of h: the hook runs */
+	if (first) {
 		_pmp_lock(h);
 		for (th = h->theaps; th && th->in_use; th = th->next)
 			;
@@ -626,12 +627,11 @@ struct pmp_theap *_pmp_theap_bind(struct pmp_heap *h)
 		_pmp_unlock(h);
 		if (h->has_key)
 			pthread_setspecific(h->theap_key, th);
-		_pmp_tls_cache(h->id, th); /* before the hook: what the hook allocates finds th at once */
-		void (*hook)(void) = __atomic_load_n(&h->thread_hook, __ATOMIC_ACQUIRE);
-		if (hook)
-			hook();
 	}
-	_pmp_tls_cache(h->id, th);
+	_pmp_tls_cache(h->id, th); /* before the hook: what the hook allocates finds th at once */
+	void (*hook)(void) = first ? __atomic_load_n(&h->thread_hook, __ATOMIC_ACQUIRE) : NULL;
+	if (hook)
+		hook();
 	return th;
 }
 
