@@ -41,6 +41,8 @@ check_heaps() {
 
 # stat FILE KEY: one value of heapcheck's output
 stat_of() { "$HEAPCHECK" "$1" | awk -F= -v k="$2" '$1 == k {print $2}'; }
+# fallback_allocs <TEXT: the fallback's count in PMEMPRELOAD_STATS=1's summary (empty when there is none)
+fallback_allocs() { sed -n 's/^pmempreload: fallback allocations \([0-9]*\)$/\1/p'; }
 
 # heap_of EXE: the heap file of an executable name with the most allocations
 heap_of() {

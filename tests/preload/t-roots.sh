@@ -56,7 +56,7 @@ echo "damaged clean heap: refused untouched at PMEMPRELOAD_CHECK=2, found at its
 # pthread_getattr_np allocates for it comes from the heap, so 50 such threads leave the fallback's count as it is.
 A=$HEAPS/apithreads.heap
 runa() { env LD_PRELOAD="$PRELOAD" PMEMPRELOAD_PATH="$A.$1" PMEMPRELOAD_STATS=1 "$ROOTS" threads "$1" 2>&1; }
-fb() { sed -n 's/^pmempreload: fallback allocations \([0-9]*\)$/\1/p' <<<"$1"; }
+fb() { fallback_allocs <<<"$1"; }
 o0=$(runa 0) && o50=$(runa 50) || fail "roots threads failed: $o0 $o50"
 grep -q '^threads: ok$' <<<"$o50" || fail "roots threads: $o50"
 [ -n "$(fb "$o50")" ] && [ "$(fb "$o50")" = "$(fb "$o0")" ] ||

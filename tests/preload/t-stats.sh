@@ -29,7 +29,7 @@ grep -q '^pmempreload: fallback allocations [0-9]*$' "$T/on.err" || fail "no fal
 echo "PMEMPRELOAD_STATS=1: $line"
 
 run threads 200 PMEMPRELOAD_STATS=1
-fb() { sed -n 's/^pmempreload: fallback allocations \([0-9]*\)$/\1/p' "$T/$1.err"; }
+fb() { fallback_allocs <"$T/$1.err"; }
 [ -n "$(fb threads)" ] && [ "$(fb threads)" = "$(fb on)" ] ||
 	fail "200 threads made $(fb threads) fallback allocations, against $(fb on) without them"
 echo "200 threads: $(fb threads) fallback allocations, as without them"
