@@ -55,10 +55,11 @@ echo "damaged clean heap: refused untouched at PMEMPRELOAD_CHECK=2, found at its
 # A thread whose first allocator call is the API's (at depth 0) learns its stack as a malloc's thread does: what
 # pthread_getattr_np allocates for it comes from the heap, so 50 such threads leave the fallback's count as it is.
 A=$HEAPS/apithreads.heap
-runa() { env LD_PRELOAD="$PRELOAD" PMEMPRELOAD_PATH="$A.$1" PMEMPRELOAD_STATS=1 "$ROOTS" threads "$1" 2>&1; }
+runa() { env LD_PRELOAD="$PRELOAD" PMEMPRELOAD_PATH="$A.$1" PMEMPRELOAD_KEEP=always PMEMPRELOAD_STATS=1 "$ROOTS" threads "$1" 2>&1; }
 fb() { fallback_allocs <<<"$1"; }
 o0=$(runa 0) && o50=$(runa 50) || fail "roots threads failed: $o0 $o50"
 grep -q '^threads: ok$' <<<"$o50" || fail "roots threads: $o50"
 [ -n "$(fb "$o50")" ] && [ "$(fb "$o50")" = "$(fb "$o0")" ] ||
 	fail "50 threads first in the API made $(fb "$o50") fallback allocations, against $(fb "$o0") without them"
-echo "50 threads first in the API: $(fb "$o50") fallback allocations, as without them"
+for f in "$A.0" "$A.50"; do "$HEAPCHECK" "$f" >/dev/null || fail "pmp_check failed on $f"; done
+echo "50 threads first in the API: $(fb "$o50") fallback allocations, as without them (heaps pass pmp_check)"

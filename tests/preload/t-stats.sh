@@ -32,7 +32,10 @@ run threads 200 PMEMPRELOAD_STATS=1
 fb() { fallback_allocs <"$T/$1.err"; }
 [ -n "$(fb threads)" ] && [ "$(fb threads)" = "$(fb on)" ] ||
 	fail "200 threads made $(fb threads) fallback allocations, against $(fb on) without them"
-echo "200 threads: $(fb threads) fallback allocations, as without them"
+for f in "$HEAPS"/threads.*.heap; do
+	"$HEAPCHECK" "$f" >"$T/check.threads" 2>&1 || { cat "$T/check.threads" >&2; fail "pmp_check failed on $f"; }
+done
+echo "200 threads: $(fb threads) fallback allocations, as without them (heap passes pmp_check)"
 
 # malloc_stats: glibc's layout, the heap's figures; the same mapped size as the kept file's check
 inuse=$(awk -F= '/in use bytes/ {gsub(/ /, "", $2); print $2; exit}' "$T/off.err")
