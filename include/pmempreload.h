@@ -243,8 +243,9 @@ PMP_API int pmp_check(pmp_heap_t *h, pmp_report_t *r);
 PMP_API int pmp_set_check(pmp_heap_t *h, int level, unsigned every_log2);
 
 /* A free block of 1 MiB or more keeps its disk blocks (and memory) for the heap's decay time (pmp_set_decay), as
- * long as such blocks hold less than max(64 MiB, twice the used bytes), so that its reuse costs no fallocate and no
- * page faults; then its interior pages go back to the file system (at the next free of such a block).
+ * long as such blocks hold no more than the largest of 64 MiB, twice the used bytes and the heap's peak of used
+ * bytes, so that its reuse costs no fallocate and no page faults; then its interior pages go back to the file
+ * system (at the next free of such a block).
  * pmp_trim returns every empty slab page to the chain (also those the calling thread keeps for reuse; a page no
  * thread owns stays until one adopts it) and gives every such block's pages back now (malloc_trim under the
  * preload; close does it too). Returns the bytes given back; 0 for NULL or a heap that cannot give pages back. */

@@ -3,10 +3,10 @@
  * Holds: the process-local list of free blocks of PMP_PUNCH_MIN bytes or more that are still backed (oldest first),
  * and the one punch sequence (mark the block as holed, then give its interior pages back). A block is punched when it
  * has been free for the heap's decay time (pmp_set_decay: 10 s unless set), when the list holds more than the keep
- * limit (max(PMP_DECAY_KEEP_MIN, twice the used bytes)) or is full, and at seal. A free block that leaves the free
- * index leaves this list in the same step (_pmp_index_remove), so a punch never reaches a block that is in use. A
- * stop at any point loses nothing: the list is not in the file, an unpunched free block is backed, a marked one is
- * backed again before reuse.
+ * limit (the most of PMP_DECAY_KEEP_MIN, twice the used bytes and the heap's peak of used bytes) or is full, and at
+ * seal. A free block that leaves the free index leaves this list in the same step (_pmp_index_remove), so a punch
+ * never reaches a block that is in use. A stop at any point loses nothing: the list is not in the file, an unpunched
+ * free block is backed, a marked one is backed again before reuse.
  * Must never: punch a block that is not in the free index, or run without the heap lock.
  */
 #include <errno.h>
@@ -45,9 +45,13 @@ static uint64_t trim(struct pmp_heap *h, uint64_t now, int all)
 {
 	uint64_t given = 0;
 	struct pmp_decay *d = &h->decay;
-	/* twice the used bytes: a program that frees and reallocates its large buffers in waves (malloc-large,
-	 * python3 bytes copies) keeps more than its used bytes free between waves; one times was punching them */
+	/* A program that frees and reallocates its large buffers in waves (malloc-large, python3 bytes copies) keeps
+	 * more than its used bytes free between waves. Once the used bytes punched them; twice the used bytes still
+	 * punched (and refaulted) a wave whose use dips below half its peak. Up to the heap's peak costs no growth:
+	 * those blocks are in the file already, and the decay time still gives them back. */
 	uint64_t keep = 2 * h->ctl->used_bytes;
+	if (keep < h->ctl->peak_used)
+		keep = h->ctl->peak_used;
 	if (keep < PMP_DECAY_KEEP_MIN)
 		keep = PMP_DECAY_KEEP_MIN;
 	while (d->count &&
