@@ -94,6 +94,10 @@ int _pmp_os_thread_alive(uint64_t tid);
  * raw system calls only (no allocation, no stdio); 0 or an errno value (ENOENT when there is none) */
 int _pmp_os_main_stack(uint64_t *lo, uint64_t *hi);
 
+/* [addr, addr+len), a file mapping of space the file has never written (fallocated: it reads as zeros), is faulted
+ * in one page at a time (MADV_RANDOM): a first touch there reads nothing ahead, which would fill (and zero) the
+ * page cache for pages nobody may touch */
+int _pmp_os_map_fresh(void *addr, size_t len);
 /* keep [addr, addr+len) out of (dontfork) or in a child's address space at fork (MADV_DONTFORK / MADV_DOFORK) */
 int _pmp_os_dontfork(void *addr, size_t len, int dontfork);
 /* give the file open on fd the name path again (it was unlinked); EEXIST if path exists */

@@ -600,6 +600,11 @@ int _pmp_os_data_extent(int fd, uint64_t off, uint64_t *data, uint64_t *hole)
 	return 0;
 }
 
+int _pmp_os_map_fresh(void *addr, size_t len)
+{
+	return madvise(addr, len, MADV_RANDOM) < 0 ? errno : 0;
+}
+
 int _pmp_os_dontfork(void *addr, size_t len, int dontfork)
 {
 	return madvise(addr, len, dontfork ? MADV_DONTFORK : MADV_DOFORK) < 0 ? errno : 0;
