@@ -39,7 +39,9 @@ static void end_heap(uint32_t reason, struct ending *e)
 		return;
 	e->h = h;
 	if (!_pmp_depth) { /* inside the allocator (a signal handler): the lock may be ours; the heap stays dirty */
-		_pmp_heap_seal(h, _pmp_opts.sync == SYNC_EXIT && _pmp_file.keep == KEEP_ALWAYS, reason);
+		int keep = _pmp_file.keep == KEEP_ALWAYS; /* else the file is removed below (or was at its making) */
+		_pmp_heap_seal(h, (keep ? PMP_SEAL_KEEP : 0) | (keep && _pmp_opts.sync == SYNC_EXIT ? PMP_SEAL_PERSIST : 0),
+			       reason);
 		e->sealed = 1;
 	}
 	if (_pmp_file.keep != KEEP_ALWAYS && _pmp_file_is_ours() && _pmp_os_unlink(_pmp_file.path) == 0)

@@ -204,9 +204,9 @@ int _pmp_heap_load(struct pmp_heap *h, uint8_t *base, const struct pmp_sb *sb, i
 	return e;
 }
 
-int _pmp_heap_seal(struct pmp_heap *h, int persist, uint32_t end_reason)
+int _pmp_heap_seal(struct pmp_heap *h, unsigned how, uint32_t end_reason)
 {
-	int e = 0;
+	int e = 0, persist = (how & PMP_SEAL_PERSIST) != 0;
 	_pmp_lock(h);
 	if (_pmp_heap_writable(h)) {
 		/* a heap damaged by its program is not marked clean: one message and an abort, and the heap stays
@@ -221,7 +221,8 @@ int _pmp_heap_seal(struct pmp_heap *h, int persist, uint32_t end_reason)
 		_pmp_heap_refresh(h);
 		_pmp_theaps_flush_locked(h);
 		_pmp_quarantine_flush(h);
-		_pmp_decay_flush(h); /* free pages need not be written back */
+		if (how & PMP_SEAL_KEEP)
+			_pmp_decay_flush(h); /* free pages need not be written back */
 		_pmp_seal_record_write(h); /* last: it vouches for the heap as it is now */
 		/* data first, then the clean mark: a power loss never shows "clean" over stale metadata */
 		if (persist && h->ops->persist)
@@ -354,7 +355,7 @@ int pmp_close(pmp_heap_t *h)
 		_pmp_theaps_release_all_locked(h);
 		_pmp_unlock(h);
 	}
-	int e = _pmp_heap_seal(h, 1, PMP_END_CLOSE);
+	int e = _pmp_heap_seal(h, PMP_SEAL_PERSIST | PMP_SEAL_KEEP, PMP_END_CLOSE);
 	_pmp_heap_discard(h);
 	int e2 = h->ops->release ? h->ops->release(h) : 0;
 	return ep ? ep : e ? e : e2;

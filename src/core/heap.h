@@ -177,10 +177,14 @@ PMP_HIDDEN void _pmp_heap_set_flags(struct pmp_heap *h, unsigned flags);
  * unmaps and frees the rest) */
 PMP_HIDDEN void _pmp_heap_discard(struct pmp_heap *h);
 /* The one close sequence (pmp_close, and the shim at exit and exec): under the lock, whatever caches hold goes back
- * to the heap, the data is persisted when `persist`, the heap is marked clean with end_reason (PMP_END_*) and
- * published, and page 0 persisted; from then on the handle refuses to write (allocations fail with EROFS, frees
- * are dropped). 0 or the first persist error. */
-PMP_HIDDEN int _pmp_heap_seal(struct pmp_heap *h, int persist, uint32_t end_reason);
+ * to the heap, the large free blocks waiting for their decay give their pages back (PMP_SEAL_KEEP: the file outlives
+ * the handle; a file about to be removed keeps them, nobody reads them again), the data is persisted
+ * (PMP_SEAL_PERSIST), the heap is marked clean with end_reason (PMP_END_*) and published, and page 0 persisted; from
+ * then on the handle refuses to write (allocations fail with EROFS, frees are dropped). 0 or the first persist
+ * error. */
+#define PMP_SEAL_PERSIST 1u
+#define PMP_SEAL_KEEP 2u
+PMP_HIDDEN int _pmp_heap_seal(struct pmp_heap *h, unsigned how, uint32_t end_reason);
 /* undo a seal whose reason did not happen (an exec that failed): dirty again, writable again */
 PMP_HIDDEN void _pmp_heap_unseal(struct pmp_heap *h);
 /* may this handle write (not read-only, not sealed)? Callers hold the lock. */

@@ -193,7 +193,7 @@ Test(seal, an_unsealed_heap_is_not_trusted)
 	cr_assert_eq(pmp_heap_attach(mem, &h), 0);
 	void *p = pmp_malloc(h, 40000);
 	cr_assert_not_null(p);
-	cr_assert_eq(_pmp_heap_seal(h, 0, PMP_END_EXEC), 0);
+	cr_assert_eq(_pmp_heap_seal(h, PMP_SEAL_KEEP, PMP_END_EXEC), 0);
 	_pmp_heap_unseal(h);
 	pmp_free(h, p);
 	uint64_t b = u_off(h, p);
@@ -203,7 +203,7 @@ Test(seal, an_unsealed_heap_is_not_trusted)
 	cr_assert_eq(h->trusted_open, 0, "a dirty heap trusted a record");
 	cr_assert(_pmp_head(h, b) & PMP_B_FREE, "the free after the unseal is lost");
 	u_assert_check(h, "after the recovery");
-	cr_assert_eq(_pmp_heap_seal(h, 0, PMP_END_EXEC), 0); /* sealed again: a record for this generation */
+	cr_assert_eq(_pmp_heap_seal(h, PMP_SEAL_KEEP, PMP_END_EXEC), 0); /* sealed again: a record for this generation */
 	_pmp_heap_discard(h);
 	_pmp_heap_handle_free(h);
 	cr_assert_eq(pmp_heap_attach(mem, &h), 0);
