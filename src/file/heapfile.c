@@ -283,9 +283,9 @@ static int format_new(const pmp_file_opts_t *o, struct pmp_heap *h, const struct
 	if ((e = map_heap(addr, reserve, initial, f->fd, &base)) != 0)
 		return e;
 	/* the format, and a small program after it, touch a few pages of the first chunk: no readahead of the rest (a
-	 * hint: it fails only on a bad range). Growth keeps readahead: there it zeroes, in batches, pages that a
-	 * large program goes on to touch. */
-	_pmp_os_map_fresh(base, initial);
+	 * hint: it fails only on a bad range). Growth, and what a larger first chunk holds past the default's size,
+	 * keep readahead: there it zeroes, in batches, pages that a large program goes on to touch. */
+	_pmp_os_map_fresh(base, initial < PMP_DEFAULT_INITIAL ? initial : PMP_DEFAULT_INITIAL);
 	f->file_size = initial;
 	h->map_len = initial;
 	if ((e = _pmp_heap_format(h, base, initial, reserve,
