@@ -41,6 +41,20 @@ base PMEMPRELOAD_PATH="$HEAPS/%e.%p.heap" PMEMPRELOAD_KEEP=never PMEMPRELOAD_DEC
 grep -q 'PMEMPRELOAD_DECAY=soon is not valid (expected milliseconds' "$T/warn" || { cat "$T/warn"; fail "no warning for a bad decay"; }
 echo "decay: a freed 8 MiB buffer gave back $kept KiB under the default, $given KiB with PMEMPRELOAD_DECAY=0"
 rm -f "$HEAPS"/*
+# the end of a program whose heap file is kept gives back what waits for its decay time (a removed file keeps it:
+# nobody reads it again)
+base PMEMPRELOAD_PATH="$HEAPS/%e.%p.heap" PMEMPRELOAD_KEEP=always python3 -c '
+b = bytearray(8 << 20)
+for i in range(0, len(b), 4096):
+    b[i] = 1
+del b' || fail "python3 freeing 8 MiB"
+f=$(heap_of python3)
+[ -n "$f" ] || fail "no heap file kept"
+"$HEAPCHECK" "$f" >"$T/c" 2>&1 || { cat "$T/c"; fail "the kept heap fails its check"; }
+left=$(( $(stat -c %b "$f") * $(stat -c %B "$f") / 1024 ))
+[ "$left" -lt 8192 ] || fail "the kept heap file holds $left KiB: the freed 8 MiB buffer was not given back at the end"
+echo "decay: the kept heap of a program that freed 8 MiB holds $left KiB on disk"
+rm -f "$HEAPS"/*
 
 # PMEMPRELOAD_EXE: only matching executables get a heap
 base PMEMPRELOAD_PATH="$HEAPS/%e.%p.heap" PMEMPRELOAD_KEEP=always PMEMPRELOAD_EXE='ca[st],nothing*' \
