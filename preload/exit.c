@@ -38,13 +38,13 @@ static void end_heap(uint32_t reason, struct ending *e)
 	if (__atomic_load_n(&_pmp_state, __ATOMIC_ACQUIRE) != ST_ACTIVE || !h || _pmp_file.owner_pid != _pmp_os_pid())
 		return;
 	e->h = h;
+	int keep = _pmp_file.keep == KEEP_ALWAYS; /* else the file is removed below (or was at its making) */
 	if (!_pmp_depth) { /* inside the allocator (a signal handler): the lock may be ours; the heap stays dirty */
-		int keep = _pmp_file.keep == KEEP_ALWAYS; /* else the file is removed below (or was at its making) */
 		_pmp_heap_seal(h, (keep ? PMP_SEAL_KEEP : 0) | (keep && _pmp_opts.sync == SYNC_EXIT ? PMP_SEAL_PERSIST : 0),
 			       reason);
 		e->sealed = 1;
 	}
-	if (_pmp_file.keep != KEEP_ALWAYS && _pmp_file_is_ours() && _pmp_os_unlink(_pmp_file.path) == 0)
+	if (!keep && _pmp_file_is_ours() && _pmp_os_unlink(_pmp_file.path) == 0)
 		e->unlinked = 1;
 }
 
