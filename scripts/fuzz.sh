@@ -30,8 +30,8 @@ build() {
   fi
   local srcs=("$root"/src/core/*.c "$root"/src/file/*.c "$root"/src/os/*.c)
   for t in "${targets[@]}"; do
-    # only rebuild when a source is newer than the binary
-    if [ -x "$out/fuzz_$t" ] && [ -z "$(find "${srcs[@]}" "$root/tests/fuzz/fuzz_$t.c" "$root/include" -newer "$out/fuzz_$t" 2>/dev/null | head -1)" ]; then
+    # only rebuild when a source or a header (the core's inline fast paths live in headers) is newer than the binary
+    if [ -x "$out/fuzz_$t" ] && [ -z "$(find "${srcs[@]}" "$root"/src/*/*.h "$root/tests/fuzz/fuzz_$t.c" "$root/include" -newer "$out/fuzz_$t" 2>/dev/null | head -1)" ]; then
       continue
     fi
     "$cc" -g -O1 -std=c11 -D_GNU_SOURCE -fvisibility=hidden -fno-omit-frame-pointer \
