@@ -72,7 +72,7 @@ case "$cmd" in
       if [ "$cmd" = replay ]; then
         # every checked-in seed once, under the sanitizers
         ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-          "$out/fuzz_$t" -runs=0 "$root/tests/fuzz/corpus/$t" 2>"$out/replay-$t.log" || {
+          "$out/fuzz_$t" -runs=0 -artifact_prefix="$out/crash-$t-" "$root/tests/fuzz/corpus/$t" 2>"$out/replay-$t.log" || {
           echo "fuzz.sh: fuzz_$t fails on the checked-in corpus" >&2
           tail -40 "$out/replay-$t.log" >&2
           status=1
