@@ -246,7 +246,7 @@ EXPORT void free(void *p)
 			ENTER();
 			struct pmp_prt *pg = _pmp_own_page(h, off);
 			if (__builtin_expect(pg != NULL, 1)) {
-				int r = _pmp_small_release(_pmp_tls.theap, pg, p);
+				int r = _pmp_small_release(_pmp_tls.theap, pg, p, off);
 				if (__builtin_expect(r == PMP_RELEASED, 1)) {
 					LEAVE();
 					return;

@@ -62,7 +62,7 @@ static inline __attribute__((always_inline)) int _pmp_free_fast(struct pmp_heap 
 	if (__builtin_expect(off < h->reserved, 1)) {
 		struct pmp_prt *pg = _pmp_prt_of(h, off);
 		if (__builtin_expect(_pmp_fast_bound(h) && pg->owner == _pmp_tls.theap, 1)) {
-			_pmp_small_free_own(_pmp_tls.theap, pg, (uint8_t *)p);
+			_pmp_small_free_own(_pmp_tls.theap, pg, (uint8_t *)p, off);
 			return 1;
 		}
 		if (h->fast_id != PMP_NOT_FAST && pg->kind == PMP_PRT_PAGE) {

@@ -46,6 +46,9 @@ static inline uint32_t _pmp_class_size(unsigned c)
 	unsigned g = (c - 8) / 4, q = (c - 8) % 4;
 	return (128u << g) + (32u << g) * (q + 1);
 }
+/* slot 0's offset in its 64 KiB region: a page (its header) starts the region, as a chain block's payload aligned
+ * to PMP_SLAB (region.c), and the next block's chain header ends it */
+#define PMP_SLOT0 ((uint32_t)sizeof(struct pmp_page))
 #define PMP_SLOTS_BYTES (PMP_SLAB - PMP_HDR - (uint32_t)sizeof(struct pmp_page)) /* the next header ends a region */
 static inline uint32_t _pmp_class_capacity(unsigned c) { return PMP_SLOTS_BYTES / _pmp_class_size(c); }
 /* a page header's class, capacity and slot size, as the one word that struct pmp_page's shape overlays */

@@ -98,7 +98,8 @@ static void list_append(struct pmp_prt **head, struct pmp_prt *pg)
 
 /* ---- a theap's class lists: their heads and what direct derives from them ---- */
 
-struct pmp_prt _pmp_no_page;
+/* slots past 0: its empty free list (NULL) fails the fast path's one test of the list's first link */
+struct pmp_prt _pmp_no_page = {.slots = (uint8_t *)(uintptr_t)PMP_SLAB};
 
 /* what derives from class c's list (theap.h), after a change of it: every size step of the class names the head
  * in direct (the steps of class c follow those of class c - 1: sizes above the smaller class's, up to its own),
@@ -275,13 +276,13 @@ static void prt_shape(struct pmp_prt *pg, unsigned c)
 
 static void prt_init(struct pmp_heap *h, struct pmp_prt *pg, uint64_t off, unsigned c, int stale, uint8_t kind)
 {
-	memset(&pg->start, 0, sizeof *pg - offsetof(struct pmp_prt, start));
+	/* the shadow too: a page just made has an empty bitmap (a stale one's shadow is read at its rebuild) */
+	memset(pg, 0, sizeof *pg);
 	pg->start = h->base + off;
 	pg->slots = pg->start + sizeof(struct pmp_page);
+	assert(((uint64_t)(pg->slots - h->base) & (PMP_SLAB - 1)) == PMP_SLOT0); /* the fast free's index needs it */
 	prt_shape(pg, c);
 	pg->stale = (uint8_t)stale;
-	if (!stale) /* a page just made: its bitmap is empty (a stale one's shadow is read at its rebuild) */
-		memset(pg->shadow, 0, PMP_PAGE_WORDS * sizeof(uint64_t));
 	__atomic_store_n(&pg->kind, kind, __ATOMIC_RELEASE);
 }
 

@@ -24,16 +24,9 @@ enum { PMP_PRT_NONE = 0, PMP_PRT_PAGE = 1, PMP_PRT_UNVERIFIED = 2 };
 struct pmp_theap;
 
 struct pmp_prt {
-	/* The shadow of the page's live bitmap: a copy that the owner (or, for a page no thread owns, the lock holder)
-	 * keeps equal to the bitmap in the heap. The fast paths test a slot's bit here and then store the whole new
-	 * word into the heap, so that they never wait for the heap's bitmap line (page headers sit 64 KiB apart and
-	 * compete for the same cache sets): the store goes out on its own. A page new to this process gets its
-	 * shadow from the heap (rebuild), a page just made an empty one (prt_init). First in the entry: the fast
-	 * paths then address a word of it and the heap's word with one index and no addition (one instruction each). */
-	uint64_t shadow[PMP_PAGE_WORDS];
 	/* Read by every thread that frees into the page (its checks of a pointer), written at changes of the page's
 	 * list, owner or class only: a line that stays shared between the cores. */
-	_Alignas(64) uint8_t *start; /* the page (its header) in this process */
+	uint8_t *start;           /* the page (its header) in this process */
 	struct pmp_theap *owner;  /* NULL: abandoned, adopted under the heap lock */
 	struct pmp_prt *next, *prev; /* in the owner's list of the class (pages or full), or the abandoned list */
 	uint32_t slot_size, inv;  /* of the class */
@@ -56,9 +49,19 @@ struct pmp_prt {
 	uint16_t scan;            /* the harvest cursor: slots below it went to the free list (or were live) */
 	uint8_t alone;            /* the head of its class's list with no page after it: emptied, it stays (theap.c's
 				   * head_set keeps it, 0 on every other page) */
+	/* The shadow of the page's live bitmap: a copy that the owner (or, for a page no thread owns, the lock holder)
+	 * keeps equal to the bitmap in the heap. The fast paths test a slot's bit here and then store the whole new
+	 * word into the heap, so that they never wait for the heap's bitmap line (page headers sit 64 KiB apart and
+	 * compete for the same cache sets): the store goes out on its own. A page new to this process gets its
+	 * shadow from the heap (rebuild), a page just made an empty one (prt_init). Its first four words share the
+	 * owner's line: a page of at most 256 slots (slots of 256 bytes or more) has all of its shadow there, so that
+	 * malloc and the owner's free read one line of the entry, and the page pointer plus a constant addresses any
+	 * word (no addition on the fast paths). */
+	_Alignas(32) uint64_t shadow[PMP_PAGE_WORDS];
 };
-_Static_assert(offsetof(struct pmp_prt, start) == 512 && offsetof(struct pmp_prt, free) == 576,
-	       "a region's shadow, its shared fields and the owner's each start a cache line");
+_Static_assert(offsetof(struct pmp_prt, free) == 64 && offsetof(struct pmp_prt, shadow) == 96,
+	       "a region's shared fields and the owner's each start a cache line, and the shadow's first words share "
+	       "the owner's");
 _Static_assert(sizeof(struct pmp_prt) % 64 == 0, "entries of two regions share no cache line");
 
 /* the page's slots in use as its owner counts them (a full page keeps them in full_used) */
@@ -183,10 +186,17 @@ static inline __attribute__((always_inline)) struct pmp_prt *_pmp_prt_of(const s
 
 /* ---- fast paths ---- */
 
+/* v as a value GCC cannot see through (an empty asm that may change it): it addresses shadow[v] with the shadow's
+ * offset as displacement then, where it would add the offset to v in a register of its own for two uses */
+#define PMP_OPAQUE(v) __asm__("" : "+r"(v))
+
 /* the one store sequence of a live-bitmap word: the shadow, then (the crash point between them) the heap's word,
  * written whole and never read */
-static inline __attribute__((always_inline)) void _pmp_live_store(struct pmp_prt *pg, uint32_t w, uint64_t v)
+static inline __attribute__((always_inline)) void _pmp_live_store(struct pmp_prt *pg, uintptr_t w, uint64_t v)
 {
+	/* PMP_OPAQUE: GCC must take w as changed, so that it cannot keep the shadow word's index from the load before
+	 * (w plus the shadow's offset in a register of its own: a lea, and on free a register too many) */
+	PMP_OPAQUE(w);
 	pg->shadow[w] = v;
 	PMP_CRASHPOINT();
 	((struct pmp_page *)(void *)(pg->slots - sizeof(struct pmp_page)))->live[w] = v;
@@ -227,22 +237,21 @@ static inline __attribute__((always_inline)) int _pmp_bit_take(uint64_t *v, uint
 static inline __attribute__((always_inline)) void *_pmp_small_take_from(struct pmp_heap *h, struct pmp_theap *th, struct pmp_prt *pg, int strict)
 {
 	uint8_t *p = pg->free;
-	if (__builtin_expect(p != NULL, 1)) {
-		uint64_t d = (uint64_t)(p - pg->slots);
-		if (__builtin_expect(d >= PMP_SLOTS_BYTES, 0)) { /* a write after free overwrote the free list's link */
-			if (!strict)
-				return NULL;
+	/* one test for both: an empty list (NULL lies below every page's slots, and _pmp_no_page's slots are set
+	 * past 0 for it) and a link that a write after free overwrote */
+	uint64_t d = (uint64_t)((uintptr_t)p - (uintptr_t)pg->slots);
+	if (__builtin_expect(d >= PMP_SLOTS_BYTES, 0)) {
+		if (p != NULL && strict)
 			_pmp_small_fatal(h, pg->start, "a page's free list was overwritten (write after free)");
-		}
-		pg->free = *(uint8_t **)(void *)p;
-		pg->used++;
-		uint32_t i = _pmp_slot_index(d, pg->own_inv);
-		_pmp_live_store(pg, i >> 6, _pmp_bit_set(pg->shadow[i >> 6], i));
-		if (__builtin_expect(--th->malloc_left == 0, 0))
-			_pmp_theap_flush_counts(th);
-		return p;
+		return NULL;
 	}
-	return NULL;
+	pg->free = *(uint8_t **)(void *)p;
+	pg->used++;
+	uint32_t i = _pmp_slot_index(d, pg->own_inv);
+	_pmp_live_store(pg, i >> 6, _pmp_bit_set(pg->shadow[i >> 6], i));
+	if (__builtin_expect(--th->malloc_left == 0, 0))
+		_pmp_theap_flush_counts(th);
+	return p;
 }
 
 /* a slot of class c from the current page's free list (see _pmp_small_take_from) */
@@ -293,18 +302,23 @@ enum { PMP_RELEASED = 0, PMP_RELEASED_MOVE = 1, PMP_RELEASE_BAD = 2 };
  * class's only one goes to the emptied ones), PMP_RELEASE_BAD (nothing changed) when no live slot starts at p: the
  * caller then calls _pmp_small_released, out of line (so that the fast path makes no call of its own and needs no
  * stack frame). */
-static inline __attribute__((always_inline)) int _pmp_small_release(struct pmp_theap *th, struct pmp_prt *pg, uint8_t *p)
+static inline __attribute__((always_inline)) int _pmp_small_release(struct pmp_theap *th, struct pmp_prt *pg, uint8_t *p,
+								    uint64_t off)
 {
-	/* p lies in pg's 64 KiB region, so its offset from slot 0 taken modulo 2^16 is below 2^16 (where the index and
-	 * its exactness test hold, and the index is below 4,096: a word of the shadow). A pointer into the header or
-	 * past the last slot gives an offset past the slots, whose bits are always clear: it fails the test of the
-	 * live bit, and _pmp_small_released tells the two apart. */
-	uint32_t d = (uint16_t)(uintptr_t)(p - pg->slots), i = _pmp_slot_index(d, pg->own_inv);
-	uint64_t v = pg->shadow[i >> 6];
+	/* p (at heap offset off) lies in pg's 64 KiB region, so its offset from slot 0 taken modulo 2^16 is below 2^16
+	 * (where the index and its exactness test hold, and the index is below 4,096: a word of the shadow). A
+	 * pointer into the header or past the last slot gives an offset past the slots, whose bits are always clear:
+	 * it fails the test of the live bit, and _pmp_small_released tells the two apart. Slot 0 lies PMP_SLOT0
+	 * past its region's start, at a heap offset that is a multiple of 2^16 (prt_init), so the offset comes from
+	 * off alone, without waiting for the load of pg->slots. */
+	uint32_t d = (uint16_t)(off - PMP_SLOT0), i = _pmp_slot_index(d, pg->own_inv);
+	uintptr_t w = i >> 6;
+	PMP_OPAQUE(w); /* as in _pmp_live_store: GCC then addresses both the load and the store with a displacement */
+	uint64_t v = pg->shadow[w];
 	int was = _pmp_bit_take(&v, i); /* v is stored only when both tests pass */
 	if (__builtin_expect(!was || !_pmp_slot_exact(d, pg->own_inv), 0))
 		return PMP_RELEASE_BAD;
-	_pmp_live_store(pg, i >> 6, v);
+	_pmp_live_store(pg, w, v);
 	/* every slot handed out lies below the harvest cursor: its place is the free list */
 	*(uint8_t **)(void *)p = pg->free;
 	pg->free = p;
@@ -315,9 +329,10 @@ static inline __attribute__((always_inline)) int _pmp_small_release(struct pmp_t
 	return pg->alone ? PMP_RELEASED : PMP_RELEASED_MOVE;
 }
 
-static inline __attribute__((always_inline)) void _pmp_small_free_own(struct pmp_theap *th, struct pmp_prt *pg, uint8_t *p)
+static inline __attribute__((always_inline)) void _pmp_small_free_own(struct pmp_theap *th, struct pmp_prt *pg, uint8_t *p,
+								      uint64_t off)
 {
-	int r = _pmp_small_release(th, pg, p);
+	int r = _pmp_small_release(th, pg, p, off);
 	if (__builtin_expect(r != PMP_RELEASED, 0))
 		_pmp_small_released(th, pg, p, r);
 }
@@ -326,7 +341,7 @@ static inline __attribute__((always_inline)) void _pmp_small_free_own(struct pmp
 static inline __attribute__((always_inline)) void _pmp_small_free(struct pmp_heap *h, struct pmp_theap *th, struct pmp_prt *pg, uint8_t *p)
 {
 	if (__builtin_expect(th != NULL && pg->owner == th, 1))
-		_pmp_small_free_own(th, pg, p);
+		_pmp_small_free_own(th, pg, p, (uint64_t)(p - h->base));
 	else
 		_pmp_small_free_remote(h, pg, p, _pmp_slot_of(h, pg, p));
 }
