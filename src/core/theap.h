@@ -242,7 +242,7 @@ static inline __attribute__((always_inline)) void *_pmp_small_take_from(struct p
 	uint64_t d = (uint64_t)((uintptr_t)p - (uintptr_t)pg->slots);
 	if (__builtin_expect(d >= PMP_SLOTS_BYTES, 0)) {
 		if (p != NULL && strict)
-			_pmp_small_fatal(h, pg->start, "a page's free list was overwritten (write after free)");
+			_pmp_fatal_pointer(h, "heap", pg->start, "a page's free list was overwritten (write after free)");
 		return NULL;
 	}
 	pg->free = *(uint8_t **)(void *)p;

@@ -303,6 +303,29 @@ Test(misuse, write_after_free_into_the_header_then_free_of_a_neighbour)
 		     "a neighbouring block's header was overwritten (write after free, or overflow)");
 }
 
+/* A freed slot heads its page's free list; a write after free overwrites its link with an address outside the page's
+ * slots. The malloc that takes the slot follows the link, and the next one meets it: one test finds that link and
+ * an empty list (NULL) alike, and only the slow path tells them apart. */
+static void do_damaged_slot_link(void *arg)
+{
+	struct ctx *c = arg;
+	pmp_heap_t *h = open_heap(c, PMP_OPEN_CREATE);
+	char *p = setup(h, SLOT);
+	pmp_free(h, p);
+	((uint64_t *)(void *)p)[0] = 0x10010;
+	c->ptr = (char *)BASE + (((uintptr_t)p - (uintptr_t)BASE) & ~(uintptr_t)0xffff); /* the page */
+	if (pmp_malloc(h, SLOT) != p)
+		_exit(103);
+	pmp_malloc(h, SLOT);
+	_exit(0);
+}
+
+Test(misuse, damaged_slot_link_met_by_malloc)
+{
+	struct ctx *c = shared_ctx("slotlink");
+	expect_abort_in(do_damaged_slot_link, c, "heap", "a page's free list was overwritten (write after free)");
+}
+
 #else
 
 /* Check level 2: a freed block waits poisoned in a quarantine of PMP_QUARANTINE blocks; when it leaves, its poison
