@@ -313,7 +313,7 @@ static void do_damaged_slot_link(void *arg)
 	char *p = setup(h, SLOT);
 	pmp_free(h, p);
 	((uint64_t *)(void *)p)[0] = 0x10010;
-	c->ptr = (char *)BASE + (((uintptr_t)p - (uintptr_t)BASE) & ~(uintptr_t)0xffff); /* the page */
+	c->ptr = page_of(p);
 	if (pmp_malloc(h, SLOT) != p)
 		_exit(103);
 	pmp_malloc(h, SLOT);
