@@ -146,7 +146,7 @@ void _pmp_free_slow(struct pmp_heap *h, void *p, const void *pc)
 			 * owner now or when it collects a remote free), the record, the fast path's free */
 			_pmp_slot_of(h, pg, p);
 			_pmp_track_free(h, p, pg->slot_size - PMP_TRAIL, site);
-			_pmp_small_free(h, th, pg, p);
+			_pmp_small_free(h, th, pg, p, off);
 			errno = saved;
 			return;
 		}
@@ -159,7 +159,7 @@ void _pmp_free_slow(struct pmp_heap *h, void *p, const void *pc)
 		/* the slot's bytes go before it is free (its first word becomes the free list's link) */
 		if (h->check_level >= 2 || (h->flags & PMP_HEAP_ZERO_FREED))
 			memset(p, _pmp_poison_byte(h), (size_t)size);
-		_pmp_small_free(h, th, pg, p);
+		_pmp_small_free(h, th, pg, p, off);
 		tick(h);
 		errno = saved;
 		return;

@@ -337,11 +337,13 @@ static inline __attribute__((always_inline)) void _pmp_small_free_own(struct pmp
 		_pmp_small_released(th, pg, p, r);
 }
 
-/* p lies in the page pg (kind PMP_PRT_PAGE): free its slot, or abort on a pointer that is no live slot's */
-static inline __attribute__((always_inline)) void _pmp_small_free(struct pmp_heap *h, struct pmp_theap *th, struct pmp_prt *pg, uint8_t *p)
+/* p (at heap offset off) lies in the page pg (kind PMP_PRT_PAGE): free its slot, or abort on a pointer that is no
+ * live slot's */
+static inline __attribute__((always_inline)) void _pmp_small_free(struct pmp_heap *h, struct pmp_theap *th, struct pmp_prt *pg, uint8_t *p,
+								  uint64_t off)
 {
 	if (__builtin_expect(th != NULL && pg->owner == th, 1))
-		_pmp_small_free_own(th, pg, p, (uint64_t)(p - h->base));
+		_pmp_small_free_own(th, pg, p, off);
 	else
 		_pmp_small_free_remote(h, pg, p, _pmp_slot_of(h, pg, p));
 }
