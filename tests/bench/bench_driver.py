@@ -747,7 +747,7 @@ class Driver:
         log.close()
         names = [a for a, _ in self.allocs]
         self.allocs = saved
-        works = [w for w in ["pairs", "churn", "mixed", "threads"] if any(k[0] == w for k in res)]
+        works = [w for w in ["touch", "retouch", "pairs", "churn", "mixed", "threads"] if any(k[0] == w for k in res)]
         lines = [f"mallocbench (tests/bench): Mops/s (higher is better), over {self.a.runs} run(s)"
                  + (", median [min max]" if self.a.runs > 1 else ""),
                  ]

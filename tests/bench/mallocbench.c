@@ -1,9 +1,12 @@
 /* mallocbench.c: allocator micro-benchmark, run unchanged under any LD_PRELOAD allocator (glibc, jemalloc, mimalloc,
  * tcmalloc, pmempreload) or, with --api, against a pmp_ heap on a file in the same process.
  *
- * Workloads (seeded, identical for every allocator): `pairs` malloc+free of one small size; `churn` a working set of
- * 20,000 live blocks of 16..1024 bytes replaced at random; `mixed` sizes 16 B..256 KiB with a skewed distribution and
- * realloc; `threads` churn in 4 threads. Prints one line per workload: name, operations, seconds, Mops/s.
+ * Workloads (seeded, identical for every allocator): `touch` blocks of 8..16,000 bytes (rptest's sizes) filled
+ * whole, about 48 MB of memory the process never had, then freed: what first touch costs; `retouch` the same again,
+ * on the memory touch gave back; `pairs` malloc+free of one small size; `churn` a working set of 20,000 live blocks
+ * of 16..1024 bytes replaced at random; `mixed` sizes 16 B..256 KiB with a skewed distribution and realloc;
+ * `threads` churn in 4 threads. touch runs first, so that no workload before it has touched memory. Prints one line
+ * per workload: name, operations, seconds, Mops/s.
  * --check-cost N times pmp_check and reopening (clean, and after an unclean stop) of a heap with N live blocks.
  * Must never: assert on absolute times (machines are shared and noisy; scripts/bench.sh takes medians and ratios), or
  * leave its heap file behind.
@@ -56,6 +59,24 @@ static uint64_t pairs(uint64_t n)
 	}
 	return 2 * n;
 }
+
+/* n blocks of 8..16,000 bytes, each filled whole (every page of it written), then all freed */
+static uint64_t fill_seeded(uint64_t n, uint64_t seed)
+{
+	void **live = calloc(n, sizeof *live);
+	uint64_t s = seed | 1;
+	for (uint64_t i = 0; i < n; i++) {
+		size_t sz = 8 + (size_t)(rng(&s) % 15993);
+		live[i] = xmalloc(sz);
+		memset(live[i], (int)i, sz);
+	}
+	for (uint64_t i = 0; i < n; i++)
+		xfree(live[i]);
+	free(live);
+	return 2 * n;
+}
+static uint64_t touch(uint64_t n) { return fill_seeded(n, 11); }
+static uint64_t retouch(uint64_t n) { return fill_seeded(n, 11); }
 
 #define SET 20000
 static uint64_t churn_seeded(uint64_t n, uint64_t seed)
@@ -140,6 +161,8 @@ static uint64_t threads(uint64_t n)
 }
 
 static const struct { const char *name; uint64_t (*fn)(uint64_t); uint64_t n; } workloads[] = {
+	{"touch", touch, 6000}, /* first: the memory of the others is touched already */
+	{"retouch", retouch, 6000},
 	{"pairs", pairs, 4000000},
 	{"churn", churn, 3000000},
 	{"mixed", mixed, 1000000},
