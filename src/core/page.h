@@ -91,6 +91,24 @@ static inline __attribute__((always_inline)) int _pmp_slot_exact(uint64_t d, uin
 {
 	return ((d * inv) & 0xffffffffu) < ((uint64_t)1 << 16);
 }
+/* The fast paths' form of the two above: the product d * *inv of an offset d < 2^16 and a reciprocal, its high half
+ * the index (*index) and its low half the test (returned: below 2^16 when d is a multiple of the size). On x86-64 one
+ * mull, which takes the reciprocal from memory and leaves the halves in two registers, where GCC's 64-bit imul
+ * needs a load, a copy and two shifts. Both halves are 64-bit values: a 32-bit result clears a register's upper half. */
+static inline __attribute__((always_inline)) uint64_t _pmp_slot_divide(uint32_t d, const uint32_t *inv, uint64_t *index)
+{
+	uint64_t lo = d;
+#if defined(__x86_64__)
+	__asm__("mull %2" : "+a"(lo), "=d"(*index) : "rm"(*inv) : "cc");
+#else
+	lo *= *inv;
+	*index = lo >> 32;
+	lo &= 0xffffffffu;
+#endif
+	return lo;
+}
+/* does the low half that _pmp_slot_divide returned say that d is a slot's start? */
+static inline __attribute__((always_inline)) int _pmp_slot_low_exact(uint64_t lo) { return (lo & 0xffff0000u) == 0; }
 
 /* the bits of live bitmap word w that stand for slots of a page of capacity slots (the others are always clear) */
 static inline uint64_t _pmp_page_word_mask(uint32_t capacity, unsigned w)

@@ -247,7 +247,8 @@ static inline __attribute__((always_inline)) void *_pmp_small_take_from(struct p
 	}
 	pg->free = *(uint8_t **)(void *)p;
 	pg->used++;
-	uint32_t i = _pmp_slot_index(d, pg->own_inv);
+	uint64_t i;
+	(void)_pmp_slot_divide((uint32_t)d, &pg->own_inv, &i);
 	_pmp_live_store(pg, i >> 6, _pmp_bit_set(pg->shadow[i >> 6], i));
 	if (__builtin_expect(--th->malloc_left == 0, 0))
 		_pmp_theap_flush_counts(th);
@@ -311,12 +312,12 @@ static inline __attribute__((always_inline)) int _pmp_small_release(struct pmp_t
 	 * it fails the test of the live bit, and _pmp_small_released tells the two apart. Slot 0 lies PMP_SLOT0
 	 * past its region's start, at a heap offset that is a multiple of 2^16 (prt_init), so the offset comes from
 	 * off alone, without waiting for the load of pg->slots. */
-	uint32_t d = (uint16_t)(off - PMP_SLOT0), i = _pmp_slot_index(d, pg->own_inv);
+	uint64_t i, lo = _pmp_slot_divide((uint16_t)(off - PMP_SLOT0), &pg->own_inv, &i);
 	uintptr_t w = i >> 6;
 	PMP_OPAQUE(w); /* as in _pmp_live_store: GCC then addresses both the load and the store with a displacement */
 	uint64_t v = pg->shadow[w];
 	int was = _pmp_bit_take(&v, i); /* v is stored only when both tests pass */
-	if (__builtin_expect(!was || !_pmp_slot_exact(d, pg->own_inv), 0))
+	if (__builtin_expect(!was || !_pmp_slot_low_exact(lo), 0))
 		return PMP_RELEASE_BAD;
 	_pmp_live_store(pg, w, v);
 	/* every slot handed out lies below the harvest cursor: its place is the free list */
