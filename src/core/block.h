@@ -83,6 +83,14 @@ static inline uint64_t _pmp_adjust(size_t n)
 	return s < PMP_MIN_BLOCK ? PMP_MIN_BLOCK : s;
 }
 
+/* the free block b, whose space up to next (the header after it) the file has never written (the format made it,
+ * or a growth), becomes the fresh space: its interior past the header, links and holes word (region.c) */
+static inline void _pmp_fresh_set(struct pmp_heap *h, uint64_t b, uint64_t next)
+{
+	h->fresh_lo = b + 3 * PMP_HDR;
+	h->fresh_hi = next;
+}
+
 /* ---- pages given back to the file system (see PMP_HOLES in format.h) ---- */
 static inline uint64_t *_pmp_holes_word(const struct pmp_heap *h, uint64_t b)
 {

@@ -112,6 +112,7 @@ int _pmp_heap_format(struct pmp_heap *h, uint8_t *base, uint64_t mapped, uint64_
 	PMP_CRASHPOINT();
 	_pmp_set_head(h, first, s | PMP_B_FREE);
 	_pmp_index_insert(h, first, s);
+	_pmp_fresh_set(h, first, mapped - PMP_HDR);
 	if ((layout & PMP_LAYOUT_TRACK) && _pmp_sites_format_locked(h) != 0) {
 		pthread_mutex_destroy(&h->lock);
 		return PMP_ETOOSMALL;

@@ -46,6 +46,11 @@ struct pmp_heap_ops {
 	/* where data is: *data the first offset >= off that may hold data, *hole the first hole after it (file
 	 * holes read as zeros and hold nothing). Optional (NULL: all data). 0 or an errno value. */
 	int (*data_extent)(struct pmp_heap *h, uint64_t off, uint64_t *data, uint64_t *hole);
+	/* write zeros over [off, off+len), bytes of the arena that hold nothing (the interior of a free block the file
+	 * has never written), before the program touches them: the file system then builds their page cache in large
+	 * pieces at once, where a first touch of each page through the mapping would fault a page at a time (on ext4,
+	 * about three times the cost). A hint: optional, its errors ignored (the bytes read as zero either way). */
+	int (*prewrite)(struct pmp_heap *h, uint64_t off, uint64_t len);
 	/* persist [addr, addr+len) of the heap (page-aligned). 0 or an errno value. */
 	int (*persist)(struct pmp_heap *h, void *addr, size_t len);
 	/* release what the layer owns (mapping, descriptor, handle memory) after the core closed the heap */
@@ -117,6 +122,10 @@ struct pmp_heap {
 	uint64_t quarantine[PMP_QUARANTINE];
 	unsigned q_head, q_count;
 	struct pmp_decay decay;
+	/* [fresh_lo, fresh_hi): arena space this handle has not written since the format or the last growth made it
+	 * (the free block there reads as zeros); handing out a block that reaches into it prewrites ahead (region.c).
+	 * This process's bookkeeping, never trusted for safety: what is written is always a free block's interior. */
+	uint64_t fresh_lo, fresh_hi;
 	/* process-local state of the slab pages (prt, above) and thread heaps (theap.c) */
 	uint64_t prt_bytes;     /* bytes of prt's mapping */
 	struct pmp_theap *theaps;  /* every thread heap of this handle (in use or pooled), under the lock */

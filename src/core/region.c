@@ -16,6 +16,44 @@
 
 /* ---- growth ---- */
 
+/* Fresh space is prewritten (ops->prewrite) in steps of this many bytes, under the lock, for blocks up to
+ * PMP_PREWRITE_MAX: a larger block may be touched sparsely (a big buffer), where zeros written at once would fill
+ * the page cache, and later the disk, with pages the program never touches. */
+#define PMP_PREWRITE_STEP ((uint64_t)256 << 10)
+#define PMP_PREWRITE_MAX ((uint64_t)1 << 20)
+
+/* The free block b (bs bytes, out of the index) is about to hold a block of s bytes (and, past it, the tail's header,
+ * links and holes word): where that reaches into fresh space, zeros are written from where fresh space starts to the
+ * next step boundary past it. Only ever inside the block's own interior (past its header, links and holes word,
+ * before the next block's header), which holds nothing: so a stale fresh range cannot cost a byte. Fresh space
+ * moves past the block either way. Never at check level 2 (free space holds poison there) or over punched pages. */
+/* zeros over [lo, hi), bytes that hold nothing, through the layer (a hint; never at check level 2, where free
+ * space holds poison) */
+static void prewrite(struct pmp_heap *h, uint64_t lo, uint64_t hi)
+{
+	if (hi <= lo || !h->ops->prewrite || h->check_level >= 2)
+		return;
+	(void)h->ops->prewrite(h, lo, hi - lo);
+	PMP_CRASHPOINT();
+}
+
+static void prewrite_fresh(struct pmp_heap *h, uint64_t b, uint64_t bs, uint64_t s)
+{
+	uint64_t end = b + s + 3 * PMP_HDR, lo = h->fresh_lo, hi;
+	if (end <= lo || b >= h->fresh_hi)
+		return;
+	hi = s > PMP_PREWRITE_MAX ? end : (end + PMP_PREWRITE_STEP - 1) & ~(PMP_PREWRITE_STEP - 1);
+	if (hi > h->fresh_hi)
+		hi = h->fresh_hi;
+	h->fresh_lo = hi;
+	if (lo < b + 3 * PMP_HDR)
+		lo = b + 3 * PMP_HDR;
+	if (hi > b + bs)
+		hi = b + bs;
+	if (s <= PMP_PREWRITE_MAX && !_pmp_may_have_holes(h, b, bs))
+		prewrite(h, lo, hi);
+}
+
 /* Extend the arena so that a free block of at least `need` bytes ends it. Order (see format.h): fallocate, write the
  * new sentinel, publish the superblock with the new end, then turn the old sentinel into a free block. A stop
  * between the last two leaves an end header before the end, which recovery and the walk read as that free block. */
@@ -34,6 +72,15 @@ static int grow(struct pmp_heap *h, uint64_t need)
 		return ENOMEM;
 	uint64_t s = got - old; /* the new block spans the old sentinel to the new one */
 	uint64_t ns = got - PMP_HDR;
+	/* The new space's first step (where the free block's links go) and the new sentinel's page are prewritten
+	 * before either is written (past the old end they hold nothing): a first touch through the mapping would read
+	 * the file around it into the page cache (as far as the device's readahead, often megabytes) in single pages,
+	 * which the prewrites of the fresh space would then only fill. */
+	uint64_t first = (old + PMP_PREWRITE_STEP) & ~(PMP_PREWRITE_STEP - 1), last = ns & ~(uint64_t)(PMP_PAGE - 1);
+	if (first > last)
+		first = last;
+	prewrite(h, old, first);
+	prewrite(h, last > old ? last : old, got);
 	PMP_CRASHPOINT();
 	_pmp_set_prev(h, ns, s);
 	PMP_CRASHPOINT();
@@ -45,6 +92,9 @@ static int grow(struct pmp_heap *h, uint64_t need)
 	uint64_t b = old - PMP_HDR;
 	PMP_CRASHPOINT();
 	_pmp_set_head(h, b, s | PMP_B_FREE);
+	_pmp_fresh_set(h, b, ns);
+	if (h->fresh_lo < first)
+		h->fresh_lo = first;
 	h->ctl->n_grow++;
 	/* merge with a free last block */
 	uint64_t ps = _pmp_prev(h, b);
@@ -160,6 +210,7 @@ static uint64_t take(struct pmp_heap *h, uint64_t s, uint64_t *bs)
 	}
 	*bs = _pmp_bsize(_pmp_hdr(h, b)->head);
 	_pmp_index_remove(h, b, *bs);
+	prewrite_fresh(h, b, *bs, s);
 	return b;
 }
 

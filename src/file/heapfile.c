@@ -65,6 +65,15 @@ static int file_discard(struct pmp_heap *h, uint64_t off, uint64_t len)
 	return _pmp_os_punch_hole(hf(h)->fd, off, len);
 }
 
+static int file_prewrite(struct pmp_heap *h, uint64_t off, uint64_t len)
+{
+	int fd = hf(h)->fd;
+	int e = fd < 0 ? EBADF : _pmp_os_write_zeros(fd, off, len);
+	/* and mapped writable at once: a read of one of these pages before its first write (a header, a link) would
+	 * map it and its neighbours read-only, and each first write would then fault on its own again */
+	return e ? e : _pmp_os_populate_write(h->base + off, (size_t)len);
+}
+
 static int file_reserve(struct pmp_heap *h, uint64_t off, uint64_t len)
 {
 	int e = _pmp_os_fallocate(hf(h)->fd, off, len);
@@ -119,6 +128,7 @@ static const struct pmp_heap_ops file_ops = {
 	.grow = file_grow,
 	.discard = file_discard,
 	.reserve = file_reserve,
+	.prewrite = file_prewrite,
 	.data_extent = file_data_extent,
 	.persist = file_persist,
 	.release = file_release,

@@ -27,6 +27,8 @@ int _pmp_os_pread(int fd, void *buf, size_t len, uint64_t off, size_t *got);
 /* write all of [buf, buf+len) at off (EINTR retried, short writes continued); async-signal-safe. A buffer the
  * process cannot read gives EFAULT, a full disk ENOSPC: never a signal. */
 int _pmp_os_pwrite(int fd, const void *buf, size_t len, uint64_t off);
+/* zeros over [off, off+len) of fd (pwritev of one zero buffer); 0 or an errno value */
+int _pmp_os_write_zeros(int fd, uint64_t off, uint64_t len);
 int _pmp_os_ftruncate(int fd, uint64_t size);
 int _pmp_os_fallocate(int fd, uint64_t off, uint64_t len);   /* reserves disk blocks; extends the file */
 int _pmp_os_punch_hole(int fd, uint64_t off, uint64_t len);  /* gives disk blocks back, size unchanged */
@@ -98,6 +100,9 @@ int _pmp_os_main_stack(uint64_t *lo, uint64_t *hi);
  * in one page at a time (MADV_RANDOM): a first touch there reads nothing ahead, which would fill (and zero) the
  * page cache for pages nobody may touch */
 int _pmp_os_map_fresh(void *addr, size_t len);
+/* the whole pages of [addr, addr+len), a shared file mapping, mapped writable now (MADV_POPULATE_WRITE), where each
+ * would take a fault of its own at its first write; EINVAL on a kernel before 5.14 */
+int _pmp_os_populate_write(void *addr, size_t len);
 /* keep [addr, addr+len) out of (dontfork) or in a child's address space at fork (MADV_DONTFORK / MADV_DOFORK) */
 int _pmp_os_dontfork(void *addr, size_t len, int dontfork);
 /* give the file open on fd the name path again (it was unlinked); EEXIST if path exists */

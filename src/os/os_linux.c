@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -452,6 +453,31 @@ int _pmp_os_pwrite(int fd, const void *buf, size_t len, uint64_t off)
 	return write_all(fd, buf, len, off);
 }
 
+int _pmp_os_write_zeros(int fd, uint64_t off, uint64_t len)
+{
+	static char zeros[64 << 10]; /* never written: it reads as the zero page */
+	struct iovec v[16];
+	while (len > 0) {
+		int n = 0;
+		uint64_t part = 0;
+		for (; n < 16 && part < len; n++) {
+			v[n].iov_base = zeros;
+			v[n].iov_len = len - part < sizeof zeros ? (size_t)(len - part) : sizeof zeros;
+			part += v[n].iov_len;
+		}
+		ssize_t w = pwritev(fd, v, n, (off_t)off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return errno;
+		if (w == 0)
+			return EIO;
+		off += (uint64_t)w;
+		len -= (uint64_t)w;
+	}
+	return 0;
+}
+
 size_t _pmp_os_mapped_len(const void *addr, size_t len)
 {
 	uintptr_t a = (uintptr_t)addr, z = a + len;
@@ -598,6 +624,18 @@ int _pmp_os_data_extent(int fd, uint64_t off, uint64_t *data, uint64_t *hole)
 	*data = (uint64_t)d;
 	*hole = (uint64_t)z;
 	return 0;
+}
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+int _pmp_os_populate_write(void *addr, size_t len)
+{
+	uintptr_t a = ((uintptr_t)addr + 4096 - 1) & ~(uintptr_t)(4096 - 1);
+	uintptr_t z = ((uintptr_t)addr + len) & ~(uintptr_t)(4096 - 1);
+	if (z <= a)
+		return 0;
+	return madvise((void *)a, z - a, MADV_POPULATE_WRITE) < 0 ? errno : 0;
 }
 
 int _pmp_os_map_fresh(void *addr, size_t len)
