@@ -423,41 +423,50 @@ int _pmp_os_rename_noreplace(const char *from, const char *to)
 	return unlink(from) < 0 ? errno : 0;
 }
 
-/* all of [buf, buf+len) to fd: at off (pwrite), or at the file position when off is UINT64_MAX (write) */
-static int write_all(int fd, const void *buf, size_t len, uint64_t off)
+/* all of the n buffers of v to fd, in turn: at off (pwritev), or at the file position when off is UINT64_MAX
+ * (writev); v is used up */
+static int write_all(int fd, struct iovec *v, int n, uint64_t off)
 {
-	const char *b = buf;
-	while (len > 0) {
-		ssize_t w = off == UINT64_MAX ? syscall(SYS_write, fd, b, len) : syscall(SYS_pwrite64, fd, b, len, (off_t)off);
+	for (; n > 0 && v->iov_len == 0; v++, n--)
+		;
+	while (n > 0) {
+		ssize_t w = off == UINT64_MAX ? syscall(SYS_writev, fd, v, n)
+					      : syscall(SYS_pwritev, fd, v, n, (unsigned long)off, 0ul);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0)
 			return errno;
 		if (w == 0)
 			return EIO;
-		b += w;
-		len -= (size_t)w;
 		if (off != UINT64_MAX)
 			off += (uint64_t)w;
+		for (; n > 0 && (size_t)w >= v->iov_len; v++, n--)
+			w -= (ssize_t)v->iov_len;
+		if (n > 0) {
+			v->iov_base = (char *)v->iov_base + w;
+			v->iov_len -= (size_t)w;
+		}
 	}
 	return 0;
 }
 
 int _pmp_os_write(int fd, const void *buf, size_t len)
 {
-	return write_all(fd, buf, len, UINT64_MAX);
+	struct iovec v = {(void *)(uintptr_t)buf, len};
+	return write_all(fd, &v, 1, UINT64_MAX);
 }
 
 int _pmp_os_pwrite(int fd, const void *buf, size_t len, uint64_t off)
 {
-	return write_all(fd, buf, len, off);
+	struct iovec v = {(void *)(uintptr_t)buf, len};
+	return write_all(fd, &v, 1, off);
 }
 
 int _pmp_os_write_zeros(int fd, uint64_t off, uint64_t len)
 {
 	static char zeros[64 << 10]; /* never written: it reads as the zero page */
 	struct iovec v[16];
-	while (len > 0) {
+	while (len > 0) { /* up to a megabyte per call, so that the file system sees one large write */
 		int n = 0;
 		uint64_t part = 0;
 		for (; n < 16 && part < len; n++) {
@@ -465,15 +474,11 @@ int _pmp_os_write_zeros(int fd, uint64_t off, uint64_t len)
 			v[n].iov_len = len - part < sizeof zeros ? (size_t)(len - part) : sizeof zeros;
 			part += v[n].iov_len;
 		}
-		ssize_t w = pwritev(fd, v, n, (off_t)off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return errno;
-		if (w == 0)
-			return EIO;
-		off += (uint64_t)w;
-		len -= (uint64_t)w;
+		int e = write_all(fd, v, n, off);
+		if (e)
+			return e;
+		off += part;
+		len -= part;
 	}
 	return 0;
 }

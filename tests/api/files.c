@@ -501,18 +501,28 @@ Test(files, large_free_blocks_kept_up_to_the_peak)
 	keep_limit_case(T_ADDR(42), 16, 0, 4);
 }
 
-/* pages of [p, p+len) in the page cache (mincore) */
-static size_t resident_pages(const void *p, size_t len)
+/* pages of [p, p+len) (page-aligned) in the page cache (mincore), or (mapped) present in this process's page table
+ * (/proc/self/pagemap, bit 63) */
+static size_t count_pages(const void *p, size_t len, int mapped)
 {
 	size_t n = len / 4096, k = 0;
 	unsigned char *v = malloc(n);
 	cr_assert_not_null(v);
-	cr_assert_eq(mincore((void *)(uintptr_t)p, len, v), 0);
-	for (size_t i = 0; i < n; i++)
-		k += v[i] & 1;
+	int fd = mapped ? open("/proc/self/pagemap", O_RDONLY) : -1;
+	cr_assert(mapped ? fd >= 0 : mincore((void *)(uintptr_t)p, len, v) == 0);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t e = 0, at = ((uintptr_t)p / 4096 + i) * sizeof e;
+		if (mapped)
+			cr_assert_eq(pread(fd, &e, sizeof e, (off_t)at), (ssize_t)sizeof e);
+		k += mapped ? (unsigned)(e >> 63) : v[i] & 1u;
+	}
+	if (fd >= 0)
+		close(fd);
 	free(v);
 	return k;
 }
+static size_t resident_pages(const void *p, size_t len) { return count_pages(p, len, 0); }
+static size_t mapped_pages(const void *p, size_t len) { return count_pages(p, len, 1); }
 
 /* A new heap file is fallocated space that reads as zeros: the pages its format touches (and those a small program
  * touches next) are faulted in alone, with no readahead that would fill and zero the page cache for the rest of the
@@ -546,21 +556,6 @@ Test(files, new_heap_is_not_read_ahead)
 	cr_assert_eq(pmp_close(h), 0);
 	free(path);
 	t_rmtree(dir);
-}
-
-/* pages of [p, p+len) (page-aligned) mapped in this process, present in its page table (/proc/self/pagemap bit 63) */
-static size_t mapped_pages(const void *p, size_t len)
-{
-	int fd = open("/proc/self/pagemap", O_RDONLY);
-	cr_assert_geq(fd, 0);
-	size_t k = 0;
-	for (uintptr_t a = (uintptr_t)p; a < (uintptr_t)p + len; a += 4096) {
-		uint64_t e = 0;
-		cr_assert_eq(pread(fd, &e, sizeof e, (off_t)(a / 4096 * sizeof e)), (ssize_t)sizeof e);
-		k += (unsigned)(e >> 63);
-	}
-	close(fd);
-	return k;
 }
 
 /* Fresh space (the format's and each growth's) is prewritten ahead of what allocations hand out (zeros through the
