@@ -100,9 +100,6 @@ int _pmp_os_main_stack(uint64_t *lo, uint64_t *hi);
  * in one page at a time (MADV_RANDOM): a first touch there reads nothing ahead, which would fill (and zero) the
  * page cache for pages nobody may touch */
 int _pmp_os_map_fresh(void *addr, size_t len);
-/* the whole pages of [addr, addr+len), a shared file mapping, mapped writable now (MADV_POPULATE_WRITE), where each
- * would take a fault of its own at its first write; EINVAL on a kernel before 5.14 */
-int _pmp_os_populate_write(void *addr, size_t len);
 /* keep [addr, addr+len) out of (dontfork) or in a child's address space at fork (MADV_DONTFORK / MADV_DOFORK) */
 int _pmp_os_dontfork(void *addr, size_t len, int dontfork);
 /* give the file open on fd the name path again (it was unlinked); EEXIST if path exists */

@@ -631,18 +631,6 @@ int _pmp_os_data_extent(int fd, uint64_t off, uint64_t *data, uint64_t *hole)
 	return 0;
 }
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
-int _pmp_os_populate_write(void *addr, size_t len)
-{
-	uintptr_t a = ((uintptr_t)addr + 4096 - 1) & ~(uintptr_t)(4096 - 1);
-	uintptr_t z = ((uintptr_t)addr + len) & ~(uintptr_t)(4096 - 1);
-	if (z <= a)
-		return 0;
-	return madvise((void *)a, z - a, MADV_POPULATE_WRITE) < 0 ? errno : 0;
-}
-
 int _pmp_os_map_fresh(void *addr, size_t len)
 {
 	return madvise(addr, len, MADV_RANDOM) < 0 ? errno : 0;
