@@ -38,16 +38,23 @@ static uint64_t covered(uint64_t lo, uint64_t hi)
 	return n;
 }
 
-Test(prewrite, only_what_holds_nothing_and_past_the_first_chunk)
+/* a heap on mem whose prewrites are recorded (none yet) */
+static struct pmp_heap *rec_heap(void *mem, size_t len)
 {
-	size_t len = (size_t)96 << 20;
-	void *mem = u_map(len);
 	struct pmp_heap *h = u_heap(mem, len);
 	rec_n = 0;
 	rec_bytes = 0;
 	rec_ops = *h->ops;
 	rec_ops.prewrite = rec_prewrite;
 	h->ops = &rec_ops;
+	return h;
+}
+
+Test(prewrite, only_what_holds_nothing_and_past_the_first_chunk)
+{
+	size_t len = (size_t)96 << 20;
+	void *mem = u_map(len);
+	struct pmp_heap *h = rec_heap(mem, len);
 	enum { N = 3000 };
 	static uint8_t *p[N];
 	static size_t n[N];
@@ -97,12 +104,7 @@ Test(prewrite, the_step_after_a_fresh_block)
 {
 	size_t len = (size_t)32 << 20;
 	void *mem = u_map(len);
-	struct pmp_heap *h = u_heap(mem, len);
-	rec_n = 0;
-	rec_bytes = 0;
-	rec_ops = *h->ops;
-	rec_ops.prewrite = rec_prewrite;
-	h->ops = &rec_ops;
+	struct pmp_heap *h = rec_heap(mem, len);
 	uint8_t *big = pmp_malloc(h, (size_t)5 << 20), *b = pmp_malloc(h, 100000);
 	cr_assert(big && b);
 	u_fill(big, 1, (size_t)5 << 20);
