@@ -123,9 +123,9 @@ struct pmp_heap {
 	unsigned q_head, q_count;
 	struct pmp_decay decay;
 	/* [fresh_lo, fresh_hi): arena space this handle has not written since the format or the last growth made it
-	 * (the free block there reads as zeros); handing out a block that reaches into it prewrites ahead, past the default first
-	 * chunk (region.c).
-	 * This process's bookkeeping, never trusted for safety: what is written is always a free block's interior. */
+	 * (the free block there reads as zeros); handing out a block that reaches into it prewrites ahead, past the
+	 * default first chunk (region.c). This process's bookkeeping, never trusted for safety: what is written is
+	 * always a free block's interior. */
 	uint64_t fresh_lo, fresh_hi;
 	/* process-local state of the slab pages (prt, above) and thread heaps (theap.c) */
 	uint64_t prt_bytes;     /* bytes of prt's mapping */
